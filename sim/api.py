@@ -1,0 +1,32 @@
+"""The programmatic way in: run a scenario and get its results folder back.
+
+Notebooks and the experiment layer call :func:`run_once`; the command line is
+a thin shell around it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from sim.model import Progress, build, simulate
+from sim.results import Result, staging
+from sim.scenario import Scenario
+
+__all__ = ["run_once"]
+
+
+def run_once(
+    scenario: Scenario, out_dir: str | Path | None = None, progress: Progress | None = None
+) -> Result:
+    """Run one scenario and write its results folder (all or nothing).
+
+    Without ``out_dir`` the results go to a new temporary folder, whose path is
+    ``result.folder``.
+    """
+    if out_dir is None:
+        out_dir = Path(tempfile.mkdtemp(prefix=f"sscard-{scenario.name}-")) / "results"
+    out = Path(out_dir)
+    with staging(out) as work:
+        result = simulate(build(scenario, work), progress)
+    return Result.read(out) if result.folder is not None else result

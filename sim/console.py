@@ -1,0 +1,131 @@
+"""What a person at a terminal sees: a progress bar while running, a summary table after.
+
+The progress bar goes to stderr, and only when stderr is a terminal and the
+run has lasted a second; the summary table goes to stdout. Nothing here
+changes results.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
+from rich.progress import TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+__all__ = ["RunProgress", "print_summary"]
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    text = f"{hours:02d}:{rest // 60:02d}"
+    return f"{days}d {text}" if days else text
+
+
+class _SimTimeColumn(ProgressColumn):
+    """Simulated time reached out of the horizon."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"sim {_clock(task.completed)} / {_clock(task.total or 0)}", style="cyan")
+
+
+class RunProgress:
+    """A progress callback that shows a bar once the run has lasted ``delay_s``."""
+
+    def __init__(self, horizon_s: float, label: str, stream: TextIO | None = None,
+                 delay_s: float = 1.0) -> None:
+        self.horizon_s = horizon_s
+        self.label = label
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = self.stream.isatty()
+        self.delay_s = delay_s
+        self._started = time.perf_counter()
+        self._progress: Progress | None = None
+        self._task: Any = None
+
+    def __call__(self, now_s: float) -> None:
+        if not self.enabled:
+            return
+        if self._progress is None:
+            if time.perf_counter() - self._started < self.delay_s:
+                return
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), _SimTimeColumn(),
+                TextColumn("wall"), TimeElapsedColumn(), TextColumn("eta"),
+                TimeRemainingColumn(), console=Console(file=self.stream), transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(self.label, total=self.horizon_s)
+        self._progress.update(self._task, completed=now_s)
+
+    def close(self) -> None:
+        """Remove the bar from the terminal."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def _ms(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value * 1000:,.0f}" if value < 10 else f"{value:,.1f}s"
+
+
+def _count(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def print_summary(summary: dict[str, Any], manifest: dict[str, Any], folder: str,
+                  stream: TextIO | None = None) -> None:
+    """Print the run's headline figures as tables."""
+    out = stream if stream is not None else sys.stdout
+    console = Console(file=out, width=None if out.isatty() else 132)
+    table = Table(title=f"{summary['scenario']} · seed {summary['seed']} · scale "
+                        f"{summary['scale']:g}", title_justify="left")
+    table.add_column("service")
+    for name in ("arrivals", "settled", "fallback", "declined", "settled/day (full scale)",
+                 "cross %", "settle p50 ms", "p99 ms", "cross p99 ms"):
+        table.add_column(name, justify="right")
+    for name, s in summary["services"].items():
+        out = s["outcomes"]
+        share = s["cross_province_share"]["value"]
+        table.add_row(
+            name, _count(s["arrivals"]), _count(out["settled"]), _count(out["fallback"]),
+            _count(out["declined"]), _count(s["settled_per_day_full_scale"]),
+            "–" if share is None else f"{share * 100:.2f}",
+            _ms(s["settle_latency_s"]["local"]["p50"]), _ms(s["settle_latency_s"]["local"]["p99"]),
+            _ms(s["settle_latency_s"]["cross_province"]["p99"]),
+        )
+    console.print(table)
+    medical = summary["medical"]
+    rate = medical["cross_province_inpatient_direct_settlement_rate"]
+    lines = [
+        f"medical settlements/day (full scale): {_count(medical['settled_per_day_full_scale'])}",
+        f"cross-province share of settlements: {_pct(medical['cross_province_share_of_settled'])}",
+        "inpatient share of cross-province settlements: "
+        f"{_pct(medical['inpatient_share_of_cross_province_settled'])}",
+        f"cross-province inpatient direct settlement rate: {_pct(rate)}",
+        "protocol: " + ", ".join(f"{k.replace('_', ' ')} {v:,}"
+                                 for k, v in summary["protocol"].items()),
+        f"{manifest['transactions']:,} transactions, {manifest['events']:,} events in "
+        f"{manifest['wall_time_s']:.1f}s wall "
+        f"({(manifest['events_per_wall_second'] or 0):,.0f} events/s)",
+        f"results: {folder}",
+    ]
+    for line in lines:
+        console.print(line, highlight=False)
+
+
+def _pct(share: dict[str, Any]) -> str:
+    if share["value"] is None:
+        return "– (no cases)"
+    low, high = share["ci95"]
+    return (f"{share['value'] * 100:.2f}% (95% CI {low * 100:.2f}–{high * 100:.2f}%, "
+            f"{share['count']:,} of {share['of']:,})")

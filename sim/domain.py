@@ -1,0 +1,70 @@
+"""The simulator's vocabulary: type aliases and the small closed sets of codes.
+
+Every module speaks in these names, so a holder is always a holder and simulated
+time is always seconds. Codes are small integers because they live in numpy
+columns; their labels are what users see in Parquet files and summaries.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+SimTime = float
+"""Simulated time in seconds since the scenario's ``start``."""
+
+Fen = int
+"""Money in fen (1 yuan = 100 fen). Money is never a float."""
+
+HolderId = int
+"""Index of a card holder in the population's columns."""
+
+ProvinceIdx = int
+"""Position of a province in the province table (0..30)."""
+
+
+class CardKind(IntEnum):
+    """How the holder presents the card at a service point."""
+
+    CHIP = 0
+    """Physical chip card: checked at the terminal (PIN, secure module), no network hop."""
+    ECARD = 1
+    """Electronic card QR code: verified online with the national card platform first."""
+
+
+class Scheme(IntEnum):
+    """Basic medical insurance scheme the holder is enrolled in."""
+
+    EMPLOYEE = 0
+    """Urban employee basic medical insurance (城镇职工)."""
+    RESIDENT = 1
+    """Urban-rural resident basic medical insurance (城乡居民)."""
+
+
+class Outcome(IntEnum):
+    """Terminal state of a transaction: every transaction ends in exactly one."""
+
+    SETTLED = 0
+    """Settled directly: the patient paid only the personal share."""
+    FALLBACK = 1
+    """Not settled directly: the patient pays in full and claims later by hand."""
+    DECLINED = 2
+    """Refused by the home platform (for example, insurance not active)."""
+
+
+class Reason(IntEnum):
+    """Why a transaction ended as it did (``NONE`` for a plain settlement)."""
+
+    NONE = 0
+    NOT_FILED = 1
+    """Cross-province treatment not filed with the home province in advance."""
+    TIMEOUT = 2
+    """The settlement request ran out of retries."""
+    VERIFY_TIMEOUT = 3
+    """The e-card QR verification ran out of retries."""
+    INELIGIBLE = 4
+    """The home platform found the holder not eligible."""
+
+
+def labels(codes: type[IntEnum]) -> list[str]:
+    """Lower-case labels of an enum, in code order, for dictionary-encoded columns."""
+    return [member.name.lower() for member in sorted(codes, key=int)]

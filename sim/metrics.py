@@ -1,0 +1,110 @@
+"""Figures from recorded arrays: percentiles, proportions, station and service summaries.
+
+Everything here takes arrays (or station figures) and returns plain numbers,
+so it is tested without running a simulation. Percentiles are exact (computed
+from all recorded values with numpy's default linear interpolation).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sim.stations import StationStats
+
+__all__ = ["percentiles", "station_table", "wilson_interval"]
+
+Array = npt.NDArray[np.float64]
+PERCENTILES = (50, 95, 99)
+
+
+def percentiles(values: npt.ArrayLike, qs: Sequence[float] = PERCENTILES) -> dict[str, float]:
+    """``{"mean", "p50", "p95", "p99"}`` of the values (NaN for no values)."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size == 0:
+        return {"mean": math.nan, **{f"p{q:g}": math.nan for q in qs}}
+    out = {"mean": float(arr.mean())}
+    for q, value in zip(qs, np.percentile(arr, qs), strict=True):
+        out[f"p{q:g}"] = float(value)
+    return out
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion (good for small counts and extremes)."""
+    if trials == 0:
+        return (math.nan, math.nan)
+    p = successes / trials
+    denom = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denom
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def station_table(stations: Sequence[StationStats], now: float) -> dict[str, list[Any]]:
+    """One row per station: load, waits, utilisation and queue over the measured window.
+
+    The window runs from the station's last reset (the warm-up's end) to ``now``.
+    Little's law can be checked on every row: ``mean_queue ≈ arrival_rate_per_s ×
+    wait_mean_s``.
+    """
+    rows: dict[str, list[Any]] = {key: [] for key in _STATION_COLUMNS}
+    for st in stations:
+        st.advance(now)
+        span = max(now - st.since, 1e-12)
+        waits = st.wait_array()
+        stats = percentiles(waits)
+        values = {
+            "station": st.name,
+            "kind": st.kind,
+            "province": st.province,
+            "service": st.service,
+            "servers": st.servers,
+            "arrivals": st.measured_arrivals,
+            "completions": st.measured_completions,
+            "throughput_per_h": st.measured_completions / span * 3600.0,
+            "arrival_rate_per_s": st.measured_arrivals / span,
+            "wait_mean_s": stats["mean"],
+            "wait_p50_s": stats["p50"],
+            "wait_p95_s": stats["p95"],
+            "wait_p99_s": stats["p99"],
+            "utilisation": st.busy_area / span / st.servers if st.servers else math.nan,
+            "mean_busy": st.busy_area / span,
+            "mean_queue": st.queue_area / span,
+            "max_queue": st.max_queue,
+        }
+        for key in _STATION_COLUMNS:
+            rows[key].append(values[key])
+    return rows
+
+
+_STATION_COLUMNS = (
+    "station", "kind", "province", "service", "servers", "arrivals", "completions",
+    "throughput_per_h", "arrival_rate_per_s", "wait_mean_s", "wait_p50_s", "wait_p95_s",
+    "wait_p99_s", "utilisation", "mean_busy", "mean_queue", "max_queue",
+)
+
+
+def share(mask: npt.NDArray[np.bool_], within: npt.NDArray[np.bool_] | None = None) -> dict[str, Any]:
+    """A proportion with its count, total and 95% Wilson interval."""
+    base = mask if within is None else mask[within]
+    hits, total = int(base.sum()), int(base.size)
+    low, high = wilson_interval(hits, total)
+    return {"value": hits / total if total else math.nan, "count": hits, "of": total,
+            "ci95": [low, high]}
+
+
+def finite(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The summary with NaN replaced by None, so it is valid JSON."""
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, Mapping):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
+    return {k: clean(v) for k, v in summary.items()}

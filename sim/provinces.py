@@ -1,0 +1,87 @@
+"""The province table: who lives where, and how many of them hold a card.
+
+Provinces are rows of a small table shipped as package data. Every other
+module refers to a province by its position in this table (``ProvinceIdx``),
+and to users by its two-letter id (``GD``). Columns are numpy arrays because
+demand and population are computed over all 31 at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from importlib import resources
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["BUILTIN_TABLES", "ProvinceTable", "load_provinces"]
+
+BUILTIN_TABLES = {"builtin:2020": "provinces_2020.csv"}
+
+
+@attrs.frozen(eq=False)
+class ProvinceTable:
+    """Province ids, names and counts as aligned columns, in table order."""
+
+    ids: tuple[str, ...]
+    codes: tuple[int, ...]
+    names: tuple[str, ...]
+    names_zh: tuple[str, ...]
+    population: npt.NDArray[np.int64]
+    aged_60_plus_share: npt.NDArray[np.float64]
+    holders: npt.NDArray[np.int64]
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def index(self, province_id: str) -> int:
+        """Position of a province given its two-letter id (``KeyError`` if unknown)."""
+        return self.ids.index(province_id)
+
+    def with_holders_total(self, total: float) -> ProvinceTable:
+        """The same table with holders rescaled so that they sum to ``total``."""
+        holders = apportion(self.holders.astype(np.float64), total)
+        return attrs.evolve(self, holders=holders)
+
+
+def apportion(weights: npt.NDArray[np.float64], total: float) -> npt.NDArray[np.int64]:
+    """Split an integer ``total`` in proportion to ``weights`` (largest remainder).
+
+    The parts are integers that add up to ``round(total)`` exactly, which keeps
+    scaled counts honest: no province gains or loses a holder to rounding drift.
+    """
+    target = round(total)
+    exact = weights / weights.sum() * target
+    parts = np.floor(exact).astype(np.int64)
+    short = target - int(parts.sum())
+    if short > 0:
+        # Stable order: ties broken by table position, so results are reproducible.
+        order = np.argsort(-(exact - parts), kind="stable")
+        parts[order[:short]] += 1
+    return parts
+
+
+def load_provinces(name: str = "builtin:2020") -> ProvinceTable:
+    """Load a builtin province table by name (``builtin:2020``)."""
+    if name not in BUILTIN_TABLES:
+        known = ", ".join(sorted(BUILTIN_TABLES))
+        raise KeyError(f"unknown province table {name!r} (known: {known})")
+    text = resources.files("sim.data").joinpath(BUILTIN_TABLES[name]).read_text("utf-8")
+    rows = list(csv.DictReader(io.StringIO(_strip_comments(text))))
+    return ProvinceTable(
+        ids=tuple(r["id"] for r in rows),
+        codes=tuple(int(r["code"]) for r in rows),
+        names=tuple(r["name"] for r in rows),
+        names_zh=tuple(r["name_zh"] for r in rows),
+        population=np.array([int(r["population"]) for r in rows], dtype=np.int64),
+        aged_60_plus_share=np.array([float(r["aged_60_plus_share"]) for r in rows]),
+        holders=np.array([int(r["holders"]) for r in rows], dtype=np.int64),
+        source=name,
+    )
+
+
+def _strip_comments(text: str) -> str:
+    return "".join(line for line in text.splitlines(keepends=True) if not line.startswith("#"))

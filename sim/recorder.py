@@ -1,0 +1,198 @@
+"""Recording while the model runs: transactions to Parquet, stations to a time series.
+
+:class:`TransactionRecorder` keeps each arrival batch's outcomes until every
+transaction of the batch has ended, then writes the batch as one Parquet row
+group, in batch order. Memory therefore holds only the batches still in flight,
+whatever the run's length. :func:`sample_stations` is a small SimPy process that
+reads every station's queue and busy servers at a fixed interval.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Generator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.parquet as pq
+import simpy
+
+from sim.demand import ArrivalBatch
+from sim.domain import CardKind, Outcome, Reason, Scheme, labels
+from sim.scenario.schema import SERVICE_NAMES
+from sim.stations import StationStats
+from sim.transaction import Transaction
+
+__all__ = ["StationSeries", "TransactionRecorder", "sample_stations", "transaction_schema"]
+
+
+def transaction_schema() -> pa.Schema:
+    """The columns of ``transactions.parquet`` (the contract notebooks rely on)."""
+    category = pa.dictionary(pa.int8(), pa.string())
+    return pa.schema([
+        ("txn_id", pa.int64()),
+        ("service", category),
+        ("home_province", category),
+        ("site_province", category),
+        ("cross_province", pa.bool_()),
+        ("holder_id", pa.int64()),
+        ("card_kind", category),
+        ("scheme", category),
+        ("arrival_s", pa.float64()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("latency_s", pa.float64()),
+        ("wait_s", pa.float64()),
+        ("settle_latency_s", pa.float64()),
+        ("outcome", category),
+        ("reason", category),
+        ("attempts", pa.int8()),
+        ("amount_fen", pa.int64()),
+        ("fund_fen", pa.int64()),
+        ("personal_fen", pa.int64()),
+    ])
+
+
+class _OpenBatch:
+    __slots__ = ("batch", "ended")
+
+    def __init__(self, batch: ArrivalBatch) -> None:
+        self.batch = batch
+        self.ended: list[tuple[Any, ...]] = []
+
+    @property
+    def complete(self) -> bool:
+        return len(self.ended) == self.batch.size
+
+
+class TransactionRecorder:
+    """Collects ended transactions and streams them to ``transactions.parquet``."""
+
+    def __init__(self, path: Path, province_ids: Sequence[str]) -> None:
+        self.path = path
+        self.schema = transaction_schema()
+        self._writer = pq.ParquetWriter(path, self.schema, compression="zstd")
+        self._open: deque[_OpenBatch] = deque()
+        self._by_index: dict[int, _OpenBatch] = {}
+        self._provinces = pa.array(list(province_ids), pa.string())
+        self._services = pa.array(list(SERVICE_NAMES), pa.string())
+        self._cards = pa.array(labels(CardKind), pa.string())
+        self._schemes = pa.array(labels(Scheme), pa.string())
+        self._outcomes = pa.array(labels(Outcome), pa.string())
+        self._reasons = pa.array(labels(Reason), pa.string())
+        self.ended = 0
+        self.rows_written = 0
+
+    def open(self, batch: ArrivalBatch) -> None:
+        """Expect the transactions of a new batch."""
+        entry = _OpenBatch(batch)
+        self._open.append(entry)
+        self._by_index[batch.index] = entry
+        self._flush()
+
+    def finish(self, txn: Transaction) -> None:
+        """Record a transaction's end (exactly once per transaction)."""
+        entry = self._by_index[txn.batch.index]
+        entry.ended.append((txn.row, txn.start_s, txn.end_s, txn.settle_s, int(txn.outcome),
+                            int(txn.reason), txn.attempts, txn.fund_fen, txn.personal_fen))
+        self.ended += 1
+        if entry.complete and entry is self._open[0]:
+            self._flush()
+
+    @property
+    def in_flight_batches(self) -> int:
+        """Batches with transactions still in flight (or not yet written)."""
+        return len(self._open)
+
+    def close(self) -> None:
+        """Write what is complete and close the file; refuse if anything is still in flight."""
+        self._flush()
+        self._writer.close()
+        if self._open:
+            pending = sum(e.batch.size - len(e.ended) for e in self._open)
+            raise RuntimeError(f"{pending} transaction(s) never reached a terminal state")
+
+    def abort(self) -> None:
+        """Close the file without checks (the run failed; the folder will be discarded)."""
+        self._writer.close()
+
+    def _flush(self) -> None:
+        while self._open and self._open[0].complete:
+            entry = self._open.popleft()
+            del self._by_index[entry.batch.index]
+            if entry.batch.size:
+                self._writer.write_table(self._table(entry), row_group_size=entry.batch.size)
+                self.rows_written += entry.batch.size
+
+    def _table(self, entry: _OpenBatch) -> pa.Table:
+        b = entry.batch
+        ended = np.array(entry.ended, dtype=np.float64)  # exact for fen below 2**53
+        order = np.argsort(ended[:, 0], kind="stable")
+        ended = ended[order]
+        start, end, settle = ended[:, 1], ended[:, 2], ended[:, 3]
+
+        def cat(codes: npt.ArrayLike, dictionary: pa.Array) -> pa.DictionaryArray:
+            return pa.DictionaryArray.from_arrays(
+                pa.array(np.asarray(codes, dtype=np.int8)), dictionary)
+
+        columns = [
+            pa.array(b.first_id + np.arange(b.size, dtype=np.int64)),
+            cat(b.service, self._services),
+            cat(b.home, self._provinces),
+            cat(b.site, self._provinces),
+            pa.array(b.cross),
+            pa.array(b.holder),
+            cat(b.card, self._cards),
+            cat(b.scheme, self._schemes),
+            pa.array(b.time_s),
+            pa.array(start),
+            pa.array(end),
+            pa.array(end - b.time_s),
+            pa.array(start - b.time_s),
+            pa.array(np.where(settle >= 0, settle, np.nan)),
+            cat(ended[:, 4], self._outcomes),
+            cat(ended[:, 5], self._reasons),
+            pa.array(ended[:, 6].astype(np.int8)),
+            pa.array(b.amount_fen),
+            pa.array(ended[:, 7].astype(np.int64)),
+            pa.array(ended[:, 8].astype(np.int64)),
+        ]
+        return pa.Table.from_arrays(columns, schema=self.schema)
+
+
+class StationSeries:
+    """Preallocated time series of every station: queue, busy servers, completions."""
+
+    def __init__(self, stations: Sequence[StationStats], samples: int) -> None:
+        self.stations = list(stations)
+        shape = (samples, len(self.stations))
+        self.time_s = np.zeros(samples)
+        self.queue = np.zeros(shape, dtype=np.int32)
+        self.busy = np.zeros(shape, dtype=np.int32)
+        self.completions = np.zeros(shape, dtype=np.int64)
+        self.count = 0
+
+
+def sample_stations(
+    env: simpy.Environment, series: StationSeries, every_s: float, until_s: float
+) -> Generator[simpy.Event, Any, None]:
+    """Every ``every_s`` up to ``until_s``, record each station's state."""
+    stations = series.stations
+    last = np.zeros(len(stations), dtype=np.int64)
+    total = np.zeros(len(stations), dtype=np.int64)
+    while series.count < series.time_s.size:
+        i = series.count
+        series.time_s[i] = env.now
+        for j, st in enumerate(stations):
+            series.queue[i, j] = st.queue
+            series.busy[i, j] = st.busy
+            total[j] = st.completions
+        series.completions[i] = total - last if i else 0
+        last[:] = total
+        series.count += 1
+        if env.now >= until_s:
+            return
+        yield env.timeout(min(every_s, until_s - env.now))

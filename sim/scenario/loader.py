@@ -1,0 +1,151 @@
+"""Reading scenario files: safe YAML, ``--set`` overrides, validation, one error list.
+
+A scenario file is data. It is read with a safe loader that also refuses
+duplicate keys (YAML would silently keep the last one), overrides are applied
+to the raw mapping, and the result is structured and validated. Every problem
+found is reported together, each under its key path, before anything runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sim.scenario import validate
+from sim.scenario.codec import INVALID, Problem, structure, unstructure
+from sim.scenario.schema import Scenario
+
+__all__ = ["ScenarioError", "apply_overrides", "dump_scenario", "load_scenario", "parse_scenario"]
+
+
+class ScenarioError(Exception):
+    """A scenario could not be loaded; ``problems`` lists every reason, by path."""
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        """All problems, one per line, under the file they come from."""
+        lines = [f"{self.source}: {len(self.problems)} problem(s)"]
+        lines += [f"  {problem}" for problem in self.problems]
+        return "\n".join(lines)
+
+
+class _StrictSafeLoader(yaml.SafeLoader):
+    """Safe YAML loader that refuses duplicate keys within a mapping."""
+
+
+def _construct_mapping(loader: _StrictSafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    seen: dict[Any, Any] = {}
+    for key_node, _value_node in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            mark = key_node.start_mark
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (line {mark.line + 1})", mark
+            )
+        seen[key] = True
+    return loader.construct_mapping(node)
+
+
+_StrictSafeLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
+)
+
+
+def read_yaml(text: str, source: str) -> Any:
+    """Parse YAML text; syntax errors become a :class:`ScenarioError` with the line."""
+    try:
+        return yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(source, [Problem("", f"YAML syntax error at {where}{problem}")])
+
+
+def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Apply ``dotted.key=value`` overrides to a raw scenario mapping (a copy).
+
+    Values are read as YAML scalars, so ``3``, ``0.5``, ``true`` and ``90s``
+    mean what they would in the file. Missing intermediate mappings are created.
+    """
+    result = _deep_copy(raw)
+    problems: list[Problem] = []
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            problems.append(Problem("--set", f"expected dotted.key=value, got {item!r}"))
+            continue
+        parts = key.strip().split(".")
+        node: Any = result
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                where = ".".join(parts[: depth + 1])
+                problems.append(Problem(key, f"cannot set inside {where!r}: it is not a mapping"))
+                break
+            node = child
+        else:
+            try:
+                node[parts[-1]] = yaml.safe_load(text) if text.strip() else ""
+            except yaml.YAMLError:
+                node[parts[-1]] = text
+    if problems:
+        raise ScenarioError("--set", problems)
+    return result
+
+
+def parse_scenario(raw: Any, source: str = "<scenario>") -> Scenario:
+    """Structure and validate a raw mapping; raise :class:`ScenarioError` listing problems."""
+    problems: list[Problem] = []
+    if not isinstance(raw, Mapping):
+        kind = "an empty file" if raw is None else type(raw).__name__
+        raise ScenarioError(source, [Problem("", f"expected a mapping of keys, got {kind}")])
+    scenario = structure(raw, Scenario, "", problems)
+    if scenario is not INVALID:
+        problems.extend(validate.cross_check(scenario))
+    if problems:
+        raise ScenarioError(source, problems)
+    return scenario  # type: ignore[no-any-return]
+
+
+def load_scenario(
+    path: str | Path, overrides: Iterable[str] = (), seed: int | None = None
+) -> Scenario:
+    """Load a scenario file, apply ``--set`` overrides and an optional seed, and validate."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(source, [Problem("", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(source, [Problem("", f"cannot read file: {exc}")]) from None
+    raw = read_yaml(text, source)
+    if isinstance(raw, Mapping):
+        raw = apply_overrides(raw, overrides)
+        if seed is not None:
+            raw["seed"] = seed
+    return parse_scenario(raw, source)
+
+
+def dump_scenario(scenario: Scenario) -> dict[str, Any]:
+    """The fully resolved scenario as plain data; :func:`parse_scenario` reads it back."""
+    data: dict[str, Any] = unstructure(scenario, Scenario)
+    return data
+
+
+def _deep_copy(raw: Any) -> Any:
+    if isinstance(raw, Mapping):
+        return {k: _deep_copy(v) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [_deep_copy(v) for v in raw]
+    return raw

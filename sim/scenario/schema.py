@@ -1,0 +1,328 @@
+"""The scenario schema: frozen attrs classes, one per section of a scenario file.
+
+Each class mirrors a YAML mapping; field names are the keys users write. Units
+are resolved on loading (durations in seconds, money in fen), so the model never
+parses text. Single-field rules live in validators here; rules that span fields
+live in ``check()`` methods (within one class) and in :mod:`sim.scenario.validate`
+(across sections). ``docs/scenarios.md`` documents every key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+import attrs
+
+from sim.scenario.units_types import (
+    UNIT_DURATION,
+    UNIT_MONEY,
+    Count,
+    DurationS,
+    MoneyFen,
+    Probability,
+    Quantity,
+    at_least,
+    greater_than,
+    share,
+)
+
+Problems = list[tuple[str, str]]
+"""Problems found by a ``check()``: (key path relative to the class, message)."""
+
+# --- distributions -----------------------------------------------------------
+# Written as single-key mappings: ``{exponential: {mean: 4min}}``. The unit of
+# their parameters comes from the field that holds them (duration or money).
+
+
+@attrs.frozen
+class Exponential:
+    """Exponential distribution (memoryless), given by its mean."""
+
+    TAG: ClassVar[str] = "exponential"
+    mean: Quantity = attrs.field(validator=greater_than(0))
+
+
+@attrs.frozen
+class Lognormal:
+    """Lognormal distribution given by its mean and coefficient of variation."""
+
+    TAG: ClassVar[str] = "lognormal"
+    mean: Quantity = attrs.field(validator=greater_than(0))
+    cv: float = attrs.field(validator=greater_than(0))
+
+
+@attrs.frozen
+class Gamma:
+    """Gamma distribution given by its mean and coefficient of variation."""
+
+    TAG: ClassVar[str] = "gamma"
+    mean: Quantity = attrs.field(validator=greater_than(0))
+    cv: float = attrs.field(validator=greater_than(0))
+
+
+@attrs.frozen
+class Uniform:
+    """Uniform distribution on ``[low, high]``."""
+
+    TAG: ClassVar[str] = "uniform"
+    low: Quantity = attrs.field(validator=at_least(0))
+    high: Quantity = attrs.field(validator=at_least(0))
+
+    def check(self) -> Problems:
+        """``low`` must not exceed ``high``."""
+        if self.low > self.high:
+            return [("high", f"must be ≥ low ({self.low:g}), got {self.high:g}")]
+        return []
+
+
+@attrs.frozen
+class Constant:
+    """Always the same value (M/D/1-style deterministic service)."""
+
+    TAG: ClassVar[str] = "constant"
+    value: Quantity = attrs.field(validator=at_least(0), metadata={"scalar": True})
+
+
+Distribution = Exponential | Lognormal | Gamma | Uniform | Constant
+
+
+def duration(default: Any = attrs.NOTHING) -> Any:
+    """A distribution field whose parameters are durations."""
+    return attrs.field(default=default, metadata={"unit": UNIT_DURATION})
+
+
+def money(default: Any = attrs.NOTHING) -> Any:
+    """A distribution field whose parameters are money."""
+    return attrs.field(default=default, metadata={"unit": UNIT_MONEY})
+
+
+# --- demand --------------------------------------------------------------------
+
+
+@attrs.frozen
+class PerHolderPerYear:
+    """Arrival rate: transactions per card holder per year (spread over 365 days)."""
+
+    TAG: ClassVar[str] = "per_holder_per_year"
+    value: float = attrs.field(validator=at_least(0), metadata={"scalar": True})
+
+    @property
+    def per_holder_per_day(self) -> float:
+        """The same rate per day."""
+        return self.value / 365.0
+
+
+@attrs.frozen
+class PerHolderPerDay:
+    """Arrival rate: transactions per card holder per day."""
+
+    TAG: ClassVar[str] = "per_holder_per_day"
+    value: float = attrs.field(validator=at_least(0), metadata={"scalar": True})
+
+    @property
+    def per_holder_per_day(self) -> float:
+        """The same rate per day."""
+        return self.value
+
+
+Rate = PerHolderPerYear | PerHolderPerDay
+
+Profile = str | tuple[float, ...]
+"""A builtin diurnal profile name, or 24 hourly weights (local time, 00h first)."""
+
+
+@attrs.frozen
+class PointsSpec:
+    """The service points of one service in each province.
+
+    Counts are given at full scale and scaled with the scenario's ``scale`` (at
+    least one point per province), so the load on each point stays realistic.
+    """
+
+    capacity: int = attrs.field(validator=at_least(1))
+    service_time: Distribution = duration()
+    per_province: int | None = attrs.field(default=None, validator=at_least(1))
+    total: int | None = attrs.field(default=None, validator=at_least(1))
+
+    def check(self) -> Problems:
+        """Exactly one of ``per_province`` and ``total`` is given."""
+        if (self.per_province is None) == (self.total is None):
+            return [("per_province", "give exactly one of 'per_province' and 'total'")]
+        return []
+
+
+@attrs.frozen
+class SettlementSpec:
+    """How the home platform handles this service's settlement requests."""
+
+    service_time: Distribution | None = duration(None)
+    """Processing time at the home platform; default: the node's own service time."""
+
+
+@attrs.frozen
+class MedicalService:
+    """A medical service settled with the card: outpatient, inpatient or pharmacy."""
+
+    rate: Rate
+    amount: Distribution = money()
+    points: PointsSpec
+    profile: Profile = "office_hours"
+    cross_province_share: Probability = attrs.field(default=0.0, validator=share)
+    resident_share: Probability = attrs.field(default=0.5, validator=share)
+    filed_in_advance: Probability = attrs.field(default=1.0, validator=share)
+    ineligible_share: Probability = attrs.field(default=0.0, validator=share)
+    settlement: SettlementSpec = SettlementSpec()
+
+
+@attrs.frozen
+class ServicesSpec:
+    """The services in the scenario; a service left out is not simulated."""
+
+    medical_outpatient: MedicalService | None = None
+    medical_inpatient: MedicalService | None = None
+    pharmacy: MedicalService | None = None
+
+    def enabled(self) -> dict[str, MedicalService]:
+        """Services present in the scenario, in a fixed order."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in attrs.fields(type(self))
+            if getattr(self, f.name) is not None
+        }
+
+    def check(self) -> Problems:
+        """A scenario without any service would simulate nothing."""
+        if not self.enabled():
+            return [("", "no service enabled: add at least one of " + ", ".join(SERVICE_NAMES))]
+        return []
+
+
+SERVICE_NAMES: tuple[str, ...] = tuple(f.name for f in attrs.fields(ServicesSpec))
+
+# --- population ------------------------------------------------------------------
+
+
+@attrs.frozen
+class PopulationSpec:
+    """Who holds the cards: totals, card kinds and insurance schemes."""
+
+    holders: Count | None = attrs.field(default=None, validator=greater_than(0))
+    """Total card holders at full scale; default: the province table's total."""
+    ecard_share: Probability = attrs.field(default=0.0, validator=share)
+    """Share of holders who present the e-card QR code rather than the chip card."""
+    employee_share: Probability = attrs.field(default=0.25, validator=share)
+    """Share of holders in the urban employee scheme (the rest: resident scheme)."""
+    migrant_share: Probability = attrs.field(default=0.0, validator=share)
+    """Share of holders living outside their home (insured) province."""
+
+
+# --- settlement network --------------------------------------------------------
+
+
+@attrs.frozen
+class NodeSpec:
+    """A settlement node: identical servers sharing one FIFO queue."""
+
+    servers: int = attrs.field(validator=at_least(1))
+    service_time: Distribution = duration()
+
+
+@attrs.frozen
+class LinkSpec:
+    """A class of network links (one-way latency per message)."""
+
+    latency: Distribution = duration()
+
+
+@attrs.frozen
+class RetrySpec:
+    """Requester retries: same idempotency key, fixed backoff between attempts."""
+
+    max: int = attrs.field(default=3, validator=at_least(0))
+    backoff: DurationS = attrs.field(default=DurationS(0.5), validator=at_least(0))
+
+
+@attrs.frozen
+class NetworkSpec:
+    """Provincial platforms, the national platform, the card platform and links."""
+
+    provincial: NodeSpec = NodeSpec(16, Exponential(Quantity(0.025)))
+    national: NodeSpec = NodeSpec(64, Exponential(Quantity(0.010)))
+    card_platform: NodeSpec = NodeSpec(32, Exponential(Quantity(0.005)))
+    access: LinkSpec = LinkSpec(Lognormal(Quantity(0.010), 0.5))
+    """Service point ↔ provincial platform or card platform."""
+    backbone: LinkSpec = LinkSpec(Lognormal(Quantity(0.020), 0.5))
+    """Provincial platform ↔ national platform."""
+    timeout: DurationS = attrs.field(default=DurationS(3.0), validator=greater_than(0))
+    retry: RetrySpec = RetrySpec()
+
+
+# --- money -----------------------------------------------------------------------
+
+
+@attrs.frozen
+class PolicyRule:
+    """Reimbursement rule of a home province for one service.
+
+    fund share = min(ceiling, ratio × max(0, amount − deductible)); the patient
+    pays the rest.
+    """
+
+    ratio: Probability = attrs.field(validator=share)
+    deductible: MoneyFen = attrs.field(default=MoneyFen(0), validator=at_least(0))
+    ceiling: MoneyFen | None = attrs.field(default=None, validator=at_least(0))
+
+
+@attrs.frozen
+class PolicySpec:
+    """Reimbursement rules: a default per service, replaced per home province."""
+
+    default: dict[str, PolicyRule] = attrs.Factory(dict)
+    provinces: dict[str, dict[str, PolicyRule]] = attrs.Factory(dict)
+
+    def rule(self, province_id: str, service: str) -> PolicyRule | None:
+        """The rule the home province applies to a service."""
+        own = self.provinces.get(province_id, {})
+        return own.get(service, self.default.get(service))
+
+
+# --- outputs and the whole scenario ------------------------------------------------
+
+
+@attrs.frozen
+class OutputsSpec:
+    """What a run writes besides the summary."""
+
+    transactions: bool = True
+    """Keep ``transactions.parquet`` (one row per transaction)."""
+    sample_every: DurationS = attrs.field(default=DurationS(60.0), validator=greater_than(0))
+    """Interval of the station time series."""
+
+
+@attrs.frozen
+class Scenario:
+    """A complete, validated situation to simulate. Build variants with ``attrs.evolve``."""
+
+    name: str
+    start: dt.datetime
+    horizon: DurationS = attrs.field(validator=greater_than(0))
+    seed: int = 0
+    description: str = ""
+    warmup: DurationS = attrs.field(default=DurationS(0.0), validator=at_least(0))
+    scale: float = attrs.field(default=1e-3, validator=[greater_than(0), share])
+    provinces: str = "builtin:2020"
+    population: PopulationSpec = PopulationSpec()
+    services: ServicesSpec = ServicesSpec()
+    network: NetworkSpec = NetworkSpec()
+    policy: PolicySpec = PolicySpec()
+    outputs: OutputsSpec = OutputsSpec()
+
+    def check(self) -> Problems:
+        """Rules spanning the top-level keys."""
+        problems: Problems = []
+        if self.warmup >= self.horizon:
+            problems.append(("warmup", f"must be shorter than horizon ({self.horizon:g}s)"))
+        if self.start.tzinfo is None:
+            problems.append(("start", "needs a time zone offset, e.g. 2024-03-12T00:00:00+08:00"))
+        return problems

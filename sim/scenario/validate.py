@@ -1,0 +1,59 @@
+"""Checks that span sections of a scenario: names that must refer to something.
+
+Field-level rules sit on the schema classes; here are the rules that need the
+province table, the builtin profiles or two sections at once. Each returns
+problems by path so the loader can list them together.
+"""
+
+from __future__ import annotations
+
+from sim import calendar
+from sim.provinces import BUILTIN_TABLES, load_provinces
+from sim.scenario.codec import Problem
+from sim.scenario.schema import Scenario
+
+
+def cross_check(scenario: Scenario) -> list[Problem]:
+    """Every cross-section problem of a structurally valid scenario."""
+    problems: list[Problem] = []
+    if scenario.provinces not in BUILTIN_TABLES:
+        known = ", ".join(sorted(BUILTIN_TABLES))
+        problems.append(Problem("provinces", f"unknown province table {scenario.provinces!r} "
+                                             f"(known: {known})"))
+        return problems
+    ids = set(load_provinces(scenario.provinces).ids)
+    for name, service in scenario.services.enabled().items():
+        path = f"services.{name}"
+        problems.extend(_check_profile(service.profile, f"{path}.profile"))
+        if scenario.policy.rule("", name) is None:
+            problems.append(Problem(f"policy.default.{name}",
+                                    f"missing: {path} needs a reimbursement rule"))
+    for province_id, rules in scenario.policy.provinces.items():
+        if province_id not in ids:
+            problems.append(Problem(f"policy.provinces.{province_id}",
+                                    f"unknown province (known: {', '.join(sorted(ids))})"))
+        for service in rules:
+            if service not in scenario.services.enabled():
+                problems.append(Problem(f"policy.provinces.{province_id}.{service}",
+                                        "not a service of this scenario"))
+    for service in scenario.policy.default:
+        if service not in scenario.services.enabled():
+            problems.append(Problem(f"policy.default.{service}", "not a service of this scenario"))
+    samples = scenario.horizon / scenario.outputs.sample_every
+    if samples > 1_000_000:
+        problems.append(Problem("outputs.sample_every",
+                                f"too fine: {samples:.0f} samples over the horizon (max 1000000)"))
+    return problems
+
+
+def _check_profile(profile: str | tuple[float, ...], path: str) -> list[Problem]:
+    if isinstance(profile, str):
+        if profile not in calendar.BUILTIN_PROFILES:
+            known = ", ".join(sorted(calendar.BUILTIN_PROFILES))
+            return [Problem(path, f"unknown profile {profile!r} (known: {known})")]
+        return []
+    if len(profile) != 24:
+        return [Problem(path, f"needs 24 hourly weights, got {len(profile)}")]
+    if any(w < 0 for w in profile) or sum(profile) <= 0:
+        return [Problem(path, "weights must be ≥ 0 and not all zero")]
+    return []

@@ -1,0 +1,155 @@
+"""Stations: identical servers sharing one FIFO queue, and the figures they keep.
+
+A :class:`Station` is SimPy's ``Resource`` reduced to what a service point or a
+settlement node needs, driven by callbacks instead of processes: ``request``
+calls back when a server is free, ``release`` hands the server to the next in
+line. Several stations can share one :class:`StationStats` (all pharmacies of a
+province form one group), which keeps counts, time integrals of busy servers and
+queue length (for utilisation and Little's law), the maximum queue and every wait.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import simpy
+
+__all__ = ["Station", "StationStats"]
+
+
+class StationStats:
+    """Running figures of one station or one group of stations."""
+
+    __slots__ = (
+        "arrivals",
+        "arrivals_at_reset",
+        "busy",
+        "busy_area",
+        "completions",
+        "completions_at_reset",
+        "kind",
+        "max_queue",
+        "name",
+        "province",
+        "queue",
+        "queue_area",
+        "servers",
+        "service",
+        "since",
+        "t",
+        "waits",
+    )
+
+    def __init__(self, name: str, kind: str, province: str = "", service: str = "") -> None:
+        self.name = name
+        self.kind = kind
+        self.province = province
+        self.service = service
+        self.servers = 0
+        self.busy = 0
+        self.queue = 0
+        self.arrivals = 0
+        self.completions = 0
+        self.arrivals_at_reset = 0
+        self.completions_at_reset = 0
+        self.max_queue = 0
+        self.busy_area = 0.0
+        self.queue_area = 0.0
+        self.t = 0.0
+        self.since = 0.0
+        self.waits = array("f")
+
+    def advance(self, now: float) -> None:
+        """Accumulate the time integrals up to ``now``."""
+        dt = now - self.t
+        self.busy_area += self.busy * dt
+        self.queue_area += self.queue * dt
+        self.t = now
+
+    def reset(self, now: float) -> None:
+        """Start measuring afresh at ``now`` (end of warm-up); current state is kept."""
+        self.advance(now)
+        self.arrivals_at_reset = self.arrivals
+        self.completions_at_reset = self.completions
+        self.busy_area = self.queue_area = 0.0
+        self.max_queue = self.queue
+        self.since = now
+        self.waits = array("f")
+
+    @property
+    def measured_arrivals(self) -> int:
+        """Arrivals since the last reset (``arrivals`` itself never goes back)."""
+        return self.arrivals - self.arrivals_at_reset
+
+    @property
+    def measured_completions(self) -> int:
+        """Completions since the last reset."""
+        return self.completions - self.completions_at_reset
+
+    def wait_array(self) -> npt.NDArray[np.float64]:
+        """Waits recorded since the last reset, in order of service start."""
+        return np.frombuffer(self.waits, dtype=np.float32).astype(np.float64)
+
+
+class Station:
+    """``servers`` identical servers and one FIFO queue of waiting jobs."""
+
+    __slots__ = ("busy", "env", "servers", "stats", "waiting")
+
+    def __init__(self, env: simpy.Environment, servers: int, stats: StationStats) -> None:
+        if servers < 1:
+            raise ValueError(f"a station needs at least one server, got {servers}")
+        self.env = env
+        self.servers = servers
+        self.busy = 0
+        self.waiting: deque[tuple[float, Any, Callable[[Any], None]]] = deque()
+        self.stats = stats
+        stats.servers += servers
+
+    def request(self, job: Any, on_start: Callable[[Any], None]) -> None:
+        """Queue ``job``; ``on_start(job)`` runs as soon as a server is its own."""
+        stats = self.stats
+        now = self.env._now
+        dt = now - stats.t
+        stats.busy_area += stats.busy * dt
+        stats.queue_area += stats.queue * dt
+        stats.t = now
+        stats.arrivals += 1
+        if self.busy < self.servers:
+            self.busy += 1
+            stats.busy += 1
+            stats.waits.append(0.0)
+            on_start(job)
+        else:
+            self.waiting.append((now, job, on_start))
+            stats.queue += 1
+            if stats.queue > stats.max_queue:
+                stats.max_queue = stats.queue
+
+    def release(self) -> None:
+        """Free one server; the longest-waiting job, if any, takes it."""
+        stats = self.stats
+        now = self.env._now
+        dt = now - stats.t
+        stats.busy_area += stats.busy * dt
+        stats.queue_area += stats.queue * dt
+        stats.t = now
+        stats.completions += 1
+        if self.waiting:
+            since, job, on_start = self.waiting.popleft()
+            stats.queue -= 1
+            stats.waits.append(now - since)
+            on_start(job)
+        else:
+            self.busy -= 1
+            stats.busy -= 1
+
+    @property
+    def queue_length(self) -> int:
+        """Jobs waiting (not in service)."""
+        return len(self.waiting)

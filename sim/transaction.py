@@ -1,0 +1,82 @@
+"""A transaction: one use of the card, from arrival at a service point to its end.
+
+The object lives only while the transaction is in flight and carries what the
+callbacks along its way need; its arrival attributes were drawn in a numpy
+batch by :mod:`sim.demand`. When it ends, :mod:`sim.recorder` keeps its
+outcome in columns and the object is dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sim.domain import Outcome, Reason
+
+__all__ = ["Transaction"]
+
+
+class Transaction:
+    """In-flight state of one transaction (slots only: there are millions)."""
+
+    __slots__ = (
+        "amount_fen",
+        "arrival_s",
+        "attempts",
+        "batch",
+        "card",
+        "cross",
+        "end_s",
+        "filed",
+        "fund_fen",
+        "home",
+        "id",
+        "ineligible",
+        "outcome",
+        "personal_fen",
+        "point",
+        "reason",
+        "row",
+        "service",
+        "settle_s",
+        "site",
+        "start_s",
+    )
+
+    def __init__(
+        self,
+        txn_id: int,
+        batch: Any,
+        row: int,
+        service: int,
+        site: int,
+        home: int,
+        card: int,
+        filed: bool,
+        ineligible: bool,
+        amount_fen: int,
+        arrival_s: float,
+    ) -> None:
+        self.id = txn_id
+        self.batch = batch
+        self.row = row
+        self.service = service
+        self.site = site
+        self.home = home
+        self.cross = site != home
+        self.card = card
+        self.filed = filed
+        self.ineligible = ineligible
+        self.amount_fen = amount_fen
+        self.arrival_s = arrival_s
+        self.point: Any = None
+        self.start_s = -1.0
+        self.settle_s = -1.0
+        self.end_s = -1.0
+        self.attempts = 0
+        self.outcome = Outcome.FALLBACK
+        self.reason = Reason.NONE
+        self.fund_fen = 0
+        self.personal_fen = amount_fen
+
+    def __repr__(self) -> str:
+        return f"Transaction(id={self.id}, service={self.service}, site={self.site}, home={self.home})"
