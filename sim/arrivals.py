@@ -52,9 +52,15 @@ class ArrivalFeed:
         self._batch = batch
         self.recorder.open(batch)
         self._columns = (
-            batch.time_s.tolist(), batch.service.tolist(), batch.site.tolist(),
-            batch.home.tolist(), batch.card.tolist(), batch.filed.tolist(),
-            batch.ineligible.tolist(), batch.amount_fen.tolist(), batch.point.tolist(),
+            batch.time_s.tolist(),
+            batch.service.tolist(),
+            batch.site.tolist(),
+            batch.home.tolist(),
+            batch.card.tolist(),
+            batch.filed.tolist(),
+            batch.ineligible.tolist(),
+            batch.amount_fen.tolist(),
+            batch.point.tolist(),
         )
         self._next = 0
         self._schedule_next()
@@ -70,9 +76,11 @@ class ArrivalFeed:
 
     def _arrive(self, _event: Any) -> None:
         i = self._next
+        batch = self._batch
+        assert batch is not None
         times, service, site, home, card, filed, ineligible, amount, point = self._columns
-        txn = Transaction(self._batch.first_id + i, self._batch, i, service[i],  # type: ignore[union-attr]
-                          site[i], home[i], card[i], filed[i], ineligible[i], amount[i], times[i])
+        txn = Transaction(batch.first_id + i, batch, i, service[i], site[i], home[i], card[i],
+                          filed[i], ineligible[i], amount[i], times[i])  # fmt: skip
         txn.point = point[i]
         self.arrived += 1
         self._next = i + 1

@@ -22,18 +22,84 @@ BUILTIN_PROFILES: dict[str, tuple[float, ...]] = {
     "flat": (1.0,) * 24,
     # Hospital outpatient desks: emergency trickle at night, morning peak, afternoon shoulder.
     "office_hours": (
-        0.05, 0.04, 0.03, 0.03, 0.03, 0.05, 0.15, 0.6, 1.9, 2.4, 2.3, 1.8,
-        0.9, 1.1, 1.9, 2.0, 1.7, 1.1, 0.5, 0.3, 0.2, 0.15, 0.1, 0.06,
+        0.05,
+        0.04,
+        0.03,
+        0.03,
+        0.03,
+        0.05,
+        0.15,
+        0.6,
+        1.9,
+        2.4,
+        2.3,
+        1.8,
+        0.9,
+        1.1,
+        1.9,
+        2.0,
+        1.7,
+        1.1,
+        0.5,
+        0.3,
+        0.2,
+        0.15,
+        0.1,
+        0.06,
     ),
     # Inpatient discharge settlement: ward rounds first, discharges late morning to afternoon.
     "inpatient_discharge": (
-        0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.05, 0.3, 1.5, 2.6, 3.0, 2.6,
-        1.4, 1.8, 2.4, 2.2, 1.5, 0.7, 0.2, 0.1, 0.05, 0.03, 0.02, 0.02,
+        0.02,
+        0.02,
+        0.02,
+        0.02,
+        0.02,
+        0.02,
+        0.05,
+        0.3,
+        1.5,
+        2.6,
+        3.0,
+        2.6,
+        1.4,
+        1.8,
+        2.4,
+        2.2,
+        1.5,
+        0.7,
+        0.2,
+        0.1,
+        0.05,
+        0.03,
+        0.02,
+        0.02,
     ),
     # Designated pharmacies: open long hours, evening bump after work.
     "retail": (
-        0.05, 0.03, 0.02, 0.02, 0.02, 0.03, 0.1, 0.5, 1.2, 1.6, 1.6, 1.4,
-        1.2, 1.2, 1.3, 1.4, 1.5, 1.7, 1.9, 1.8, 1.4, 0.9, 0.4, 0.15,
+        0.05,
+        0.03,
+        0.02,
+        0.02,
+        0.02,
+        0.03,
+        0.1,
+        0.5,
+        1.2,
+        1.6,
+        1.6,
+        1.4,
+        1.2,
+        1.2,
+        1.3,
+        1.4,
+        1.5,
+        1.7,
+        1.9,
+        1.8,
+        1.4,
+        0.9,
+        0.4,
+        0.15,
     ),
 }
 
@@ -44,7 +110,8 @@ def hourly_weights(profile: str | tuple[float, ...]) -> npt.NDArray[np.float64]:
     weights = np.asarray(raw, dtype=np.float64)
     if weights.shape != (24,) or (weights < 0).any() or weights.sum() <= 0:
         raise ValueError("a profile needs 24 non-negative weights, not all zero")
-    return weights * (24.0 / weights.sum())
+    normalised: npt.NDArray[np.float64] = weights * (24.0 / weights.sum())
+    return normalised
 
 
 @attrs.frozen
@@ -77,4 +144,5 @@ class Clock:
         offset = self.start_second_of_day % 3600.0
         first = 3600.0 - offset if offset else 3600.0
         inner = np.arange(first, horizon_s, 3600.0)
-        return np.concatenate(([0.0], inner, [horizon_s]))
+        edges: npt.NDArray[np.float64] = np.concatenate(([0.0], inner, [horizon_s]))
+        return edges

@@ -29,17 +29,31 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run one scenario and write a results folder")
     run.add_argument("scenario", type=Path, help="scenario file (YAML)")
-    run.add_argument("--out", type=Path, help="results folder (default: "
-                     "results/<scenario-name>-<UTC timestamp>/)")
+    run.add_argument(
+        "--out",
+        type=Path,
+        help="results folder (default: results/<scenario-name>-<UTC timestamp>/)",
+    )
     run.add_argument("--seed", type=int, help="override the scenario's seed")
-    run.add_argument("--set", dest="overrides", action="append", default=[],
-                     metavar="KEY=VALUE", help="override a scenario key, e.g. "
-                     "network.national.servers=32 (repeatable)")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario key, e.g. network.national.servers=32 (repeatable)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar, no summary table")
     validate = commands.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("scenarios", type=Path, nargs="+", help="scenario files (YAML)")
-    validate.add_argument("--set", dest="overrides", action="append", default=[],
-                          metavar="KEY=VALUE", help="override a scenario key (repeatable)")
+    validate.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario key (repeatable)",
+    )
     return parser
 
 

@@ -13,8 +13,15 @@ import time
 from typing import Any, TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
-from rich.progress import TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -33,14 +40,16 @@ class _SimTimeColumn(ProgressColumn):
     """Simulated time reached out of the horizon."""
 
     def render(self, task: Task) -> Text:
+        """Render ``sim HH:MM / HH:MM``."""
         return Text(f"sim {_clock(task.completed)} / {_clock(task.total or 0)}", style="cyan")
 
 
 class RunProgress:
     """A progress callback that shows a bar once the run has lasted ``delay_s``."""
 
-    def __init__(self, horizon_s: float, label: str, stream: TextIO | None = None,
-                 delay_s: float = 1.0) -> None:
+    def __init__(
+        self, horizon_s: float, label: str, stream: TextIO | None = None, delay_s: float = 1.0
+    ) -> None:
         self.horizon_s = horizon_s
         self.label = label
         self.stream = stream if stream is not None else sys.stderr
@@ -51,15 +60,22 @@ class RunProgress:
         self._task: Any = None
 
     def __call__(self, now_s: float) -> None:
+        """Show the simulated time reached (starting the bar after the delay)."""
         if not self.enabled:
             return
         if self._progress is None:
             if time.perf_counter() - self._started < self.delay_s:
                 return
             self._progress = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), _SimTimeColumn(),
-                TextColumn("wall"), TimeElapsedColumn(), TextColumn("eta"),
-                TimeRemainingColumn(), console=Console(file=self.stream), transient=True,
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                _SimTimeColumn(),
+                TextColumn("wall"),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                console=Console(file=self.stream),
+                transient=True,
             )
             self._progress.start()
             self._task = self._progress.add_task(self.label, total=self.horizon_s)
@@ -82,25 +98,42 @@ def _count(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def print_summary(summary: dict[str, Any], manifest: dict[str, Any], folder: str,
-                  stream: TextIO | None = None) -> None:
+def print_summary(
+    summary: dict[str, Any], manifest: dict[str, Any], folder: str, stream: TextIO | None = None
+) -> None:
     """Print the run's headline figures as tables."""
     out = stream if stream is not None else sys.stdout
     console = Console(file=out, width=None if out.isatty() else 132)
-    table = Table(title=f"{summary['scenario']} · seed {summary['seed']} · scale "
-                        f"{summary['scale']:g}", title_justify="left")
+    table = Table(
+        title=f"{summary['scenario']} · seed {summary['seed']} · scale {summary['scale']:g}",
+        title_justify="left",
+    )
     table.add_column("service")
-    for name in ("arrivals", "settled", "fallback", "declined", "settled/day (full scale)",
-                 "cross %", "settle p50 ms", "p99 ms", "cross p99 ms"):
+    for name in (
+        "arrivals",
+        "settled",
+        "fallback",
+        "declined",
+        "settled/day (full scale)",
+        "cross %",
+        "settle p50 ms",
+        "p99 ms",
+        "cross p99 ms",
+    ):
         table.add_column(name, justify="right")
     for name, s in summary["services"].items():
         out = s["outcomes"]
         share = s["cross_province_share"]["value"]
         table.add_row(
-            name, _count(s["arrivals"]), _count(out["settled"]), _count(out["fallback"]),
-            _count(out["declined"]), _count(s["settled_per_day_full_scale"]),
+            name,
+            _count(s["arrivals"]),
+            _count(out["settled"]),
+            _count(out["fallback"]),
+            _count(out["declined"]),
+            _count(s["settled_per_day_full_scale"]),
             "–" if share is None else f"{share * 100:.2f}",
-            _ms(s["settle_latency_s"]["local"]["p50"]), _ms(s["settle_latency_s"]["local"]["p99"]),
+            _ms(s["settle_latency_s"]["local"]["p50"]),
+            _ms(s["settle_latency_s"]["local"]["p99"]),
             _ms(s["settle_latency_s"]["cross_province"]["p99"]),
         )
     console.print(table)
@@ -112,8 +145,8 @@ def print_summary(summary: dict[str, Any], manifest: dict[str, Any], folder: str
         "inpatient share of cross-province settlements: "
         f"{_pct(medical['inpatient_share_of_cross_province_settled'])}",
         f"cross-province inpatient direct settlement rate: {_pct(rate)}",
-        "protocol: " + ", ".join(f"{k.replace('_', ' ')} {v:,}"
-                                 for k, v in summary["protocol"].items()),
+        "protocol: "
+        + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in summary["protocol"].items()),
         f"{manifest['transactions']:,} transactions, {manifest['events']:,} events in "
         f"{manifest['wall_time_s']:.1f}s wall "
         f"({(manifest['events_per_wall_second'] or 0):,.0f} events/s)",
@@ -127,5 +160,7 @@ def _pct(share: dict[str, Any]) -> str:
     if share["value"] is None:
         return "– (no cases)"
     low, high = share["ci95"]
-    return (f"{share['value'] * 100:.2f}% (95% CI {low * 100:.2f}–{high * 100:.2f}%, "
-            f"{share['count']:,} of {share['of']:,})")
+    return (
+        f"{share['value'] * 100:.2f}% (95% CI {low * 100:.2f}–{high * 100:.2f}%, "
+        f"{share['count']:,} of {share['of']:,})"
+    )

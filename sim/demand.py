@@ -11,6 +11,7 @@ stream per service, and the services' batches are merged in time order.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping
 
 import attrs
@@ -23,7 +24,7 @@ from sim.population import Population
 from sim.scenario.schema import SERVICE_NAMES, MedicalService, Scenario
 from sim.streams import Streams
 
-__all__ = ["ArrivalBatch", "Demand", "SERVICE_CODES"]
+__all__ = ["SERVICE_CODES", "ArrivalBatch", "Demand"]
 
 SERVICE_CODES = {name: code for code, name in enumerate(SERVICE_NAMES)}
 """Fixed code of every service name, used in columns and policy tables."""
@@ -57,7 +58,8 @@ class ArrivalBatch:
     @property
     def cross(self) -> npt.NDArray[np.bool_]:
         """Whether each arrival is treated outside its home province."""
-        return self.site != self.home
+        cross: npt.NDArray[np.bool_] = self.site != self.home
+        return cross
 
 
 _COLUMNS = [f.name for f in attrs.fields(ArrivalBatch)][4:]
@@ -100,7 +102,7 @@ class Demand:
         """Successive hourly batches covering ``[0, horizon)``; ids run on across batches."""
         edges = self.clock.hour_edges(self.horizon_s)
         next_id = 0
-        for index, (t0, t1) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        for index, (t0, t1) in enumerate(itertools.pairwise(edges)):
             hour = int(self.clock.hour_of_day(t0))
             parts = [self._service_hour(name, hour, t0, t1) for name in self.services]
             batch = _merge(index, t0, t1, next_id, parts)
@@ -147,5 +149,10 @@ def _merge(
 ) -> ArrivalBatch:
     columns = {key: np.concatenate([p[key] for p in parts]) for key in _COLUMNS}
     order = np.argsort(columns["time_s"], kind="stable")
-    return ArrivalBatch(index, float(t0), float(t1), first_id,
-                        **{key: value[order] for key, value in columns.items()})
+    return ArrivalBatch(
+        index,
+        float(t0),
+        float(t1),
+        first_id,
+        **{key: value[order] for key, value in columns.items()},
+    )

@@ -82,23 +82,44 @@ def station_table(stations: Sequence[StationStats], now: float) -> dict[str, lis
 
 
 _STATION_COLUMNS = (
-    "station", "kind", "province", "service", "servers", "arrivals", "completions",
-    "throughput_per_h", "arrival_rate_per_s", "wait_mean_s", "wait_p50_s", "wait_p95_s",
-    "wait_p99_s", "utilisation", "mean_busy", "mean_queue", "max_queue",
+    "station",
+    "kind",
+    "province",
+    "service",
+    "servers",
+    "arrivals",
+    "completions",
+    "throughput_per_h",
+    "arrival_rate_per_s",
+    "wait_mean_s",
+    "wait_p50_s",
+    "wait_p95_s",
+    "wait_p99_s",
+    "utilisation",
+    "mean_busy",
+    "mean_queue",
+    "max_queue",
 )
 
 
-def share(mask: npt.NDArray[np.bool_], within: npt.NDArray[np.bool_] | None = None) -> dict[str, Any]:
+def share(
+    mask: npt.NDArray[np.bool_], within: npt.NDArray[np.bool_] | None = None
+) -> dict[str, Any]:
     """A proportion with its count, total and 95% Wilson interval."""
     base = mask if within is None else mask[within]
     hits, total = int(base.sum()), int(base.size)
     low, high = wilson_interval(hits, total)
-    return {"value": hits / total if total else math.nan, "count": hits, "of": total,
-            "ci95": [low, high]}
+    return {
+        "value": hits / total if total else math.nan,
+        "count": hits,
+        "of": total,
+        "ci95": [low, high],
+    }
 
 
 def finite(summary: Mapping[str, Any]) -> dict[str, Any]:
     """The summary with NaN replaced by None, so it is valid JSON."""
+
     def clean(value: Any) -> Any:
         if isinstance(value, float) and not math.isfinite(value):
             return None
@@ -107,4 +128,5 @@ def finite(summary: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, list | tuple):
             return [clean(v) for v in value]
         return value
+
     return {k: clean(v) for k, v in summary.items()}

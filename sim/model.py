@@ -69,12 +69,14 @@ def build(scenario: Scenario, workdir: Path) -> Model:
     env = simpy.Environment()
     streams = Streams(scenario.seed)
     provinces = load_provinces(scenario.provinces)
-    population = build_population(provinces, scenario.population, scenario.scale,
-                                  streams.generator("population"))
+    population = build_population(
+        provinces, scenario.population, scenario.scale, streams.generator("population")
+    )
     services = scenario.services.enabled()
     full_holders = provinces.holders
-    counts = {name: point_counts(s.points, full_holders, scenario.scale)
-              for name, s in services.items()}
+    counts = {
+        name: point_counts(s.points, full_holders, scenario.scale) for name, s in services.items()
+    }
     demand = Demand(scenario, population, counts, streams)
     network = Network(env, scenario.network, provinces.ids, streams)
     settle_times = [
@@ -89,17 +91,34 @@ def build(scenario: Scenario, workdir: Path) -> Model:
     handlers: list[Callable[[Transaction], None] | None] = [None] * len(SERVICE_NAMES)
     stations: list[StationStats] = []
     for name, service in services.items():
-        groups = [PointGroup(env, name, pid, int(n), service.points.capacity)
-                  for pid, n in zip(provinces.ids, counts[name], strict=True)]
+        groups = [
+            PointGroup(env, name, pid, int(n), service.points.capacity)
+            for pid, n in zip(provinces.ids, counts[name], strict=True)
+        ]
         stations += [g.stats for g in groups]
-        desk = MedicalDesk(env, groups, sampler(service.points.service_time,
-                                                streams.generator(f"point:{name}")),
-                           protocol, recorder)
+        desk = MedicalDesk(
+            env,
+            groups,
+            sampler(service.points.service_time, streams.generator(f"point:{name}")),
+            protocol,
+            recorder,
+        )
         handlers[SERVICE_CODES[name]] = desk.arrive
     stations += [node.stats for node in network.nodes]
     feed = ArrivalFeed(env, demand.batches(), recorder, handlers)
-    return Model(scenario, env, provinces, population, demand, network, protocol, recorder,
-                 feed, stations, workdir)
+    return Model(
+        scenario,
+        env,
+        provinces,
+        population,
+        demand,
+        network,
+        protocol,
+        recorder,
+        feed,
+        stations,
+        workdir,
+    )
 
 
 def simulate(model: Model, progress: Progress | None = None) -> results.Result:
@@ -196,13 +215,15 @@ def _collect(
 def _timeseries_table(series: StationSeries) -> pa.Table:
     n, k = series.count, len(series.stations)
     names = [st.name for st in series.stations]
-    return pa.table({
-        "time_s": np.repeat(series.time_s[:n], k),
-        "station": pa.array(names * n).dictionary_encode(),
-        "queue": series.queue[:n].ravel(),
-        "busy": series.busy[:n].ravel(),
-        "completions": series.completions[:n].ravel(),
-    })
+    return pa.table(
+        {
+            "time_s": np.repeat(series.time_s[:n], k),
+            "station": pa.array(names * n).dictionary_encode(),
+            "queue": series.queue[:n].ravel(),
+            "busy": series.busy[:n].ravel(),
+            "completions": series.completions[:n].ravel(),
+        }
+    )
 
 
 def _version(name: str = "sscard-sim") -> str:

@@ -101,21 +101,33 @@ class Network:
         self.env = env
         self.spec = spec
         self.provincial = [
-            Node(env, f"node:{pid}", spec.provincial.servers,
-                 sampler(spec.provincial.service_time, streams.generator(f"node:{pid}")), pid)
+            Node(
+                env,
+                f"node:{pid}",
+                spec.provincial.servers,
+                sampler(spec.provincial.service_time, streams.generator(f"node:{pid}")),
+                pid,
+            )
             for pid in province_ids
         ]
-        self.national = Node(env, "node:national", spec.national.servers,
-                             sampler(spec.national.service_time, streams.generator("node:national")))
+        self.national = Node(
+            env,
+            "node:national",
+            spec.national.servers,
+            sampler(spec.national.service_time, streams.generator("node:national")),
+        )
         self.card_platform = Node(
-            env, "node:card_platform", spec.card_platform.servers,
+            env,
+            "node:card_platform",
+            spec.card_platform.servers,
             sampler(spec.card_platform.service_time, streams.generator("node:card_platform")),
         )
         self.access = sampler(spec.access.latency, streams.generator("link:access"))
         self.backbone = sampler(spec.backbone.latency, streams.generator("link:backbone"))
         self._routes: dict[tuple[int, int], Route] = {}
-        self.verify_route = Route((self.card_platform,), (Role.VERIFY,),
-                                  (self.access, self.access))
+        self.verify_route = Route(
+            (self.card_platform,), (Role.VERIFY,), (self.access, self.access)
+        )
 
     @property
     def nodes(self) -> list[Node]:
@@ -177,4 +189,3 @@ class Network:
             call_later(self.env, route.links[msg.hop](), self._arrive, msg)
         else:
             call_later(self.env, route.links[msg.hop](), msg.exchange.on_response, msg)
-

@@ -28,8 +28,11 @@ class CompiledRule:
     @classmethod
     def from_rule(cls, rule: PolicyRule) -> CompiledRule:
         """Compile a scenario rule (ratio rounded to a basis point)."""
-        return cls(int(rule.deductible), round(rule.ratio * BASIS_POINTS),
-                   None if rule.ceiling is None else int(rule.ceiling))
+        return cls(
+            int(rule.deductible),
+            round(rule.ratio * BASIS_POINTS),
+            None if rule.ceiling is None else int(rule.ceiling),
+        )
 
 
 def split(amount_fen: Fen, rule: CompiledRule) -> tuple[Fen, Fen]:

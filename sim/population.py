@@ -49,8 +49,15 @@ class Population:
     @property
     def nbytes(self) -> int:
         """Memory held by the columns."""
-        arrays = (self.home, self.residence, self.card_kind, self.scheme,
-                  self.offsets, self.migrants_by_residence, self.migrant_offsets)
+        arrays = (
+            self.home,
+            self.residence,
+            self.card_kind,
+            self.scheme,
+            self.offsets,
+            self.migrants_by_residence,
+            self.migrant_offsets,
+        )
         return sum(a.nbytes for a in arrays)
 
     def draw_local(self, province: Ids, rng: np.random.Generator) -> Ids:

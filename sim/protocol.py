@@ -277,4 +277,3 @@ class Protocol:
             "late_responses": self.late_responses,
             "late_settlements": self.late_settlements,
         }
-

@@ -55,7 +55,7 @@ def apportion(weights: npt.NDArray[np.float64], total: float) -> npt.NDArray[np.
     """
     target = round(total)
     exact = weights / weights.sum() * target
-    parts = np.floor(exact).astype(np.int64)
+    parts: npt.NDArray[np.int64] = np.floor(exact).astype(np.int64)
     short = target - int(parts.sum())
     if short > 0:
         # Stable order: ties broken by table position, so results are reproducible.

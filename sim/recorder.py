@@ -32,28 +32,30 @@ __all__ = ["StationSeries", "TransactionRecorder", "sample_stations", "transacti
 def transaction_schema() -> pa.Schema:
     """The columns of ``transactions.parquet`` (the contract notebooks rely on)."""
     category = pa.dictionary(pa.int8(), pa.string())
-    return pa.schema([
-        ("txn_id", pa.int64()),
-        ("service", category),
-        ("home_province", category),
-        ("site_province", category),
-        ("cross_province", pa.bool_()),
-        ("holder_id", pa.int64()),
-        ("card_kind", category),
-        ("scheme", category),
-        ("arrival_s", pa.float64()),
-        ("start_s", pa.float64()),
-        ("end_s", pa.float64()),
-        ("latency_s", pa.float64()),
-        ("wait_s", pa.float64()),
-        ("settle_latency_s", pa.float64()),
-        ("outcome", category),
-        ("reason", category),
-        ("attempts", pa.int8()),
-        ("amount_fen", pa.int64()),
-        ("fund_fen", pa.int64()),
-        ("personal_fen", pa.int64()),
-    ])
+    return pa.schema(
+        [
+            ("txn_id", pa.int64()),
+            ("service", category),
+            ("home_province", category),
+            ("site_province", category),
+            ("cross_province", pa.bool_()),
+            ("holder_id", pa.int64()),
+            ("card_kind", category),
+            ("scheme", category),
+            ("arrival_s", pa.float64()),
+            ("start_s", pa.float64()),
+            ("end_s", pa.float64()),
+            ("latency_s", pa.float64()),
+            ("wait_s", pa.float64()),
+            ("settle_latency_s", pa.float64()),
+            ("outcome", category),
+            ("reason", category),
+            ("attempts", pa.int8()),
+            ("amount_fen", pa.int64()),
+            ("fund_fen", pa.int64()),
+            ("personal_fen", pa.int64()),
+        ]
+    )
 
 
 class _OpenBatch:
@@ -96,8 +98,19 @@ class TransactionRecorder:
     def finish(self, txn: Transaction) -> None:
         """Record a transaction's end (exactly once per transaction)."""
         entry = self._by_index[txn.batch.index]
-        entry.ended.append((txn.row, txn.start_s, txn.end_s, txn.settle_s, int(txn.outcome),
-                            int(txn.reason), txn.attempts, txn.fund_fen, txn.personal_fen))
+        entry.ended.append(
+            (
+                txn.row,
+                txn.start_s,
+                txn.end_s,
+                txn.settle_s,
+                int(txn.outcome),
+                int(txn.reason),
+                txn.attempts,
+                txn.fund_fen,
+                txn.personal_fen,
+            )
+        )
         self.ended += 1
         if entry.complete and entry is self._open[0]:
             self._flush()
@@ -136,7 +149,8 @@ class TransactionRecorder:
 
         def cat(codes: npt.ArrayLike, dictionary: pa.Array) -> pa.DictionaryArray:
             return pa.DictionaryArray.from_arrays(
-                pa.array(np.asarray(codes, dtype=np.int8)), dictionary)
+                pa.array(np.asarray(codes, dtype=np.int8)), dictionary
+            )
 
         columns = [
             pa.array(b.first_id + np.arange(b.size, dtype=np.int64)),

@@ -107,8 +107,17 @@ def staging(out_dir: Path) -> Iterator[Path]:
 # --- the summary ---------------------------------------------------------------------
 
 SUMMARY_COLUMNS = [
-    "service", "cross_province", "outcome", "reason", "arrival_s", "latency_s", "wait_s",
-    "settle_latency_s", "amount_fen", "fund_fen", "personal_fen",
+    "service",
+    "cross_province",
+    "outcome",
+    "reason",
+    "arrival_s",
+    "latency_s",
+    "wait_s",
+    "settle_latency_s",
+    "amount_fen",
+    "fund_fen",
+    "personal_fen",
 ]
 
 
@@ -150,8 +159,9 @@ def summarise(
     per_day = 24.0 / hours / scale  # measured count → full-scale daily count
 
     def outcomes(mask: npt.NDArray[np.bool_]) -> dict[str, int]:
-        return {name: int((outcome[mask] == code).sum()) for code, name in
-                enumerate(labels(Outcome))}
+        return {
+            name: int((outcome[mask] == code).sum()) for code, name in enumerate(labels(Outcome))
+        }
 
     by_service: dict[str, Any] = {}
     for name in services:
@@ -197,8 +207,9 @@ def _medical(
     cross: npt.NDArray[np.bool_],
     per_day: float,
 ) -> dict[str, Any]:
-    medical = np.isin(service, [names.index(n) for n in
-                                ("medical_outpatient", "medical_inpatient", "pharmacy")])
+    medical = np.isin(
+        service, [names.index(n) for n in ("medical_outpatient", "medical_inpatient", "pharmacy")]
+    )
     inpatient = service == names.index("medical_inpatient")
     cross_settled = medical & cross & settled
     return {
@@ -208,7 +219,6 @@ def _medical(
         "inpatient_share_of_cross_province_settled": share(inpatient, cross_settled),
         "cross_province_inpatient_direct_settlement_rate": share(settled, inpatient & cross),
     }
-
 
 
 def pq_read(path: Path, columns: list[str]) -> pa.Table:

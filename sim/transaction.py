@@ -79,4 +79,7 @@ class Transaction:
         self.personal_fen = amount_fen
 
     def __repr__(self) -> str:
-        return f"Transaction(id={self.id}, service={self.service}, site={self.site}, home={self.home})"
+        return (
+            f"Transaction(id={self.id}, service={self.service}, "
+            f"site={self.site}, home={self.home})"
+        )

@@ -9,9 +9,9 @@ is what ``manifest.json`` stores.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
-import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -26,7 +26,6 @@ from sim.scenario.units_types import (
     Count,
     DurationS,
     MoneyFen,
-    Probability,
     Quantity,
 )
 
@@ -58,9 +57,15 @@ def join(path: str, key: object) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-@functools.cache
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    """Resolved field annotations of a schema class (cached)."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
 
 
 def _is_union(tp: Any) -> bool:
@@ -129,23 +134,34 @@ def _structure_tagged(
 ) -> Any:
     kinds = ", ".join(tags)
     if not isinstance(raw, Mapping) or len(raw) != 1:
-        problems.append(Problem(path, f"expected one of {{{kinds}}} as a one-key mapping, "
-                                      f"got {_show(raw)}"))
+        problems.append(
+            Problem(path, f"expected one of {{{kinds}}} as a one-key mapping, got {_show(raw)}")
+        )
         return INVALID
     ((tag, body),) = raw.items()
     cls = tags.get(tag)
     if cls is None:
-        problems.append(Problem(path, f"unknown kind {tag!r}{_suggest(tag, tags)} "
-                                      f"(known: {kinds})"))
+        problems.append(
+            Problem(path, f"unknown kind {tag!r}{_suggest(tag, tags)} (known: {kinds})")
+        )
         return INVALID
     scalar = _scalar_field(cls)
     if scalar is not None and not isinstance(body, Mapping):
-        body = {scalar.name: body}
+        # ``{per_holder_per_year: 0.17}``: the tag's value is the one field; report at the tag.
+        value = structure(body, _hints(cls)[scalar.name], join(path, tag), problems, unit)
+        if value is INVALID:
+            return INVALID
+        try:
+            scalar.validator(None, scalar, value) if scalar.validator else None
+        except ValueError as exc:
+            problems.append(Problem(join(path, tag), str(exc)))
+            return INVALID
+        return cls(value)
     return _structure_class(body, cls, join(path, tag), problems, unit)
 
 
 def _scalar_field(cls: type) -> attrs.Attribute[Any] | None:
-    fields = attrs.fields(cls)
+    fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(cls)
     if len(fields) == 1 and fields[0].metadata.get("scalar"):
         return fields[0]
     return None
@@ -161,7 +177,7 @@ def _structure_class(
     before = len(problems)
     for key in raw:
         if key not in fields:
-            problems.append(Problem(join(path, key), f"unknown key{_suggest(str(key), fields)}"))
+            problems.append(Problem(join(path, key), f"unknown key{_known(str(key), fields)}"))
     hints = _hints(cls)
     values: dict[str, Any] = {}
     for name, field in fields.items():
@@ -169,8 +185,9 @@ def _structure_class(
             if field.default is attrs.NOTHING:
                 problems.append(Problem(join(path, name), "required key is missing"))
             continue
-        value = structure(raw[name], hints[name], join(path, name), problems,
-                          field.metadata.get("unit", unit))
+        value = structure(
+            raw[name], hints[name], join(path, name), problems, field.metadata.get("unit", unit)
+        )
         if value is INVALID:
             continue
         if field.validator is not None:
@@ -238,15 +255,17 @@ def _read_bool(raw: Any, _unit: str | None) -> bool:
 
 
 def _read_datetime(raw: Any, _unit: str | None) -> dt.datetime:
-    if isinstance(raw, dt.datetime):
-        return raw
+    value = raw if isinstance(raw, dt.datetime) else None
     if isinstance(raw, str):
-        try:
-            return dt.datetime.fromisoformat(raw)
-        except ValueError:
-            pass
-    raise units.UnitError(f"expected a date-time such as 2024-03-12T00:00:00+08:00, "
-                          f"got {_show(raw)}")
+        with contextlib.suppress(ValueError):
+            value = dt.datetime.fromisoformat(raw)
+    if value is None:
+        raise units.UnitError(
+            f"expected a date-time such as 2024-03-12T00:00:00+08:00, got {_show(raw)}"
+        )
+    if value.tzinfo is None:
+        raise units.UnitError("needs a time zone offset, e.g. 2024-03-12T00:00:00+08:00")
+    return value
 
 
 def _read_quantity(raw: Any, unit: str | None) -> float:
@@ -265,7 +284,6 @@ _SCALARS: dict[Any, Any] = {
     dt.datetime: _read_datetime,
     DurationS: lambda raw, _u: units.parse_duration(raw),
     MoneyFen: lambda raw, _u: units.parse_money(raw),
-    Probability: lambda raw, _u: units.parse_number(raw),
     Count: lambda raw, _u: units.parse_count(raw),
     Quantity: _read_quantity,
 }
@@ -279,8 +297,9 @@ def unstructure(obj: Any, tp: Any = None, unit: str | None = None) -> Any:
         return None
     if attrs.has(type(obj)):
         body = {
-            f.name: unstructure(getattr(obj, f.name), _hints(type(obj))[f.name],
-                                f.metadata.get("unit", unit))
+            f.name: unstructure(
+                getattr(obj, f.name), _hints(type(obj))[f.name], f.metadata.get("unit", unit)
+            )
             for f in attrs.fields(type(obj))
         }
         tag = getattr(type(obj), "TAG", None)
@@ -322,6 +341,15 @@ def _union_branch(obj: Any, options: tuple[Any, ...]) -> Any:
 def _suggest(word: str, known: typing.Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _known(word: str, known: typing.Iterable[str]) -> str:
+    """Suggest the closest key, or list the known keys when there are few."""
+    names = list(known)
+    close = _suggest(word, names)
+    if close or len(names) > 12:
+        return close
+    return f" (known: {', '.join(names)})"
 
 
 def _show(raw: Any) -> str:

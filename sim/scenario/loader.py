@@ -62,12 +62,13 @@ _StrictSafeLoader.add_constructor(
 def read_yaml(text: str, source: str) -> Any:
     """Parse YAML text; syntax errors become a :class:`ScenarioError` with the line."""
     try:
-        return yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_StrictSafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(source, [Problem("", f"YAML syntax error at {where}{problem}")])
+        message = f"YAML syntax error at {where}{problem}"
+        raise ScenarioError(source, [Problem("", message)]) from None
 
 
 def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
@@ -76,7 +77,7 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[st
     Values are read as YAML scalars, so ``3``, ``0.5``, ``true`` and ``90s``
     mean what they would in the file. Missing intermediate mappings are created.
     """
-    result = _deep_copy(raw)
+    result: dict[str, Any] = dict(_deep_copy(raw))
     problems: list[Problem] = []
     for item in overrides:
         key, sep, text = item.partition("=")
@@ -139,7 +140,8 @@ def load_scenario(
 
 def dump_scenario(scenario: Scenario) -> dict[str, Any]:
     """The fully resolved scenario as plain data; :func:`parse_scenario` reads it back."""
-    data: dict[str, Any] = unstructure(scenario, Scenario)
+    data = unstructure(scenario, Scenario)
+    assert isinstance(data, dict)
     return data
 
 

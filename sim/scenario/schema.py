@@ -10,7 +10,7 @@ live in ``check()`` methods (within one class) and in :mod:`sim.scenario.validat
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import attrs
 
@@ -20,7 +20,6 @@ from sim.scenario.units_types import (
     Count,
     DurationS,
     MoneyFen,
-    Probability,
     Quantity,
     at_least,
     greater_than,
@@ -87,14 +86,10 @@ class Constant:
 Distribution = Exponential | Lognormal | Gamma | Uniform | Constant
 
 
-def duration(default: Any = attrs.NOTHING) -> Any:
-    """A distribution field whose parameters are durations."""
-    return attrs.field(default=default, metadata={"unit": UNIT_DURATION})
-
-
-def money(default: Any = attrs.NOTHING) -> Any:
-    """A distribution field whose parameters are money."""
-    return attrs.field(default=default, metadata={"unit": UNIT_MONEY})
+IN_DURATION = {"unit": UNIT_DURATION}
+"""Field metadata: the distribution's parameters are durations."""
+IN_MONEY = {"unit": UNIT_MONEY}
+"""Field metadata: the distribution's parameters are money."""
 
 
 # --- demand --------------------------------------------------------------------
@@ -141,7 +136,7 @@ class PointsSpec:
     """
 
     capacity: int = attrs.field(validator=at_least(1))
-    service_time: Distribution = duration()
+    service_time: Distribution = attrs.field(metadata=IN_DURATION)
     per_province: int | None = attrs.field(default=None, validator=at_least(1))
     total: int | None = attrs.field(default=None, validator=at_least(1))
 
@@ -156,7 +151,7 @@ class PointsSpec:
 class SettlementSpec:
     """How the home platform handles this service's settlement requests."""
 
-    service_time: Distribution | None = duration(None)
+    service_time: Distribution | None = attrs.field(default=None, metadata=IN_DURATION)
     """Processing time at the home platform; default: the node's own service time."""
 
 
@@ -165,13 +160,13 @@ class MedicalService:
     """A medical service settled with the card: outpatient, inpatient or pharmacy."""
 
     rate: Rate
-    amount: Distribution = money()
+    amount: Distribution = attrs.field(metadata=IN_MONEY)
     points: PointsSpec
     profile: Profile = "office_hours"
-    cross_province_share: Probability = attrs.field(default=0.0, validator=share)
-    resident_share: Probability = attrs.field(default=0.5, validator=share)
-    filed_in_advance: Probability = attrs.field(default=1.0, validator=share)
-    ineligible_share: Probability = attrs.field(default=0.0, validator=share)
+    cross_province_share: float = attrs.field(default=0.0, validator=share)
+    resident_share: float = attrs.field(default=0.5, validator=share)
+    filed_in_advance: float = attrs.field(default=1.0, validator=share)
+    ineligible_share: float = attrs.field(default=0.0, validator=share)
     settlement: SettlementSpec = SettlementSpec()
 
 
@@ -209,11 +204,11 @@ class PopulationSpec:
 
     holders: Count | None = attrs.field(default=None, validator=greater_than(0))
     """Total card holders at full scale; default: the province table's total."""
-    ecard_share: Probability = attrs.field(default=0.0, validator=share)
+    ecard_share: float = attrs.field(default=0.0, validator=share)
     """Share of holders who present the e-card QR code rather than the chip card."""
-    employee_share: Probability = attrs.field(default=0.25, validator=share)
+    employee_share: float = attrs.field(default=0.25, validator=share)
     """Share of holders in the urban employee scheme (the rest: resident scheme)."""
-    migrant_share: Probability = attrs.field(default=0.0, validator=share)
+    migrant_share: float = attrs.field(default=0.0, validator=share)
     """Share of holders living outside their home (insured) province."""
 
 
@@ -225,14 +220,14 @@ class NodeSpec:
     """A settlement node: identical servers sharing one FIFO queue."""
 
     servers: int = attrs.field(validator=at_least(1))
-    service_time: Distribution = duration()
+    service_time: Distribution = attrs.field(metadata=IN_DURATION)
 
 
 @attrs.frozen
 class LinkSpec:
     """A class of network links (one-way latency per message)."""
 
-    latency: Distribution = duration()
+    latency: Distribution = attrs.field(metadata=IN_DURATION)
 
 
 @attrs.frozen
@@ -269,7 +264,7 @@ class PolicyRule:
     pays the rest.
     """
 
-    ratio: Probability = attrs.field(validator=share)
+    ratio: float = attrs.field(validator=share)
     deductible: MoneyFen = attrs.field(default=MoneyFen(0), validator=at_least(0))
     ceiling: MoneyFen | None = attrs.field(default=None, validator=at_least(0))
 
@@ -323,6 +318,4 @@ class Scenario:
         problems: Problems = []
         if self.warmup >= self.horizon:
             problems.append(("warmup", f"must be shorter than horizon ({self.horizon:g}s)"))
-        if self.start.tzinfo is None:
-            problems.append(("start", "needs a time zone offset, e.g. 2024-03-12T00:00:00+08:00"))
         return problems

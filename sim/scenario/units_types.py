@@ -18,9 +18,6 @@ DurationS = NewType("DurationS", float)
 MoneyFen = NewType("MoneyFen", int)
 """An amount in integer fen, written ``"800 yuan"`` or ``"35 fen"``."""
 
-Probability = NewType("Probability", float)
-"""A share between 0 and 1 inclusive."""
-
 Count = NewType("Count", float)
 """A large count, written ``1380000000``, ``"1.38e9"`` or ``"1.38 billion"``."""
 

@@ -18,31 +18,47 @@ def cross_check(scenario: Scenario) -> list[Problem]:
     problems: list[Problem] = []
     if scenario.provinces not in BUILTIN_TABLES:
         known = ", ".join(sorted(BUILTIN_TABLES))
-        problems.append(Problem("provinces", f"unknown province table {scenario.provinces!r} "
-                                             f"(known: {known})"))
+        problems.append(
+            Problem("provinces", f"unknown province table {scenario.provinces!r} (known: {known})")
+        )
         return problems
     ids = set(load_provinces(scenario.provinces).ids)
     for name, service in scenario.services.enabled().items():
         path = f"services.{name}"
         problems.extend(_check_profile(service.profile, f"{path}.profile"))
         if scenario.policy.rule("", name) is None:
-            problems.append(Problem(f"policy.default.{name}",
-                                    f"missing: {path} needs a reimbursement rule"))
+            problems.append(
+                Problem(f"policy.default.{name}", f"missing: {path} needs a reimbursement rule")
+            )
     for province_id, rules in scenario.policy.provinces.items():
         if province_id not in ids:
-            problems.append(Problem(f"policy.provinces.{province_id}",
-                                    f"unknown province (known: {', '.join(sorted(ids))})"))
-        for service in rules:
-            if service not in scenario.services.enabled():
-                problems.append(Problem(f"policy.provinces.{province_id}.{service}",
-                                        "not a service of this scenario"))
-    for service in scenario.policy.default:
-        if service not in scenario.services.enabled():
-            problems.append(Problem(f"policy.default.{service}", "not a service of this scenario"))
+            problems.append(
+                Problem(
+                    f"policy.provinces.{province_id}",
+                    f"unknown province (known: {', '.join(sorted(ids))})",
+                )
+            )
+        for rule_service in rules:
+            if rule_service not in scenario.services.enabled():
+                problems.append(
+                    Problem(
+                        f"policy.provinces.{province_id}.{rule_service}",
+                        "not a service of this scenario",
+                    )
+                )
+    for rule_service in scenario.policy.default:
+        if rule_service not in scenario.services.enabled():
+            problems.append(
+                Problem(f"policy.default.{rule_service}", "not a service of this scenario")
+            )
     samples = scenario.horizon / scenario.outputs.sample_every
     if samples > 1_000_000:
-        problems.append(Problem("outputs.sample_every",
-                                f"too fine: {samples:.0f} samples over the horizon (max 1000000)"))
+        problems.append(
+            Problem(
+                "outputs.sample_every",
+                f"too fine: {samples:.0f} samples over the horizon (max 1000000)",
+            )
+        )
     return problems
 
 
