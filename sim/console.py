@@ -108,7 +108,7 @@ def print_summary(
         title=f"{summary['scenario']} · seed {summary['seed']} · scale {summary['scale']:g}",
         title_justify="left",
     )
-    table.add_column("service")
+    table.add_column("service", no_wrap=True, min_width=18)
     for name in (
         "arrivals",
         "settled",

@@ -1,0 +1,47 @@
+"""The baseline weekday reproduces the figures it cites from CALIBRATION.md.
+
+Targets (see the derivations in scenarios/baseline_weekday.yaml):
+- outpatient + pharmacy settlements per day, scaled back: 6.7 bn in 2024 / 366 days;
+- inpatient share of cross-province direct settlements: 11.25 M of 129 M (2023).
+Both must be within 10% (relative). The shipped scale (1:1000) is checked as users
+run it, and ten times larger, where the inpatient share rests on ~300 cases rather
+than ~30 and its 95% interval must contain the target.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import pytest
+
+from sim import load_scenario, run_once
+from tests.conftest import SCENARIOS
+
+OUTPATIENT_PER_DAY = 6.7e9 / 366
+INPATIENT_SHARE_OF_CROSS = 11.25 / 129
+
+
+@pytest.fixture(scope="module", params=[1e-3, 1e-2], ids=["scale=1e-3", "scale=1e-2"])
+def summary(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    scenario = load_scenario(SCENARIOS / "baseline_weekday.yaml")
+    scenario = attrs.evolve(scenario, scale=request.param)
+    out: Path = tmp_path_factory.mktemp("baseline") / "out"
+    return run_once(scenario, out).summary
+
+
+def test_daily_outpatient_settlements_match_2024(summary: dict) -> None:
+    """Outpatient + pharmacy settled per day (full scale) within 10% of 18.3 M."""
+    services = summary["services"]
+    per_day = sum(services[s]["settled_per_day_full_scale"] for s in ("medical_outpatient",
+                                                                        "pharmacy"))  # fmt: skip
+    assert per_day == pytest.approx(OUTPATIENT_PER_DAY, rel=0.10)
+
+
+def test_inpatient_share_of_cross_province_matches_2023(summary: dict) -> None:
+    """Inpatient share of cross-province settlements within 10% of 8.72%."""
+    share = summary["medical"]["inpatient_share_of_cross_province_settled"]
+    assert share["value"] == pytest.approx(INPATIENT_SHARE_OF_CROSS, rel=0.10)
+    if summary["scale"] >= 1e-2:
+        low, high = share["ci95"]
+        assert low <= INPATIENT_SHARE_OF_CROSS <= high

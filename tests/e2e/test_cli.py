@@ -1,0 +1,143 @@
+"""The command line as users run it: a subprocess per command, exit codes and files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from tests.conftest import ROOT, SCENARIOS
+
+RESULT_FILES = {"transactions.parquet", "stations.parquet", "timeseries.parquet",
+                "summary.json", "manifest.json"}  # fmt: skip
+
+
+def sim(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m sim ARGS`` and capture its output."""
+    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=600)  # fmt: skip
+
+
+def test_run_writes_the_results_folder(tmp_path: Path) -> None:
+    """`run` exits 0, writes the five files and prints the summary table."""
+    out = tmp_path / "out"
+    done = sim("run", str(SCENARIOS / "smoke.yaml"), "--out", str(out), "--seed", "1")
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in out.iterdir()} == RESULT_FILES
+    assert "medical_outpatient" in done.stdout and str(out) in done.stdout
+    columns = set(pq.read_schema(out / "transactions.parquet").names)
+    assert {"txn_id", "service", "home_province", "site_province", "cross_province",
+            "arrival_s", "end_s", "latency_s", "wait_s", "outcome", "attempts",
+            "amount_fen", "fund_fen", "personal_fen"} <= columns  # fmt: skip
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 1 and manifest["events"] > 0 and manifest["wall_time_s"] > 0
+    assert manifest["scenario"]["name"] == "smoke"
+
+
+def test_default_results_folder_is_named_after_scenario(tmp_path: Path) -> None:
+    """Without --out, results go to results/<name>-<UTC timestamp>/ under the working folder."""
+    done = sim("run", str(SCENARIOS / "smoke.yaml"), "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    [folder] = (tmp_path / "results").iterdir()
+    assert folder.name.startswith("smoke-") and folder.name.endswith("Z")
+
+
+def test_same_seed_gives_identical_transactions(tmp_path: Path) -> None:
+    """Two runs with the same scenario and seed write byte-identical transactions.parquet."""
+    for name in ("a", "b"):
+        done = sim("run", str(SCENARIOS / "smoke.yaml"), "--out", str(tmp_path / name),
+                   "--seed", "7", "--quiet")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    a, b = (tmp_path / n / "transactions.parquet" for n in ("a", "b"))
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_set_overrides_a_key(tmp_path: Path) -> None:
+    """--set changes the scenario that runs, and the manifest records the resolved value."""
+    out = tmp_path / "out"
+    done = sim("run", str(SCENARIOS / "smoke.yaml"), "--out", str(out), "--quiet",
+               "--set", "network.national.servers=3", "--set", "horizon=30min")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    resolved = json.loads((out / "manifest.json").read_text())["scenario"]
+    assert resolved["network"]["national"]["servers"] == 3
+    assert resolved["horizon"] == "1800.0s"
+
+
+BAD_FILES = {
+    "capacity 0": ("services:\n  pharmacy:\n    points: {capacity: 0}\n",
+                   "services.pharmacy.points.capacity: must be ≥ 1, got 0"),
+    "unknown key": ("horizonn: 1d\n", "horizonn: unknown key (did you mean 'horizon'?)"),
+    "negative rate": ("services:\n  pharmacy:\n    rate: {per_holder_per_year: -2}\n",
+                      "services.pharmacy.rate.per_holder_per_year: must be ≥ 0, got -2"),
+    "bad duration": ("horizon: 3 fortnights\n", "horizon: expected a duration"),
+    "bad money": ("policy:\n  default:\n    pharmacy: {ratio: 0.5, deductible: lots}\n",
+                  "policy.default.pharmacy.deductible: expected money"),
+    "unknown province": ("policy:\n  provinces:\n    XX: {}\n",
+                         "policy.provinces.XX: unknown province"),
+    "wrong type": ("network:\n  timeout: [1, 2]\n", "network.timeout: expected a duration"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES), ids=str)
+def test_bad_scenario_is_rejected_by_path_without_traceback(case: str, tmp_path: Path) -> None:
+    """Each kind of mistake: exit 2, the problem named by path, no traceback, no folder."""
+    patch, expected = BAD_FILES[case]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(_patched((SCENARIOS / "smoke.yaml").read_text(), patch))
+    out = tmp_path / "out"
+    done = sim("run", str(bad), "--out", str(out))
+    assert done.returncode == 2
+    assert expected in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not out.exists()
+    assert not list(tmp_path.glob(".out.partial-*"))
+
+
+def _patched(base: str, patch: str) -> str:
+    """The base scenario's YAML with a patch merged into it, key by key."""
+    data = yaml.safe_load(base)
+    _merge(data, yaml.safe_load(patch))
+    return yaml.safe_dump(data, allow_unicode=True)
+
+
+def _merge(into: dict, patch: dict) -> None:
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def test_syntax_error_and_missing_file_exit_2(tmp_path: Path) -> None:
+    """A YAML syntax error names the line; a missing file is reported, not raised."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nservices: [\n")
+    done = sim("validate", str(bad))
+    assert done.returncode == 2 and "YAML syntax error at line" in done.stderr
+    done = sim("run", str(tmp_path / "missing.yaml"))
+    assert done.returncode == 2 and "file not found" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_existing_results_folder_is_not_overwritten(tmp_path: Path) -> None:
+    """--out naming an existing folder is refused before running."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("precious")
+    done = sim("run", str(SCENARIOS / "smoke.yaml"), "--out", str(out))
+    assert done.returncode == 2 and "already exists" in done.stderr
+    assert (out / "keep.txt").read_text() == "precious"
+
+
+def test_console_script_is_installed() -> None:
+    """The `sscard-sim` entry point exists and shows the same commands."""
+    exe = Path(sys.executable).with_name("sscard-sim")
+    if not exe.exists():
+        pytest.skip("package not installed with its console script")
+    done = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "run" in done.stdout and "validate" in done.stdout

@@ -1,0 +1,91 @@
+"""The callback kernel and stations: ordering, FIFO service, and the figures kept."""
+
+from __future__ import annotations
+
+import pytest
+import simpy
+
+from sim.kernel import call_later, events_scheduled
+from sim.stations import Station, StationStats
+
+
+def test_call_later_runs_callbacks_in_time_order(env: simpy.Environment) -> None:
+    """Calls fire at their delay, ties in the order they were scheduled."""
+    seen: list[tuple[float, str]] = []
+    for delay, name in [(2.0, "c"), (1.0, "a"), (1.0, "b")]:
+        call_later(env, delay, lambda ev: seen.append((ev.env.now, ev.value)), name)
+    env.run()
+    assert seen == [(1.0, "a"), (1.0, "b"), (2.0, "c")]
+
+
+def test_events_scheduled_counts_every_scheduled_event(env: simpy.Environment) -> None:
+    """The event counter equals the number of events put on the queue."""
+    for _ in range(5):
+        call_later(env, 1.0, lambda ev: None, None)
+    env.timeout(3)
+    assert events_scheduled(env) == 6
+
+
+def _serve(env: simpy.Environment, station: Station, service_s: float, log: list[str]):
+    def start(job: str) -> None:
+        log.append(f"start {job} @{env.now:g}")
+        call_later(env, service_s, lambda ev: station.release(), None)
+
+    return start
+
+
+def test_station_serves_fifo_with_its_servers(env: simpy.Environment) -> None:
+    """Two servers: the third job waits for the first free server, in arrival order."""
+    stats = StationStats("s", "node")
+    station = Station(env, 2, stats)
+    log: list[str] = []
+    start = _serve(env, station, 10.0, log)
+    for i, t in enumerate([0.0, 1.0, 2.0, 3.0]):
+        call_later(env, t, lambda ev: station.request(ev.value, start), f"j{i}")
+    env.run()
+    assert log == ["start j0 @0", "start j1 @1", "start j2 @10", "start j3 @11"]
+    assert list(stats.wait_array()) == [0.0, 0.0, 8.0, 8.0]
+    assert stats.max_queue == 2
+    assert (stats.arrivals, stats.completions, stats.busy, stats.queue) == (4, 4, 0, 0)
+
+
+def test_station_time_integrals_give_utilisation_and_queue(env: simpy.Environment) -> None:
+    """Busy and queue integrals are exact areas under the step functions."""
+    stats = StationStats("s", "node")
+    station = Station(env, 1, stats)
+    start = _serve(env, station, 4.0, [])
+    call_later(env, 0.0, lambda ev: station.request("a", start), None)
+    call_later(env, 1.0, lambda ev: station.request("b", start), None)
+    env.run()
+    stats.advance(10.0)
+    assert stats.busy_area == pytest.approx(8.0)  # busy 0-8
+    assert stats.queue_area == pytest.approx(3.0)  # b waits 1-4
+    # Little's law on the queue: mean queue over 10 s = arrival rate × mean wait.
+    assert stats.queue_area / 10.0 == pytest.approx(2 / 10.0 * stats.wait_array().mean())
+
+
+def test_group_stats_aggregate_several_stations(env: simpy.Environment) -> None:
+    """Stations sharing one StationStats add up servers, busy and arrivals."""
+    stats = StationStats("g", "point")
+    a, b = Station(env, 2, stats), Station(env, 3, stats)
+    a.request("x", lambda job: None)
+    b.request("y", lambda job: None)
+    assert (stats.servers, stats.busy, stats.arrivals) == (5, 2, 2)
+
+
+def test_reset_starts_measuring_afresh_but_keeps_state(env: simpy.Environment) -> None:
+    """After a reset, counts since the reset start at zero; busy servers stay busy."""
+    stats = StationStats("s", "node")
+    station = Station(env, 1, stats)
+    station.request("a", lambda job: None)
+    station.request("b", lambda job: None)
+    stats.reset(5.0)
+    assert (stats.measured_arrivals, stats.busy, stats.queue, stats.max_queue) == (0, 1, 1, 1)
+    assert stats.arrivals == 2
+    assert len(stats.waits) == 0
+
+
+def test_station_needs_a_server(env: simpy.Environment) -> None:
+    """A station without servers is refused at construction."""
+    with pytest.raises(ValueError, match="at least one server"):
+        Station(env, 0, StationStats("s", "node"))

@@ -1,0 +1,144 @@
+"""A whole run of the smoke scenario: invariants of the transactions and stations it writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from sim import run_once
+from sim.results import Result
+from sim.scenario import Scenario
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Result:
+    """The smoke scenario without warm-up, run once for all tests here."""
+    from tests.conftest import SCENARIOS
+
+    from sim.scenario import load_scenario
+
+    scenario = attrs.evolve(load_scenario(SCENARIOS / "smoke.yaml"), warmup=0.0)
+    return run_once(scenario, tmp_path_factory.mktemp("smoke") / "out")
+
+
+@pytest.fixture(scope="module")
+def txns(run: Result) -> dict[str, np.ndarray]:
+    table = run.transactions()
+    return {
+        name: (
+            np.asarray(table[name].to_pylist())
+            if str(table[name].type).startswith("dictionary")
+            else table[name].to_numpy()
+        )
+        for name in table.column_names
+    }
+
+
+def test_every_transaction_has_one_row_and_one_terminal_state(txns: dict) -> None:
+    """Ids run 0..n-1 once each, and every outcome is one of the three terminal states."""
+    n = txns["txn_id"].size
+    assert n > 300
+    assert np.array_equal(np.sort(txns["txn_id"]), np.arange(n))
+    assert set(txns["outcome"]) <= {"settled", "fallback", "declined"}
+
+
+def test_times_are_ordered_and_latency_is_end_minus_arrival(txns: dict) -> None:
+    """arrival ≤ start ≤ end; latency and wait are derived exactly."""
+    assert (txns["arrival_s"] <= txns["start_s"]).all()
+    assert (txns["start_s"] <= txns["end_s"]).all()
+    assert np.allclose(txns["latency_s"], txns["end_s"] - txns["arrival_s"])
+    assert np.allclose(txns["wait_s"], txns["start_s"] - txns["arrival_s"])
+
+
+def test_money_splits_add_up_and_only_settled_has_a_fund_share(txns: dict) -> None:
+    """fund + personal = amount always; fund > 0 only for settled transactions."""
+    assert np.array_equal(txns["fund_fen"] + txns["personal_fen"], txns["amount_fen"])
+    assert (txns["fund_fen"] >= 0).all()
+    unsettled = txns["outcome"] != "settled"
+    assert (txns["fund_fen"][unsettled] == 0).all()
+
+
+def test_reasons_match_outcomes(txns: dict) -> None:
+    """Settled ⇔ no reason; not_filed only for cross-province; declined ⇔ ineligible."""
+    outcome, reason, cross = txns["outcome"], txns["reason"], txns["cross_province"]
+    assert ((outcome == "settled") == (reason == "none")).all()
+    assert ((outcome == "declined") == (reason == "ineligible")).all()
+    assert cross[reason == "not_filed"].all()
+    assert (reason == "not_filed").sum() > 0
+    assert np.array_equal(cross, txns["home_province"] != txns["site_province"])
+
+
+def test_node_visits_follow_the_routes(run: Result, txns: dict) -> None:
+    """Without retries: local = 1 provincial visit, cross = 3 provincial + 2 national visits,
+    e-card = 1 card-platform visit. Stations are measured up to the horizon, so the counts lie
+    between those of transactions that ended by the horizon and of all transactions."""
+    assert run.summary["protocol"]["retries"] == 0
+    stations = run.stations.to_pydict()
+    arrivals = dict(zip(stations["station"], stations["arrivals"], strict=True))
+    provincial = sum(v for k, v in arrivals.items() if len(k) == len("node:XX"))
+    horizon = run.summary["window"]["to_s"]
+    for ended in (txns["end_s"] <= horizon, np.ones_like(txns["end_s"], dtype=bool)):
+        cross = txns["cross_province"] & ended
+        local = ~txns["cross_province"] & ended
+        ecard = (txns["card_kind"] == "ecard") & ended
+        bound = 1 if ended.all() else -1  # upper bound for all, lower bound for ended
+        assert bound * (2 * cross.sum() - arrivals["node:national"]) >= 0
+        assert bound * (local.sum() + 3 * cross.sum() - provincial) >= 0
+        assert bound * (ecard.sum() - arrivals["node:card_platform"]) >= 0
+    assert arrivals["node:national"] > 0
+
+
+def test_point_groups_count_their_transactions(run: Result, txns: dict) -> None:
+    """Each (service, province) group's arrivals equal its transactions."""
+    stations = run.stations.to_pydict()
+    for name, kind, service, province, arrivals in zip(
+        stations["station"], stations["kind"], stations["service"], stations["province"],
+        stations["arrivals"], strict=True,
+    ):
+        if kind == "point":
+            mine = (txns["service"] == service) & (txns["site_province"] == province)
+            assert arrivals == mine.sum(), name
+
+
+def test_timeseries_samples_every_station_each_minute(run: Result) -> None:
+    """One sample per minute from 0 to the horizon, for every station."""
+    ts = run.timeseries.to_pydict()
+    stations = len(run.stations)
+    times = sorted(set(ts["time_s"]))
+    assert times == [60.0 * i for i in range(121)]
+    assert len(ts["time_s"]) == 121 * stations
+    assert min(ts["queue"]) >= 0 and min(ts["busy"]) >= 0
+
+
+def test_summary_counts_agree_with_the_table(run: Result, txns: dict) -> None:
+    """The summary's outcome counts are those of the transactions table."""
+    outcomes = run.summary["transactions"]["outcomes"]
+    for name in ("settled", "fallback", "declined"):
+        assert outcomes[name] == (txns["outcome"] == name).sum()
+    assert run.manifest["transactions"] == txns["txn_id"].size
+    assert run.manifest["events"] > 5 * txns["txn_id"].size
+
+
+def test_warmup_is_cut_from_summary_and_stations(smoke: Scenario, tmp_path: Path) -> None:
+    """With a warm-up, the summary counts only arrivals after it; stations reset at it."""
+    result = run_once(smoke, tmp_path / "out")
+    table = pq.read_table(tmp_path / "out" / "transactions.parquet", columns=["arrival_s"])
+    after = (table["arrival_s"].to_numpy() >= smoke.warmup).sum()
+    assert result.summary["transactions"]["measured"] == after
+    assert after < table.num_rows
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(smoke: Scenario, tmp_path: Path) -> None:
+    """Determinism: equal seeds give identical transactions.parquet; another seed differs."""
+    a = run_once(smoke, tmp_path / "a").folder
+    b = run_once(smoke, tmp_path / "b").folder
+    c = run_once(attrs.evolve(smoke, seed=2), tmp_path / "c").folder
+    assert a and b and c
+    data = [(f / "transactions.parquet").read_bytes() for f in (a, b, c)]
+    assert data[0] == data[1]
+    assert data[0] != data[2]
+    assert (a / "summary.json").read_text() == (b / "summary.json").read_text()

@@ -1,0 +1,142 @@
+"""Routes, message timing, timeouts, retries and idempotent settlement.
+
+Constant service times and latencies make every response time exact, so the
+tests can state the expected timeline of each message.
+"""
+
+from __future__ import annotations
+
+import pytest
+import simpy
+
+from sim.network import Network, Role
+from sim.policy import PolicyTable
+from sim.protocol import Answer, IdempotencyCache, Protocol
+from sim.scenario.schema import (
+    SERVICE_NAMES,
+    Constant,
+    LinkSpec,
+    NetworkSpec,
+    NodeSpec,
+    PolicyRule,
+    PolicySpec,
+    RetrySpec,
+)
+from sim.streams import Streams
+from sim.transaction import Transaction
+
+PROVINCES = ("AA", "BB", "CC")
+INPATIENT = SERVICE_NAMES.index("medical_inpatient")
+
+
+def _spec(provincial_s: float = 0.1, timeout_s: float = 3.0, retries: int = 2) -> NetworkSpec:
+    return NetworkSpec(
+        provincial=NodeSpec(1, Constant(provincial_s)),
+        national=NodeSpec(1, Constant(0.05)),
+        card_platform=NodeSpec(1, Constant(0.005)),
+        access=LinkSpec(Constant(0.01)),
+        backbone=LinkSpec(Constant(0.02)),
+        timeout=timeout_s,
+        retry=RetrySpec(max=retries, backoff=0.5),
+    )
+
+
+def _protocol(env: simpy.Environment, spec: NetworkSpec) -> Protocol:
+    network = Network(env, spec, PROVINCES, Streams(1))
+    rule = PolicyRule(ratio=0.7, deductible=80000, ceiling=None)
+    policy = PolicyTable(PolicySpec(default={"medical_inpatient": rule}), PROVINCES, SERVICE_NAMES)
+    return Protocol(env, network, policy, [None] * len(SERVICE_NAMES))
+
+
+def _txn(site: int, home: int, *, filed: bool = True, ineligible: bool = False) -> Transaction:
+    return Transaction(7, None, 0, INPATIENT, site, home, 0, filed, ineligible, 1_000_000, 0.0)
+
+
+def _settle(env: simpy.Environment, protocol: Protocol, txn: Transaction) -> list[tuple]:
+    answers: list[tuple] = []
+    protocol.settle(txn, lambda t, answer: answers.append((env.now, answer, t.attempts)))
+    env.run()
+    return answers
+
+
+def test_local_route_visits_own_platform_once(env: simpy.Environment) -> None:
+    """Local settlement: point → own platform (settles) → point."""
+    network = Network(env, _spec(), PROVINCES, Streams(1))
+    route = network.settlement_route(1, 1)
+    assert [n.name for n in route.nodes] == ["node:BB"]
+    assert route.roles == (Role.SETTLE,)
+    assert len(route.links) == 2
+
+
+def test_cross_route_goes_through_national_and_home(env: simpy.Environment) -> None:
+    """Cross-province: treatment → national → home (settles) → national → treatment."""
+    network = Network(env, _spec(), PROVINCES, Streams(1))
+    route = network.settlement_route(0, 2)
+    names = [n.name for n in route.nodes]
+    assert names == ["node:AA", "node:national", "node:CC", "node:national", "node:AA"]
+    assert route.roles == (Role.FORWARD, Role.FORWARD, Role.SETTLE, Role.FORWARD, Role.FORWARD)
+    assert len(route.links) == 6
+
+
+def test_local_settlement_response_time_is_links_plus_service(env: simpy.Environment) -> None:
+    """0.01 access + 0.1 platform + 0.01 access = 0.12 s, settled in one attempt."""
+    protocol = _protocol(env, _spec())
+    txn = _txn(1, 1)
+    [(t, answer, attempts)] = _settle(env, protocol, txn)
+    assert t == pytest.approx(0.12)
+    assert (answer, attempts) == (Answer.SETTLED, 1)
+    assert (txn.fund_fen, txn.personal_fen) == (644_000, 356_000)  # 70% of (10000 − 800) yuan
+
+
+def test_cross_settlement_response_time_sums_six_links_and_five_visits(
+    env: simpy.Environment,
+) -> None:
+    """2 × 0.01 access + 4 × 0.02 backbone + 3 × 0.1 platform + 2 × 0.05 national = 0.5 s."""
+    protocol = _protocol(env, _spec())
+    [(t, answer, _)] = _settle(env, protocol, _txn(0, 2))
+    assert t == pytest.approx(0.5)
+    assert answer is Answer.SETTLED
+
+
+def test_home_platform_answers_not_filed_and_ineligible(env: simpy.Environment) -> None:
+    """The home platform refuses unfiled cross-province cases and ineligible holders."""
+    protocol = _protocol(env, _spec())
+    [(_, unfiled, _)] = _settle(env, protocol, _txn(0, 2, filed=False))
+    [(_, ineligible, _)] = _settle(env, protocol, _txn(1, 1, ineligible=True))
+    assert (unfiled, ineligible) == (Answer.NOT_FILED, Answer.INELIGIBLE)
+
+
+def test_retry_uses_same_key_and_never_settles_twice(env: simpy.Environment) -> None:
+    """A slow platform: attempt 1 times out, attempt 2 is sent; attempt 1's late answer
+    settles the exchange, and attempt 2 is answered from the idempotency cache."""
+    protocol = _protocol(env, _spec(provincial_s=5.0))
+    [(t, answer, attempts)] = _settle(env, protocol, _txn(1, 1))
+    # Attempt 1: served 0.01–5.01, answer back at 5.02 (after its 3 s timer and the retry).
+    assert t == pytest.approx(5.02)
+    assert (answer, attempts) == (Answer.SETTLED, 2)
+    settler = protocol.settlers[1]
+    assert (settler.settled, settler.duplicates) == (1, 1)
+    assert protocol.late_responses == 1  # attempt 2's answer, after the exchange ended
+    assert protocol.late_settlements == 0
+
+
+def test_out_of_retries_times_out_and_counts_late_settlement(env: simpy.Environment) -> None:
+    """Every attempt outlives the timeout: the requester gives up after 1 + max retries;
+    the settlement the platform made anyway is reported as late."""
+    protocol = _protocol(env, _spec(provincial_s=20.0, timeout_s=1.0, retries=1))
+    [(t, answer, attempts)] = _settle(env, protocol, _txn(1, 1))
+    assert (answer, attempts) == (Answer.TIMEOUT, 2)
+    assert t == pytest.approx(1.0 + 0.5 + 1.0)  # timer, backoff, timer
+    assert protocol.settlers[1].settled == 1
+    assert protocol.late_settlements >= 1
+    assert protocol.counters()["retries"] == 1
+
+
+def test_idempotency_cache_forgets_only_after_retention() -> None:
+    """Keys are remembered for the retention window, then dropped."""
+    cache = IdempotencyCache(retention_s=10.0)
+    cache.put(1, Answer.SETTLED, now=0.0)
+    cache.put(2, Answer.NOT_FILED, now=5.0)
+    assert cache.get(1) is Answer.SETTLED
+    cache.put(3, Answer.SETTLED, now=10.0)  # key 1 expires at 10
+    assert (cache.get(1), cache.get(2), len(cache)) == (None, Answer.NOT_FILED, 2)
