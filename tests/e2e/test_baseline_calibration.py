@@ -24,6 +24,7 @@ INPATIENT_SHARE_OF_CROSS = 11.25 / 129
 
 @pytest.fixture(scope="module", params=[1e-3, 1e-2], ids=["scale=1e-3", "scale=1e-2"])
 def summary(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The baseline's summary at the shipped scale and at ten times that."""
     scenario = load_scenario(SCENARIOS / "baseline_weekday.yaml")
     scenario = attrs.evolve(scenario, scale=request.param)
     out: Path = tmp_path_factory.mktemp("baseline") / "out"

@@ -17,9 +17,8 @@ from sim.scenario import Scenario
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Result:
     """The smoke scenario without warm-up, run once for all tests here."""
-    from tests.conftest import SCENARIOS
-
     from sim.scenario import load_scenario
+    from tests.conftest import SCENARIOS
 
     scenario = attrs.evolve(load_scenario(SCENARIOS / "smoke.yaml"), warmup=0.0)
     return run_once(scenario, tmp_path_factory.mktemp("smoke") / "out")
@@ -27,6 +26,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Result:
 
 @pytest.fixture(scope="module")
 def txns(run: Result) -> dict[str, np.ndarray]:
+    """The transactions table as numpy columns (categories as strings)."""
     table = run.transactions()
     return {
         name: (
@@ -96,8 +96,12 @@ def test_point_groups_count_their_transactions(run: Result, txns: dict) -> None:
     """Each (service, province) group's arrivals equal its transactions."""
     stations = run.stations.to_pydict()
     for name, kind, service, province, arrivals in zip(
-        stations["station"], stations["kind"], stations["service"], stations["province"],
-        stations["arrivals"], strict=True,
+        stations["station"],
+        stations["kind"],
+        stations["service"],
+        stations["province"],
+        stations["arrivals"],
+        strict=True,
     ):
         if kind == "point":
             mine = (txns["service"] == service) & (txns["site_province"] == province)
