@@ -39,7 +39,10 @@ class ProvinceTable:
 
     def index(self, province_id: str) -> int:
         """Position of a province given its two-letter id (``KeyError`` if unknown)."""
-        return self.ids.index(province_id)
+        try:
+            return self.ids.index(province_id)
+        except ValueError:
+            raise KeyError(f"unknown province {province_id!r}") from None
 
     def with_holders_total(self, total: float) -> ProvinceTable:
         """The same table with holders rescaled so that they sum to ``total``."""

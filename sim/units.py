@@ -9,6 +9,7 @@ under the offending key.
 
 from __future__ import annotations
 
+import decimal
 import math
 import re
 from decimal import Decimal, InvalidOperation
@@ -118,6 +119,10 @@ def format_duration(seconds: float) -> str:
 
 
 _MONEY = re.compile(rf"^\s*(?:¥\s*)?({_NUMBER})\s*(yuan|fen|元|分)?\s*$")
+_MAX_FEN = 2**63 - 1
+"""Amounts live in int64 columns; anything larger is a typo, not money."""
+_EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+"""Arithmetic that neither rounds nor overflows, whatever exponent was written."""
 
 
 def parse_money(value: object) -> int:
@@ -140,8 +145,10 @@ def parse_money(value: object) -> int:
     except InvalidOperation as exc:  # pragma: no cover - the regex admits only decimals
         raise UnitError(f"not a number: {value!r}") from exc
     unit = match.group(2) or "yuan"
-    fen = amount * 100 if unit in ("yuan", "元") else amount
-    if fen != fen.to_integral_value():
+    fen = _EXACT.multiply(amount, 100) if unit in ("yuan", "元") else amount
+    if fen.copy_abs() > _MAX_FEN:
+        raise UnitError(f"money out of range (at most {_MAX_FEN} fen): {value!r}")
+    if fen != fen.to_integral_value(context=_EXACT):
         raise UnitError(f"money finer than one fen: {value!r}")
     return int(fen)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import difflib
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -236,6 +237,10 @@ def _structure_dict(
 
 
 def _read_int(raw: Any, _unit: str | None) -> int:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw  # exact: going through float would alter integers beyond 2**53
+    if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", raw):
+        return int(raw)
     number = units.parse_number(raw)
     if number != int(number):
         raise units.UnitError(f"expected a whole number, got {_show(raw)}")

@@ -302,7 +302,7 @@ class Scenario:
     name: str
     start: dt.datetime
     horizon: DurationS = attrs.field(validator=greater_than(0))
-    seed: int = 0
+    seed: int = attrs.field(default=0, validator=at_least(0))
     description: str = ""
     warmup: DurationS = attrs.field(default=DurationS(0.0), validator=at_least(0))
     scale: float = attrs.field(default=1e-3, validator=[greater_than(0), share])

@@ -23,6 +23,8 @@ def cross_check(scenario: Scenario) -> list[Problem]:
         )
         return problems
     ids = set(load_provinces(scenario.provinces).ids)
+    # ServicesSpec.check runs only when the key is written; an omitted key is no better.
+    problems.extend(Problem("services", message) for _, message in scenario.services.check())
     for name, service in scenario.services.enabled().items():
         path = f"services.{name}"
         problems.extend(_check_profile(service.profile, f"{path}.profile"))
