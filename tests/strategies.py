@@ -1,0 +1,213 @@
+"""Hypothesis strategies shared by the property and unit tests.
+
+Each strategy builds objects that satisfy every rule the loader enforces, so
+anything drawn here must survive ``parse_scenario(dump_scenario(s))``. Values
+are the ones the loader can produce: money is whole fen, times are aware
+datetimes with a fixed offset, floats are finite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import strategies as st
+
+from sim.calendar import BUILTIN_PROFILES
+from sim.provinces import load_provinces
+from sim.scenario.schema import (
+    SERVICE_NAMES,
+    Constant,
+    Exponential,
+    Gamma,
+    LinkSpec,
+    Lognormal,
+    MedicalService,
+    NetworkSpec,
+    NodeSpec,
+    OutputsSpec,
+    PerHolderPerDay,
+    PerHolderPerYear,
+    PointsSpec,
+    PolicyRule,
+    PolicySpec,
+    PopulationSpec,
+    RetrySpec,
+    Scenario,
+    ServicesSpec,
+    SettlementSpec,
+    Uniform,
+)
+
+PROVINCE_IDS = load_provinces().ids
+
+# --- plain values ------------------------------------------------------------------
+
+shares = st.floats(0.0, 1.0)
+"""A probability, 0 ≤ p ≤ 1."""
+
+positive_floats = st.floats(min_value=0.0, max_value=1e12, exclude_min=True)
+"""A finite number > 0."""
+
+durations_s = st.floats(min_value=0.0, max_value=1e9, exclude_min=True)
+"""A positive duration in seconds (any float: ``format_duration`` is exact)."""
+
+money_fen = st.integers(0, 10**15)
+"""A non-negative amount of money in fen (up to ten trillion yuan)."""
+
+seeds = st.integers(0, 2**128)
+"""A seed: any non-negative integer, including ones a float cannot hold."""
+
+texts = st.text(max_size=30)
+"""Free text (names, descriptions)."""
+
+
+@st.composite
+def aware_datetimes(draw: st.DrawFn) -> dt.datetime:
+    """A date-time with a fixed UTC offset, as ``datetime.fromisoformat`` returns."""
+    offset = draw(st.integers(-14 * 60, 14 * 60))
+    tz = dt.timezone(dt.timedelta(minutes=offset))
+    naive = draw(
+        st.datetimes(min_value=dt.datetime(1970, 1, 1), max_value=dt.datetime(2100, 1, 1))
+    )
+    return naive.replace(tzinfo=tz)
+
+
+# --- distributions -----------------------------------------------------------------
+
+
+def distributions(
+    positive: st.SearchStrategy[float], non_negative: st.SearchStrategy[float]
+) -> st.SearchStrategy[object]:
+    """Any of the five distribution kinds.
+
+    Means come from ``positive``; uniform bounds and constants from ``non_negative``.
+    """
+    cvs = st.floats(min_value=0.0, max_value=10.0, exclude_min=True)
+    uniform = st.tuples(non_negative, non_negative).map(lambda lh: Uniform(min(lh), max(lh)))
+    return st.one_of(
+        st.builds(Exponential, positive),
+        st.builds(Lognormal, positive, cvs),
+        st.builds(Gamma, positive, cvs),
+        uniform,
+        st.builds(Constant, non_negative),
+    )
+
+
+duration_distributions = distributions(durations_s, st.just(0.0) | durations_s)
+"""Distributions of durations (seconds)."""
+
+money_distributions = distributions(st.integers(1, 10**15).map(float), money_fen.map(float))
+"""Distributions of money (whole fen, held as floats as the loader holds them)."""
+
+# --- sections ----------------------------------------------------------------------
+
+rates = st.one_of(
+    st.builds(PerHolderPerYear, st.floats(0.0, 1000.0)),
+    st.builds(PerHolderPerDay, st.floats(0.0, 10.0)),
+)
+
+profiles = st.one_of(
+    st.sampled_from(sorted(BUILTIN_PROFILES)),
+    st.builds(
+        lambda ws, peak, height: tuple(height if h == peak else w for h, w in enumerate(ws)),
+        st.lists(st.floats(0.0, 100.0), min_size=24, max_size=24),
+        st.integers(0, 23),
+        st.floats(0.01, 100.0),
+    ),
+)
+"""A builtin profile name, or 24 non-negative hourly weights that are not all zero."""
+
+
+@st.composite
+def points_specs(draw: st.DrawFn) -> PointsSpec:
+    """Points given either per province or as a national total (exactly one)."""
+    count = draw(st.integers(1, 10**6))
+    per_province = draw(st.booleans())
+    return PointsSpec(
+        capacity=draw(st.integers(1, 1000)),
+        service_time=draw(duration_distributions),
+        per_province=count if per_province else None,
+        total=None if per_province else count,
+    )
+
+
+medical_services = st.builds(
+    MedicalService,
+    rate=rates,
+    amount=money_distributions,
+    points=points_specs(),
+    profile=profiles,
+    cross_province_share=shares,
+    resident_share=shares,
+    filed_in_advance=shares,
+    ineligible_share=shares,
+    settlement=st.builds(SettlementSpec, st.none() | duration_distributions),
+)
+
+population_specs = st.builds(
+    PopulationSpec,
+    holders=st.none() | st.floats(1.0, 1e10),
+    ecard_share=shares,
+    employee_share=shares,
+    migrant_share=shares,
+)
+
+node_specs = st.builds(NodeSpec, st.integers(1, 10_000), duration_distributions)
+
+network_specs = st.builds(
+    NetworkSpec,
+    provincial=node_specs,
+    national=node_specs,
+    card_platform=node_specs,
+    access=st.builds(LinkSpec, duration_distributions),
+    backbone=st.builds(LinkSpec, duration_distributions),
+    timeout=durations_s,
+    retry=st.builds(RetrySpec, st.integers(0, 10), st.one_of(st.just(0.0), durations_s)),
+)
+
+policy_rules = st.builds(
+    PolicyRule, ratio=shares, deductible=money_fen, ceiling=st.none() | money_fen
+)
+
+
+@st.composite
+def policy_specs(draw: st.DrawFn, services: tuple[str, ...]) -> PolicySpec:
+    """A default rule for every enabled service, and some province overrides."""
+    default = {name: draw(policy_rules) for name in services}
+    overridden = draw(st.lists(st.sampled_from(PROVINCE_IDS), max_size=3, unique=True))
+    provinces = {
+        pid: draw(st.dictionaries(st.sampled_from(services), policy_rules, max_size=2))
+        for pid in overridden
+    }
+    return PolicySpec(default, provinces)
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    """A complete scenario that passes every check of the loader."""
+    enabled = draw(
+        st.lists(st.sampled_from(SERVICE_NAMES), min_size=1, max_size=3, unique=True).map(
+            lambda names: tuple(sorted(names, key=SERVICE_NAMES.index))
+        )
+    )
+    services = ServicesSpec(**{name: draw(medical_services) for name in enabled})
+    horizon = draw(st.floats(1.0, 1e7))
+    warmup = draw(st.floats(0.0, horizon, exclude_max=True))
+    # At most one million samples over the horizon (validate.cross_check).
+    finest = horizon / 1e6 * (1 + 1e-9)
+    sample_every = draw(st.floats(finest, 1e7))
+    return Scenario(
+        name=draw(texts),
+        start=draw(aware_datetimes()),
+        horizon=horizon,
+        seed=draw(seeds),
+        description=draw(texts),
+        warmup=warmup,
+        scale=draw(st.floats(0.0, 1.0, exclude_min=True)),
+        provinces="builtin:2020",
+        population=draw(population_specs),
+        services=services,
+        network=draw(network_specs),
+        policy=draw(policy_specs(enabled)),
+        outputs=OutputsSpec(draw(st.booleans()), sample_every),
+    )
