@@ -177,7 +177,7 @@ def summarise(
                 "local": percentiles(settle[ok & ~cross]),
                 "cross_province": percentiles(settle[ok & cross]),
             },
-            "time_in_system_s": percentiles(latency[mine]),
+            "latency_s": percentiles(latency[mine]),
             "wait_s": percentiles(wait[mine]),
             "amount_fen": int(amount[ok].sum()),
             "fund_fen": int(fund[ok].sum()),

@@ -1,7 +1,6 @@
 """Tests for sim.demand: hourly Poisson arrivals with everything each arrival needs."""
 
 # Assertions read `expected == actual` (STYLE.md section 6), which SIM300 calls Yoda style.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Tests for sim.streams: named, reproducible, independent random streams."""
 
 # Assertions read `expected == actual` (STYLE.md section 6), which SIM300 calls Yoda style.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

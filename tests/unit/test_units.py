@@ -1,7 +1,6 @@
 """Tests for sim.units: durations, money and counts as scenario files write them."""
 
 # Assertions read `expected == actual` (STYLE.md section 6), which SIM300 calls Yoda style.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 
