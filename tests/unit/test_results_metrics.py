@@ -1,0 +1,165 @@
+"""Metrics from arrays, the all-or-nothing results folder, the recorder and the console."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from sim.cli import default_out_dir
+from sim.console import RunProgress, print_summary
+from sim.demand import ArrivalBatch
+from sim.domain import Outcome, Reason
+from sim.metrics import finite, percentiles, share, wilson_interval
+from sim.recorder import TransactionRecorder
+from sim.results import staging
+from sim.transaction import Transaction
+
+
+def test_percentiles_of_known_values() -> None:
+    """Mean and linear-interpolated percentiles of 1..100; NaN for nothing."""
+    values = np.arange(1, 101, dtype=float)
+    got = percentiles(values)
+    assert got == {"mean": 50.5, "p50": 50.5, "p95": 95.05, "p99": 99.01}
+    assert all(math.isnan(v) for v in percentiles([]).values())
+
+
+def test_wilson_interval_matches_reference_values() -> None:
+    """0 of 10 → [0, 0.2775]; 5 of 10 → [0.2366, 0.7634] (Wilson 1927, z = 1.96)."""
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.27754), abs=1e-4)
+    assert wilson_interval(5, 10) == pytest.approx((0.23659, 0.76341), abs=1e-4)
+    assert all(math.isnan(x) for x in wilson_interval(0, 0))
+
+
+def test_share_counts_within_a_subset() -> None:
+    """A share restricted to a mask counts hits and trials in that subset only."""
+    mask = np.array([True, False, True, True])
+    within = np.array([True, True, False, True])
+    got = share(mask, within)
+    assert (got["count"], got["of"]) == (2, 3)
+    assert got["value"] == pytest.approx(2 / 3)
+
+
+def test_finite_replaces_nan_for_json() -> None:
+    """NaN anywhere in a nested summary becomes None."""
+    assert finite({"a": math.nan, "b": [1.0, math.nan], "c": {"d": math.inf}}) == {
+        "a": None, "b": [1.0, None], "c": {"d": None},
+    }  # fmt: skip
+
+
+def test_staging_renames_on_success_and_removes_on_failure(tmp_path: Path) -> None:
+    """A completed block leaves the folder in place; a failed one leaves nothing at all."""
+    with staging(tmp_path / "ok") as work:
+        (work / "f.txt").write_text("x")
+    assert (tmp_path / "ok" / "f.txt").read_text() == "x"
+    def fail_halfway() -> None:
+        with staging(tmp_path / "bad") as work:
+            (work / "half.txt").write_text("x")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_halfway()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok"]
+    with pytest.raises(FileExistsError), staging(tmp_path / "ok"):
+        pass
+
+
+def _batch(index: int, first_id: int, n: int) -> ArrivalBatch:
+    zeros = np.zeros(n, dtype=np.int64)
+    return ArrivalBatch(index, 0.0, 1.0, first_id, np.linspace(0, 0.5, n),
+                        np.zeros(n, dtype=np.uint8), zeros, zeros, zeros,
+                        np.zeros(n, dtype=np.uint8), np.zeros(n, dtype=np.uint8),
+                        np.ones(n, dtype=bool), np.zeros(n, dtype=bool),
+                        np.full(n, 100, dtype=np.int64), zeros)  # fmt: skip
+
+
+def _end(batch: ArrivalBatch, row: int) -> Transaction:
+    txn = Transaction(batch.first_id + row, batch, row, 0, 0, 0, 0, True, False, 100, 0.0)
+    txn.start_s, txn.end_s, txn.outcome, txn.reason = 0.1, 0.2, Outcome.SETTLED, Reason.NONE
+    return txn
+
+
+def test_recorder_writes_batches_in_order_once_complete(tmp_path: Path) -> None:
+    """Batch 1 ending first is held until batch 0 is complete; rows come out in id order."""
+    recorder = TransactionRecorder(tmp_path / "t.parquet", ["AA"])
+    first, second = _batch(0, 0, 2), _batch(1, 2, 1)
+    recorder.open(first)
+    recorder.open(second)
+    recorder.finish(_end(second, 0))
+    recorder.finish(_end(first, 1))
+    assert recorder.rows_written == 0
+    recorder.finish(_end(first, 0))
+    recorder.close()
+    table = pq.read_table(tmp_path / "t.parquet")
+    assert table["txn_id"].to_pylist() == [0, 1, 2]
+    assert pq.ParquetFile(tmp_path / "t.parquet").num_row_groups == 2
+
+
+def test_recorder_refuses_to_close_with_transactions_in_flight(tmp_path: Path) -> None:
+    """Closing while a transaction never ended is an error naming how many."""
+    recorder = TransactionRecorder(tmp_path / "t.parquet", ["AA"])
+    recorder.open(_batch(0, 0, 2))
+    recorder.finish(_end(recorder._open[0].batch, 0))
+    with pytest.raises(RuntimeError, match="1 transaction"):
+        recorder.close()
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_appears_only_on_a_terminal_after_the_delay() -> None:
+    """No bar on a pipe; on a terminal, a bar once the delay has passed."""
+    pipe = io.StringIO()
+    quiet = RunProgress(3600.0, "x", stream=pipe, delay_s=0.0)
+    quiet(1800.0)
+    quiet.close()
+    assert pipe.getvalue() == ""
+    tty = _Tty()
+    shown = RunProgress(3600.0, "x", stream=tty, delay_s=0.0)
+    shown(1800.0)
+    assert shown._progress is not None
+    shown.close()
+    late = RunProgress(3600.0, "x", stream=_Tty(), delay_s=60.0)
+    late(1800.0)
+    assert late._progress is None
+
+
+def test_default_out_dir_is_unique(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """results/<name>-<stamp>, with a suffix when that folder exists."""
+    monkeypatch.chdir(tmp_path)
+    now = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    first = default_out_dir("x", now)
+    assert first == Path("results/x-20260102T030405Z")
+    first.mkdir(parents=True)
+    assert default_out_dir("x", now) == Path("results/x-20260102T030405Z-2")
+
+
+def test_print_summary_shows_services_and_headlines() -> None:
+    """The summary printout names each service and the headline figures."""
+    pct = {"mean": 0.1, "p50": 0.1, "p95": 0.2, "p99": 0.3}
+    one = {"value": 0.5, "count": 1, "of": 2, "ci95": [0.1, 0.9]}
+    summary = {
+        "scenario": "s", "seed": 1, "scale": 0.001,
+        "services": {"pharmacy": {
+            "arrivals": 10, "outcomes": {"settled": 9, "fallback": 1, "declined": 0},
+            "settled_per_day_full_scale": 9000.0, "cross_province_share": one,
+            "settle_latency_s": {"local": pct, "cross_province": pct}}},
+        "medical": {"settled_per_day_full_scale": 9000.0, "cross_province_share_of_settled": one,
+                    "inpatient_share_of_cross_province_settled": one,
+                    "cross_province_inpatient_direct_settlement_rate": one},
+        "protocol": {"retries": 0},
+    }  # fmt: skip
+    manifest = {"transactions": 10, "events": 100, "wall_time_s": 0.5,
+                "events_per_wall_second": 200.0}  # fmt: skip
+    out = io.StringIO()
+    print_summary(summary, manifest, "results/s", stream=out)
+    text = out.getvalue()
+    assert "pharmacy" in text and "9,000" in text and "results/s" in text
+    assert "50.00% (95% CI 10.00–90.00%, 1 of 2)" in text
