@@ -57,6 +57,7 @@ def test_staging_renames_on_success_and_removes_on_failure(tmp_path: Path) -> No
     with staging(tmp_path / "ok") as work:
         (work / "f.txt").write_text("x")
     assert (tmp_path / "ok" / "f.txt").read_text() == "x"
+
     def fail_halfway() -> None:
         with staging(tmp_path / "bad") as work:
             (work / "half.txt").write_text("x")
