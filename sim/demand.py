@@ -1,33 +1,29 @@
 """Arrivals: non-homogeneous Poisson streams per (province, service), drawn in batches.
 
-The rate of service s in province p is ``holders[p] × rate_per_holder ×
-profile(hour)``, piecewise constant over local hours. For each hour (clipped
-to the run), the number of arrivals is Poisson and their times are uniform
-within the hour, which is exactly a non-homogeneous Poisson process with that
-rate. Everything an arrival needs (which holder, home province, card kind,
-filing, bill, which point) is drawn for the whole hour in numpy, one random
-stream per service, and the services' batches are merged in time order.
+Each service contributes an :class:`ArrivalStream`. For every local hour of the
+run (clipped to the run), a stream draws a Poisson number of arrivals per
+province with mean ``∫ rate`` and times uniform within the hour, which is exactly
+a non-homogeneous Poisson process with a rate piecewise constant over hours.
+Everything an arrival needs (holder, home province, card kind, bill, point) is
+drawn for the whole hour in numpy, one random stream per service, and the
+services' draws are merged into one time-ordered :class:`ArrivalBatch`.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
-from sim.calendar import Clock, hourly_weights
-from sim.distributions import sample_fen
-from sim.population import Population
-from sim.scenario.schema import SERVICE_NAMES, MedicalService, Scenario
-from sim.streams import Streams
+from sim.calendar import Clock
 
-__all__ = ["SERVICE_CODES", "ArrivalBatch", "Demand"]
+__all__ = ["ArrivalBatch", "ArrivalStream", "Demand", "poisson_hour"]
 
-SERVICE_CODES = {name: code for code, name in enumerate(SERVICE_NAMES)}
-"""Fixed code of every service name, used in columns and policy tables."""
+Columns = dict[str, npt.NDArray[np.generic]]
 
 
 @attrs.define(eq=False)
@@ -49,6 +45,7 @@ class ArrivalBatch:
     ineligible: npt.NDArray[np.bool_]
     amount_fen: npt.NDArray[np.int64]
     point: npt.NDArray[np.int64]
+    channel: npt.NDArray[np.uint8]
 
     @property
     def size(self) -> int:
@@ -57,102 +54,82 @@ class ArrivalBatch:
 
     @property
     def cross(self) -> npt.NDArray[np.bool_]:
-        """Whether each arrival is treated outside its home province."""
+        """Whether each arrival is served outside its home province."""
         cross: npt.NDArray[np.bool_] = self.site != self.home
         return cross
 
 
-_COLUMNS = [f.name for f in attrs.fields(ArrivalBatch)][4:]
+COLUMNS: tuple[str, ...] = tuple(f.name for f in attrs.fields(ArrivalBatch))[4:]
+"""The per-arrival columns every stream provides (see :func:`defaults`)."""
+
+
+class ArrivalStream(Protocol):
+    """A service's arrivals, drawn one local hour at a time."""
+
+    def draw(self, hour: int, t0_s: float, t1_s: float) -> Columns:
+        """All arrivals in ``[t0_s, t1_s)`` (local hour ``hour``), unsorted."""
+        ...
+
+    def expected(self, hour: int, t0_s: float, t1_s: float) -> float:
+        """Expected number of arrivals in ``[t0_s, t1_s)``."""
+        ...
+
+
+def poisson_hour(
+    rate_per_s: npt.NDArray[np.float64], t0_s: float, t1_s: float, rng: np.random.Generator
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Arrival sites and times in ``[t0_s, t1_s)`` at a constant rate per province."""
+    counts = rng.poisson(rate_per_s * (t1_s - t0_s))
+    site = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
+    time_s = t0_s + rng.random(site.size) * (t1_s - t0_s)
+    return site, time_s
+
+
+def defaults(n: int) -> Columns:
+    """Columns for arrivals that have no bill, filing or point choice of their own."""
+    return {
+        "filed": np.ones(n, dtype=np.bool_),
+        "ineligible": np.zeros(n, dtype=np.bool_),
+        "amount_fen": np.zeros(n, dtype=np.int64),
+        "point": np.zeros(n, dtype=np.int64),
+        "channel": np.zeros(n, dtype=np.uint8),
+    }
 
 
 class Demand:
-    """Generates the run's arrivals hour by hour."""
+    """Merges the services' streams into hourly batches covering the run."""
 
-    def __init__(
-        self,
-        scenario: Scenario,
-        population: Population,
-        point_counts: Mapping[str, npt.NDArray[np.int64]],
-        streams: Streams,
-    ) -> None:
-        self.clock = Clock(scenario.start)
-        self.horizon_s = float(scenario.horizon)
-        self.population = population
-        self.services: dict[str, MedicalService] = scenario.services.enabled()
-        self.point_counts = point_counts
-        self.rngs = {name: streams.generator(f"demand:{name}") for name in self.services}
-        self.weights = {name: hourly_weights(s.profile) for name, s in self.services.items()}
-        holders = population.holders_per_province.astype(np.float64)
-        self.base_rate = {  # arrivals per second per province at profile weight 1
-            name: holders * s.rate.per_holder_per_day / 86400.0
-            for name, s in self.services.items()
-        }
+    def __init__(self, clock: Clock, horizon_s: float, streams: Sequence[ArrivalStream]) -> None:
+        self.clock = clock
+        self.horizon_s = horizon_s
+        self.streams = list(streams)
 
-    def expected_arrivals(self) -> dict[str, float]:
-        """Expected number of arrivals per service over the horizon."""
+    def pieces(self) -> list[tuple[int, float, float]]:
+        """(local hour, start, end) of each piece of the run, hour by hour."""
         edges = self.clock.hour_edges(self.horizon_s)
         hours = self.clock.hour_of_day(edges[:-1])
-        widths = np.diff(edges)
-        return {
-            name: float(self.base_rate[name].sum() * (self.weights[name][hours] * widths).sum())
-            for name in self.services
-        }
+        return [(int(h), float(a), float(b))
+                for h, (a, b) in zip(hours, itertools.pairwise(edges), strict=True)]  # fmt: skip
 
-    def batches(self) -> Iterator[ArrivalBatch]:
-        """Successive hourly batches covering ``[0, horizon)``; ids run on across batches."""
-        edges = self.clock.hour_edges(self.horizon_s)
-        next_id = 0
-        for index, (t0, t1) in enumerate(itertools.pairwise(edges)):
-            hour = int(self.clock.hour_of_day(t0))
-            parts = [self._service_hour(name, hour, t0, t1) for name in self.services]
+    def expected_arrivals(self) -> list[float]:
+        """Expected number of arrivals of each stream over the horizon."""
+        return [sum(s.expected(h, a, b) for h, a, b in self.pieces()) for s in self.streams]
+
+    def batches(self, first_id: int = 0) -> Iterator[ArrivalBatch]:
+        """Successive hourly batches; transaction ids run on across batches."""
+        next_id = first_id
+        for index, (hour, t0, t1) in enumerate(self.pieces()):
+            parts = [stream.draw(hour, t0, t1) for stream in self.streams]
             batch = _merge(index, t0, t1, next_id, parts)
             next_id += batch.size
             yield batch
 
-    def _service_hour(
-        self, name: str, hour: int, t0: float, t1: float
-    ) -> dict[str, npt.NDArray[np.generic]]:
-        service = self.services[name]
-        rng = self.rngs[name]
-        means = self.base_rate[name] * self.weights[name][hour] * (t1 - t0)
-        counts = rng.poisson(means)
-        site = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
-        n = site.size
-        time_s = t0 + rng.random(n) * (t1 - t0)
-        cross = rng.random(n) < service.cross_province_share
-        resident = rng.random(n) < service.resident_share
-        holder = self.population.draw_local(site, rng)
-        if cross.any():
-            holder[cross] = self.population.draw_cross(site[cross], resident[cross], rng)
-        points = self.point_counts[name][site]
-        return {
-            "time_s": time_s,
-            "service": np.full(n, SERVICE_CODES[name], dtype=np.uint8),
-            "site": site,
-            "holder": holder,
-            "home": self.population.home[holder].astype(np.int64),
-            "card": self.population.card_kind[holder],
-            "scheme": self.population.scheme[holder],
-            "filed": ~cross | (rng.random(n) < service.filed_in_advance),
-            "ineligible": rng.random(n) < service.ineligible_share,
-            "amount_fen": sample_fen(service.amount, rng, n),
-            "point": (rng.random(n) * points).astype(np.int64),
-        }
 
-
-def _merge(
-    index: int,
-    t0: float,
-    t1: float,
-    first_id: int,
-    parts: list[dict[str, npt.NDArray[np.generic]]],
-) -> ArrivalBatch:
-    columns = {key: np.concatenate([p[key] for p in parts]) for key in _COLUMNS}
+def _merge(index: int, t0: float, t1: float, first_id: int, parts: list[Columns]) -> ArrivalBatch:
+    if parts:
+        columns = {key: np.concatenate([p[key] for p in parts]) for key in COLUMNS}
+    else:
+        columns = {**defaults(0), **{k: np.zeros(0) for k in COLUMNS if k not in defaults(0)}}
     order = np.argsort(columns["time_s"], kind="stable")
-    return ArrivalBatch(
-        index,
-        float(t0),
-        float(t1),
-        first_id,
-        **{key: value[order] for key, value in columns.items()},
-    )
+    return ArrivalBatch(index, float(t0), float(t1), first_id,
+                        **{key: value[order] for key, value in columns.items()})  # fmt: skip

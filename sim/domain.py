@@ -65,6 +65,37 @@ class Reason(IntEnum):
     """The home platform found the holder not eligible."""
 
 
+SERVICES: tuple[str, ...] = (
+    "medical_outpatient",
+    "medical_inpatient",
+    "pharmacy",
+    "library",
+    "transit",
+    "pension_credit",
+    "benefit_credit",
+    "bank_withdrawal",
+)
+"""Every service label a transaction can carry, in code order (``service`` column)."""
+
+SERVICE_CODES: dict[str, int] = {name: code for code, name in enumerate(SERVICES)}
+"""Fixed code of every service label, used in columns and policy tables."""
+
+
+class Channel(IntEnum):
+    """The kind of service point a transaction used."""
+
+    COUNTER = 0
+    """A staffed counter or desk (hospital cashier, library desk, bank counter)."""
+    SELF_SERVICE = 1
+    """A self-service terminal (library kiosk)."""
+    GATE = 2
+    """A transit gate or bus reader."""
+    ATM = 3
+    """An automated teller machine."""
+    BANK = 4
+    """No point: a credit processed by a bank node."""
+
+
 def labels(codes: type[IntEnum]) -> list[str]:
     """Lower-case labels of an enum, in code order, for dictionary-encoded columns."""
     return [member.name.lower() for member in sorted(codes, key=int)]

@@ -24,19 +24,20 @@ import simpy
 
 from sim import results
 from sim.arrivals import ArrivalFeed
-from sim.demand import SERVICE_CODES, Demand
+from sim.calendar import Clock
+from sim.demand import Demand
 from sim.distributions import sampler
+from sim.domain import SERVICES
 from sim.kernel import call_later, events_scheduled
 from sim.metrics import station_table
 from sim.network import Network
-from sim.points import PointGroup, point_counts
 from sim.policy import PolicyTable
 from sim.population import Population, build_population
 from sim.protocol import Protocol
 from sim.provinces import ProvinceTable, load_provinces
 from sim.recorder import StationSeries, TransactionRecorder, sample_stations
-from sim.scenario import SERVICE_NAMES, Scenario, dump_scenario
-from sim.services.medical import MedicalDesk
+from sim.scenario import Scenario, dump_scenario
+from sim.services import ServiceContext, ServiceRuntime, build_services
 from sim.stations import StationStats
 from sim.streams import Streams
 from sim.transaction import Transaction
@@ -62,63 +63,48 @@ class Model:
     feed: ArrivalFeed
     stations: list[StationStats]
     workdir: Path
+    services: dict[str, ServiceRuntime]
 
 
 def build(scenario: Scenario, workdir: Path) -> Model:
     """Construct and wire all components for ``scenario`` (writing into ``workdir``)."""
     env = simpy.Environment()
     streams = Streams(scenario.seed)
+    clock = Clock(scenario.start)
     provinces = load_provinces(scenario.provinces)
+    if scenario.population.holders is not None:
+        provinces = provinces.with_holders_total(scenario.population.holders)
     population = build_population(
         provinces, scenario.population, scenario.scale, streams.generator("population")
     )
-    services = scenario.services.enabled()
-    full_holders = provinces.holders
-    counts = {
-        name: point_counts(s.points, full_holders, scenario.scale) for name, s in services.items()
-    }
-    demand = Demand(scenario, population, counts, streams)
     network = Network(env, scenario.network, provinces.ids, streams)
+    medical = scenario.services.medical()
     settle_times = [
-        sampler(s.settlement.service_time, streams.generator(f"settle:{name}"))
-        if (s := services.get(name)) is not None and s.settlement.service_time is not None
+        sampler(spec.settlement.service_time, streams.generator(f"settle:{name}"))
+        if (spec := medical.get(name)) is not None and spec.settlement.service_time is not None
         else None
-        for name in SERVICE_NAMES
+        for name in SERVICES
     ]
-    policy = PolicyTable(scenario.policy, provinces.ids, SERVICE_NAMES)
+    policy = PolicyTable(scenario.policy, provinces.ids, SERVICES)
     protocol = Protocol(env, network, policy, settle_times)
     recorder = TransactionRecorder(workdir / results.TRANSACTIONS, provinces.ids)
-    handlers: list[Callable[[Transaction], None] | None] = [None] * len(SERVICE_NAMES)
+    ctx = ServiceContext(env, scenario, clock, provinces, population, streams, network,
+                         protocol, recorder)  # fmt: skip
+    services = build_services(ctx)
+    handlers: list[Callable[[Transaction], None] | None] = [None] * len(SERVICES)
     stations: list[StationStats] = []
-    for name, service in services.items():
-        groups = [
-            PointGroup(env, name, pid, int(n), service.points.capacity)
-            for pid, n in zip(provinces.ids, counts[name], strict=True)
-        ]
-        stations += [g.stats for g in groups]
-        desk = MedicalDesk(
-            env,
-            groups,
-            sampler(service.points.service_time, streams.generator(f"point:{name}")),
-            protocol,
-            recorder,
-        )
-        handlers[SERVICE_CODES[name]] = desk.arrive
+    arrivals = []
+    for runtime in services.values():
+        for code, handler in runtime.handlers.items():
+            handlers[code] = handler
+        stations += runtime.stations
+        arrivals += runtime.arrivals
     stations += [node.stats for node in network.nodes]
+    stations += [node.stats for runtime in services.values() for node in runtime.nodes]
+    demand = Demand(clock, float(scenario.horizon), arrivals)
     feed = ArrivalFeed(env, demand.batches(), recorder, handlers)
-    return Model(
-        scenario,
-        env,
-        provinces,
-        population,
-        demand,
-        network,
-        protocol,
-        recorder,
-        feed,
-        stations,
-        workdir,
-    )
+    return Model(scenario, env, provinces, population, demand, network, protocol, recorder,
+                 feed, stations, workdir, services)  # fmt: skip
 
 
 def simulate(model: Model, progress: Progress | None = None) -> results.Result:
@@ -177,10 +163,14 @@ def _collect(
         "protocol": model.protocol.counters(),
     }
     table = results.pq_read(workdir / results.TRANSACTIONS, results.SUMMARY_COLUMNS)
+    codes = sorted(code for r in model.services.values() for code in r.handlers)
+    figures = {name: r.figures() for name, r in model.services.items() if r.figures is not None}
+    if figures:
+        extra = {**extra, "figures": figures}
     summary = results.summarise(
         table,
-        services=list(scenario.services.enabled()),
-        service_names=list(SERVICE_NAMES),
+        services=[SERVICES[code] for code in codes],
+        service_names=list(SERVICES),
         warmup_s=float(scenario.warmup),
         horizon_s=float(scenario.horizon),
         scale=scenario.scale,

@@ -21,41 +21,47 @@ import pyarrow.parquet as pq
 import simpy
 
 from sim.demand import ArrivalBatch
-from sim.domain import CardKind, Outcome, Reason, Scheme, labels
-from sim.scenario.schema import SERVICE_NAMES
+from sim.domain import SERVICES, CardKind, Channel, Outcome, Reason, Scheme, labels
 from sim.stations import StationStats
 from sim.transaction import Transaction
 
 __all__ = ["StationSeries", "TransactionRecorder", "sample_stations", "transaction_schema"]
 
 
+_CATEGORY = pa.dictionary(pa.int8(), pa.string())
+_TRANSACTION_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
+    ("txn_id", pa.int64()),
+    ("service", _CATEGORY),
+    ("home_province", _CATEGORY),
+    ("site_province", _CATEGORY),
+    ("cross_province", pa.bool_()),
+    ("holder_id", pa.int64()),
+    ("card_kind", _CATEGORY),
+    ("scheme", _CATEGORY),
+    ("channel", _CATEGORY),
+    ("arrival_s", pa.float64()),
+    ("start_s", pa.float64()),
+    ("end_s", pa.float64()),
+    ("latency_s", pa.float64()),
+    ("wait_s", pa.float64()),
+    ("point_latency_s", pa.float64()),
+    ("settle_latency_s", pa.float64()),
+    ("outcome", _CATEGORY),
+    ("reason", _CATEGORY),
+    ("attempts", pa.int8()),
+    ("amount_fen", pa.int64()),
+    ("fund_fen", pa.int64()),
+    ("personal_fen", pa.int64()),
+)
+
+_ENDED = ("row", "start_s", "end_s", "settle_s", "outcome", "reason", "attempts",
+          "fund_fen", "personal_fen", "leave_s")  # fmt: skip
+"""What :meth:`TransactionRecorder.finish` keeps of a transaction, in this order."""
+
+
 def transaction_schema() -> pa.Schema:
     """The columns of ``transactions.parquet`` (the contract notebooks rely on)."""
-    category = pa.dictionary(pa.int8(), pa.string())
-    return pa.schema(
-        [
-            ("txn_id", pa.int64()),
-            ("service", category),
-            ("home_province", category),
-            ("site_province", category),
-            ("cross_province", pa.bool_()),
-            ("holder_id", pa.int64()),
-            ("card_kind", category),
-            ("scheme", category),
-            ("arrival_s", pa.float64()),
-            ("start_s", pa.float64()),
-            ("end_s", pa.float64()),
-            ("latency_s", pa.float64()),
-            ("wait_s", pa.float64()),
-            ("settle_latency_s", pa.float64()),
-            ("outcome", category),
-            ("reason", category),
-            ("attempts", pa.int8()),
-            ("amount_fen", pa.int64()),
-            ("fund_fen", pa.int64()),
-            ("personal_fen", pa.int64()),
-        ]
-    )
+    return pa.schema(list(_TRANSACTION_COLUMNS))
 
 
 class _OpenBatch:
@@ -80,7 +86,8 @@ class TransactionRecorder:
         self._open: deque[_OpenBatch] = deque()
         self._by_index: dict[int, _OpenBatch] = {}
         self._provinces = pa.array(list(province_ids), pa.string())
-        self._services = pa.array(list(SERVICE_NAMES), pa.string())
+        self._services = pa.array(list(SERVICES), pa.string())
+        self._channels = pa.array(labels(Channel), pa.string())
         self._cards = pa.array(labels(CardKind), pa.string())
         self._schemes = pa.array(labels(Scheme), pa.string())
         self._outcomes = pa.array(labels(Outcome), pa.string())
@@ -98,19 +105,9 @@ class TransactionRecorder:
     def finish(self, txn: Transaction) -> None:
         """Record a transaction's end (exactly once per transaction)."""
         entry = self._by_index[txn.batch.index]
-        entry.ended.append(
-            (
-                txn.row,
-                txn.start_s,
-                txn.end_s,
-                txn.settle_s,
-                int(txn.outcome),
-                int(txn.reason),
-                txn.attempts,
-                txn.fund_fen,
-                txn.personal_fen,
-            )
-        )
+        entry.ended.append((txn.row, txn.start_s, txn.end_s, txn.settle_s, int(txn.outcome),
+                            int(txn.reason), txn.attempts, txn.fund_fen, txn.personal_fen,
+                            txn.leave_s))  # fmt: skip
         self.ended += 1
         if entry.complete and entry is self._open[0]:
             self._flush()
@@ -142,39 +139,41 @@ class TransactionRecorder:
 
     def _table(self, entry: _OpenBatch) -> pa.Table:
         b = entry.batch
-        ended = np.array(entry.ended, dtype=np.float64)  # exact for fen below 2**53
-        order = np.argsort(ended[:, 0], kind="stable")
-        ended = ended[order]
-        start, end, settle = ended[:, 1], ended[:, 2], ended[:, 3]
+        rows = np.array(entry.ended, dtype=np.float64)  # exact for fen below 2**53
+        rows = rows[np.argsort(rows[:, 0], kind="stable")]
+        ended = {name: rows[:, i] for i, name in enumerate(_ENDED)}
 
         def cat(codes: npt.ArrayLike, dictionary: pa.Array) -> pa.DictionaryArray:
-            return pa.DictionaryArray.from_arrays(
-                pa.array(np.asarray(codes, dtype=np.int8)), dictionary
-            )
+            indices = pa.array(np.asarray(codes, dtype=np.int8))
+            return pa.DictionaryArray.from_arrays(indices, dictionary)
 
-        columns = [
-            pa.array(b.first_id + np.arange(b.size, dtype=np.int64)),
-            cat(b.service, self._services),
-            cat(b.home, self._provinces),
-            cat(b.site, self._provinces),
-            pa.array(b.cross),
-            pa.array(b.holder),
-            cat(b.card, self._cards),
-            cat(b.scheme, self._schemes),
-            pa.array(b.time_s),
-            pa.array(start),
-            pa.array(end),
-            pa.array(end - b.time_s),
-            pa.array(start - b.time_s),
-            pa.array(np.where(settle >= 0, settle, np.nan)),
-            cat(ended[:, 4], self._outcomes),
-            cat(ended[:, 5], self._reasons),
-            pa.array(ended[:, 6].astype(np.int8)),
-            pa.array(b.amount_fen),
-            pa.array(ended[:, 7].astype(np.int64)),
-            pa.array(ended[:, 8].astype(np.int64)),
-        ]
-        return pa.Table.from_arrays(columns, schema=self.schema)
+        columns = {
+            "txn_id": pa.array(b.first_id + np.arange(b.size, dtype=np.int64)),
+            "service": cat(b.service, self._services),
+            "home_province": cat(b.home, self._provinces),
+            "site_province": cat(b.site, self._provinces),
+            "cross_province": pa.array(b.cross),
+            "holder_id": pa.array(b.holder),
+            "card_kind": cat(b.card, self._cards),
+            "scheme": cat(b.scheme, self._schemes),
+            "channel": cat(b.channel, self._channels),
+            "arrival_s": pa.array(b.time_s),
+            "start_s": pa.array(ended["start_s"]),
+            "end_s": pa.array(ended["end_s"]),
+            "latency_s": pa.array(ended["end_s"] - b.time_s),
+            "wait_s": pa.array(ended["start_s"] - b.time_s),
+            "point_latency_s": pa.array(ended["leave_s"] - b.time_s),
+            "settle_latency_s": pa.array(
+                np.where(ended["settle_s"] >= 0, ended["settle_s"], np.nan)
+            ),
+            "outcome": cat(ended["outcome"], self._outcomes),
+            "reason": cat(ended["reason"], self._reasons),
+            "attempts": pa.array(ended["attempts"].astype(np.int8)),
+            "amount_fen": pa.array(b.amount_fen),
+            "fund_fen": pa.array(ended["fund_fen"].astype(np.int64)),
+            "personal_fen": pa.array(ended["personal_fen"].astype(np.int64)),
+        }
+        return pa.Table.from_arrays(list(columns.values()), schema=self.schema)
 
 
 class StationSeries:

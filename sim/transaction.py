@@ -31,6 +31,7 @@ class Transaction:
         "home",
         "id",
         "ineligible",
+        "leave_s",
         "outcome",
         "personal_fen",
         "point",
@@ -72,6 +73,7 @@ class Transaction:
         self.start_s = -1.0
         self.settle_s = -1.0
         self.end_s = -1.0
+        self.leave_s = -1.0
         self.attempts = 0
         self.outcome = Outcome.FALLBACK
         self.reason = Reason.NONE

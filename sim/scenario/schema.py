@@ -186,6 +186,10 @@ class ServicesSpec:
             if getattr(self, f.name) is not None
         }
 
+    def medical(self) -> dict[str, MedicalService]:
+        """The enabled medical services (those settled through the platforms)."""
+        return {k: v for k, v in self.enabled().items() if isinstance(v, MedicalService)}
+
     def check(self) -> Problems:
         """A scenario without any service would simulate nothing."""
         if not self.enabled():

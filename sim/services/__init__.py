@@ -1,6 +1,84 @@
 """Services: what happens to a holder at each kind of service point.
 
-Each module holds one service family's lifecycle as small callback steps. A
-service's ``arrive(txn)`` is called by the arrival feed; it must end every
-transaction through the recorder exactly once.
+Each module holds one service family: its arrival stream (see :mod:`sim.demand`)
+and its lifecycle as small callback steps. :func:`build_services` asks each
+enabled family to build itself from a :class:`ServiceContext` and collects
+what the model needs: streams to merge, a handler per service code, and the
+stations to report. A handler must end every transaction it is given through
+the recorder exactly once.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import numpy as np
+import simpy
+
+from sim.calendar import Clock
+from sim.demand import ArrivalStream
+from sim.network import Network, Node
+from sim.population import Population
+from sim.protocol import Protocol
+from sim.provinces import ProvinceTable
+from sim.recorder import TransactionRecorder
+from sim.scenario import Scenario
+from sim.stations import StationStats
+from sim.streams import Streams
+from sim.transaction import Transaction
+
+__all__ = ["ServiceContext", "ServiceRuntime", "build_services"]
+
+
+@attrs.define(eq=False)
+class ServiceContext:
+    """Everything a service family may use to build itself."""
+
+    env: simpy.Environment
+    scenario: Scenario
+    clock: Clock
+    provinces: ProvinceTable
+    population: Population
+    streams: Streams
+    network: Network
+    protocol: Protocol
+    recorder: TransactionRecorder
+
+    def generator(self, name: str) -> np.random.Generator:
+        """A named random stream for this run."""
+        return self.streams.generator(name)
+
+
+@attrs.define(eq=False)
+class ServiceRuntime:
+    """What one service family contributes to the run."""
+
+    arrivals: list[ArrivalStream] = attrs.Factory(list)
+    handlers: dict[int, Callable[[Transaction], None]] = attrs.Factory(dict)
+    stations: list[StationStats] = attrs.Factory(list)
+    nodes: list[Node] = attrs.Factory(list)
+    """Nodes of the family's own (banks, transit clearing), reported with the others."""
+    figures: Callable[[], dict[str, Any]] | None = None
+    """Family-specific headline figures for ``summary.json`` (computed after the run)."""
+
+
+Builder = Callable[[ServiceContext, str, Any], ServiceRuntime]
+
+
+def _builders() -> dict[str, Builder]:
+    from sim.services import medical
+
+    return {
+        "medical_outpatient": medical.build,
+        "medical_inpatient": medical.build,
+        "pharmacy": medical.build,
+    }
+
+
+def build_services(ctx: ServiceContext) -> dict[str, ServiceRuntime]:
+    """Build every service the scenario enables, keyed by scenario name."""
+    builders = _builders()
+    return {name: builders[name](ctx, name, spec)
+            for name, spec in ctx.scenario.services.enabled().items()}  # fmt: skip

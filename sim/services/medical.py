@@ -11,18 +11,95 @@ Ineligible: declined.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import numpy.typing as npt
 import simpy
 
-from sim.domain import CardKind, Outcome, Reason
+from sim.calendar import hourly_weights
+from sim.demand import Columns, defaults, poisson_hour
+from sim.distributions import sample_fen, sampler
+from sim.domain import SERVICE_CODES, CardKind, Outcome, Reason
 from sim.kernel import call_later
-from sim.points import PointGroup
+from sim.points import PointGroup, point_counts
+from sim.population import Population
 from sim.protocol import Answer, Protocol
 from sim.recorder import TransactionRecorder
+from sim.scenario.schema import MedicalService
 from sim.transaction import Transaction
 
-__all__ = ["MedicalDesk"]
+if TYPE_CHECKING:
+    from sim.services import ServiceContext, ServiceRuntime
+
+__all__ = ["MedicalArrivals", "MedicalDesk", "build"]
+
+
+def build(ctx: ServiceContext, name: str, spec: MedicalService) -> ServiceRuntime:
+    """Points, arrival stream and desk of one medical service."""
+    from sim.services import ServiceRuntime
+
+    scale = ctx.scenario.scale
+    counts = point_counts(spec.points, ctx.provinces.holders, scale)
+    groups = [PointGroup(ctx.env, name, pid, int(n), spec.points.capacity)
+              for pid, n in zip(ctx.provinces.ids, counts, strict=True)]  # fmt: skip
+    service_time = sampler(spec.points.service_time, ctx.generator(f"point:{name}"))
+    desk = MedicalDesk(ctx.env, groups, service_time, ctx.protocol, ctx.recorder)
+    arrivals = MedicalArrivals(name, spec, ctx.population, counts, ctx.generator(f"demand:{name}"))
+    return ServiceRuntime(arrivals=[arrivals], handlers={SERVICE_CODES[name]: desk.arrive},
+                          stations=[g.stats for g in groups])  # fmt: skip
+
+
+class MedicalArrivals:
+    """Patients of one medical service: local or cross-province, filed or not, and their bill."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: MedicalService,
+        population: Population,
+        point_counts: npt.NDArray[np.int64],
+        rng: np.random.Generator,
+    ) -> None:
+        self.code = SERVICE_CODES[name]
+        self.spec = spec
+        self.population = population
+        self.point_counts = point_counts
+        self.rng = rng
+        self.weights = hourly_weights(spec.profile)
+        holders = population.holders_per_province.astype(np.float64)
+        self.base_rate = holders * spec.rate.per_holder_per_day / 86400.0
+        """Arrivals per second per province at profile weight 1."""
+
+    def expected(self, hour: int, t0_s: float, t1_s: float) -> float:
+        """Expected arrivals in the piece of the run."""
+        return float(self.base_rate.sum() * self.weights[hour] * (t1_s - t0_s))
+
+    def draw(self, hour: int, t0_s: float, t1_s: float) -> Columns:
+        """Arrivals in ``[t0_s, t1_s)`` with everything the visit needs."""
+        spec, rng, population = self.spec, self.rng, self.population
+        site, time_s = poisson_hour(self.base_rate * self.weights[hour], t0_s, t1_s, rng)
+        n = site.size
+        cross = rng.random(n) < spec.cross_province_share
+        resident = rng.random(n) < spec.resident_share
+        holder = population.draw_local(site, rng)
+        if cross.any():
+            holder[cross] = population.draw_cross(site[cross], resident[cross], rng)
+        return {
+            **defaults(n),
+            "time_s": time_s,
+            "service": np.full(n, self.code, dtype=np.uint8),
+            "site": site,
+            "holder": holder,
+            "home": population.home[holder].astype(np.int64),
+            "card": population.card_kind[holder],
+            "scheme": population.scheme[holder],
+            "filed": ~cross | (rng.random(n) < spec.filed_in_advance),
+            "ineligible": rng.random(n) < spec.ineligible_share,
+            "amount_fen": sample_fen(spec.amount, rng, n),
+            "point": (rng.random(n) * self.point_counts[site]).astype(np.int64),
+        }
+
 
 _OUTCOMES = {
     Answer.SETTLED: (Outcome.SETTLED, Reason.NONE),
@@ -84,6 +161,6 @@ class MedicalDesk:
         if outcome is not Outcome.SETTLED:
             txn.fund_fen = 0
             txn.personal_fen = txn.amount_fen
-        txn.end_s = self.env._now
+        txn.end_s = txn.leave_s = self.env._now
         txn.point.release()
         self.recorder.finish(txn)

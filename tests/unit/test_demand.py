@@ -5,18 +5,21 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 import yaml
 
-from sim.calendar import hourly_weights
-from sim.demand import SERVICE_CODES, ArrivalBatch, Demand
+from sim.calendar import Clock, hourly_weights
+from sim.demand import ArrivalBatch, Demand
+from sim.domain import SERVICE_CODES, SERVICES
 from sim.points import point_counts
 from sim.population import build_population
 from sim.provinces import load_provinces
-from sim.scenario import SERVICE_NAMES, Scenario, apply_overrides, parse_scenario
+from sim.scenario import Scenario, apply_overrides, parse_scenario
+from sim.services.medical import MedicalArrivals
 from sim.streams import Streams
 
 SCENARIO = """\
@@ -57,28 +60,52 @@ def scenario_with(*overrides: str, pharmacy: bool = True) -> Scenario:
     return parse_scenario(raw)
 
 
-def make_demand(scenario: Scenario) -> Demand:
-    """Population, point counts and demand wired as sim.model.build wires them."""
-    provinces = load_provinces(scenario.provinces)
-    streams = Streams(scenario.seed)
-    population = build_population(
-        provinces, scenario.population, scenario.scale, streams.generator("population")
-    )
-    counts = {
-        name: point_counts(s.points, provinces.holders, scenario.scale)
-        for name, s in scenario.services.enabled().items()
-    }
-    return Demand(scenario, population, counts, streams)
+class DemandUnderTest:
+    """Demand of medical streams, with each stream's parts reachable by service name."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        provinces = load_provinces(scenario.provinces)
+        streams = Streams(scenario.seed)
+        self.population = build_population(
+            provinces, scenario.population, scenario.scale, streams.generator("population")
+        )
+        services = scenario.services.enabled()
+        self.point_counts = {
+            name: point_counts(s.points, provinces.holders, scenario.scale)
+            for name, s in services.items()
+        }
+        self.streams = {
+            name: MedicalArrivals(name, spec, self.population, self.point_counts[name],
+                                  streams.generator(f"demand:{name}"))
+            for name, spec in services.items()
+        }  # fmt: skip
+        self.clock = Clock(scenario.start)
+        self.demand = Demand(self.clock, float(scenario.horizon), list(self.streams.values()))
+        self.base_rate = {name: s.base_rate for name, s in self.streams.items()}
+        self.weights = {name: s.weights for name, s in self.streams.items()}
+
+    def batches(self) -> Iterator[ArrivalBatch]:
+        """The merged hourly batches."""
+        return self.demand.batches()
+
+    def expected_arrivals(self) -> dict[str, float]:
+        """Expected arrivals over the horizon, by service name."""
+        return dict(zip(self.streams, self.demand.expected_arrivals(), strict=True))
+
+
+def make_demand(scenario: Scenario) -> DemandUnderTest:
+    """Population, point counts and demand wired as the medical services wire them."""
+    return DemandUnderTest(scenario)
 
 
 @pytest.fixture(scope="module")
-def demand() -> Demand:
+def demand() -> DemandUnderTest:
     """Demand of the test scenario (133,500 holders, about 3,000 arrivals an hour)."""
     return make_demand(scenario_with())
 
 
 @pytest.fixture(scope="module")
-def batches(demand: Demand) -> list[ArrivalBatch]:
+def batches(demand: DemandUnderTest) -> list[ArrivalBatch]:
     """All batches of the test scenario."""
     return list(demand.batches())
 
@@ -93,10 +120,12 @@ def within_binomial(p: float, hits: int, n: int) -> bool:
     return abs(hits / n - p) <= 5 * math.sqrt(p * (1 - p) / n)
 
 
-def test_service_codes_follow_schema_order() -> None:
-    """Service codes are positions in SERVICE_NAMES (used by columns and policy tables)."""
-    assert {"medical_outpatient": 0, "medical_inpatient": 1, "pharmacy": 2} == SERVICE_CODES
-    assert list(SERVICE_CODES) == list(SERVICE_NAMES)
+def test_service_codes_are_fixed() -> None:
+    """Service codes are positions in SERVICES (used by columns and policy tables)."""
+    assert {"medical_outpatient": 0, "medical_inpatient": 1, "pharmacy": 2} == {
+        k: v for k, v in SERVICE_CODES.items() if k.startswith(("medical", "pharmacy"))
+    }
+    assert list(SERVICE_CODES) == list(SERVICES)
 
 
 def test_batches_cover_local_hours(batches: list[ArrivalBatch]) -> None:
@@ -131,13 +160,13 @@ def test_columns_aligned(batches: list[ArrivalBatch]) -> None:
         assert batch.size == batch.ineligible.size == batch.amount_fen.size == batch.point.size
 
 
-def test_expected_arrivals_flat_profile(demand: Demand) -> None:
+def test_expected_arrivals_flat_profile(demand: DemandUnderTest) -> None:
     """With a flat profile, expected arrivals are holders × daily rate × horizon / 1 day."""
     expected = 133_500 * 0.5 * 3 / 24
     assert expected == pytest.approx(demand.expected_arrivals()["medical_outpatient"], rel=1e-12)
 
 
-def test_expected_arrivals_follow_profile(demand: Demand) -> None:
+def test_expected_arrivals_follow_profile(demand: DemandUnderTest) -> None:
     """With the retail profile each local hour weighs in with its normalised weight."""
     w = hourly_weights("retail")
     hours = w[9] * 0.5 + w[10] + w[11] + w[12] * 0.5  # 09:30 to 12:30
@@ -145,7 +174,9 @@ def test_expected_arrivals_follow_profile(demand: Demand) -> None:
     assert expected == pytest.approx(demand.expected_arrivals()["pharmacy"], rel=1e-12)
 
 
-def test_arrival_counts_per_hour_match_rate(demand: Demand, batches: list[ArrivalBatch]) -> None:
+def test_arrival_counts_per_hour_match_rate(
+    demand: DemandUnderTest, batches: list[ArrivalBatch]
+) -> None:
     """Each service's count in each piece is within 5 Poisson standard deviations of its mean."""
     for batch in batches:
         hour = int(demand.clock.hour_of_day(batch.t0_s))
@@ -156,7 +187,9 @@ def test_arrival_counts_per_hour_match_rate(demand: Demand, batches: list[Arriva
             assert abs(count - mean) <= 5 * math.sqrt(mean), (batch.index, name, count, mean)
 
 
-def test_arrivals_spread_by_province_holders(demand: Demand, batches: list[ArrivalBatch]) -> None:
+def test_arrivals_spread_by_province_holders(
+    demand: DemandUnderTest, batches: list[ArrivalBatch]
+) -> None:
     """Sites follow holders: each province's count within 5 Poisson sds of its mean."""
     outpatient = concat(batches, "service") == 0
     sites = concat(batches, "site")[outpatient]
@@ -174,7 +207,9 @@ def test_cross_province_share(batches: list[ArrivalBatch]) -> None:
         assert within_binomial(share, int(cross[mine].sum()), int(mine.sum()))
 
 
-def test_local_arrivals_are_insured_at_site(demand: Demand, batches: list[ArrivalBatch]) -> None:
+def test_local_arrivals_are_insured_at_site(
+    demand: DemandUnderTest, batches: list[ArrivalBatch]
+) -> None:
     """home is the holder's home province; local arrivals have home == site."""
     holder = concat(batches, "holder")
     home = concat(batches, "home")
@@ -222,7 +257,7 @@ def test_amounts_in_fen(batches: list[ArrivalBatch]) -> None:
     assert 25_000 == pytest.approx(amount[outpatient].mean(), rel=5 / math.sqrt(n))
 
 
-def test_point_within_site_points(demand: Demand, batches: list[ArrivalBatch]) -> None:
+def test_point_within_site_points(demand: DemandUnderTest, batches: list[ArrivalBatch]) -> None:
     """Each arrival's point index is one of its site's points for its service."""
     for batch in batches:
         for name, code in (("medical_outpatient", 0), ("pharmacy", 2)):
