@@ -61,6 +61,9 @@ class ArrivalFeed:
             batch.ineligible.tolist(),
             batch.amount_fen.tolist(),
             batch.point.tolist(),
+            batch.holder.tolist(),
+            batch.scheme.tolist(),
+            batch.level.tolist(),
         )
         self._next = 0
         self._schedule_next()
@@ -78,10 +81,14 @@ class ArrivalFeed:
         i = self._next
         batch = self._batch
         assert batch is not None
-        times, service, site, home, card, filed, ineligible, amount, point = self._columns
+        (times, service, site, home, card, filed, ineligible, amount, point, holder, scheme,
+         level) = self._columns  # fmt: skip
         txn = Transaction(batch.first_id + i, batch, i, service[i], site[i], home[i], card[i],
                           filed[i], ineligible[i], amount[i], times[i])  # fmt: skip
         txn.point = point[i]
+        txn.holder = holder[i]
+        txn.scheme = scheme[i]
+        txn.level = level[i]
         self.arrived += 1
         self._next = i + 1
         self._schedule_next()

@@ -46,6 +46,7 @@ class ArrivalBatch:
     amount_fen: npt.NDArray[np.int64]
     point: npt.NDArray[np.int64]
     channel: npt.NDArray[np.uint8]
+    level: npt.NDArray[np.uint8]
 
     @property
     def size(self) -> int:
@@ -93,6 +94,7 @@ def defaults(n: int) -> Columns:
         "amount_fen": np.zeros(n, dtype=np.int64),
         "point": np.zeros(n, dtype=np.int64),
         "channel": np.zeros(n, dtype=np.uint8),
+        "level": np.zeros(n, dtype=np.uint8),
     }
 
 

@@ -40,6 +40,15 @@ class Scheme(IntEnum):
     """Urban-rural resident basic medical insurance (城乡居民)."""
 
 
+class Level(IntEnum):
+    """Hospital level (医院等级); ``NONE`` for service points that are not hospitals."""
+
+    NONE = 0
+    PRIMARY = 1
+    SECONDARY = 2
+    TERTIARY = 3
+
+
 class Outcome(IntEnum):
     """Terminal state of a transaction: every transaction ends in exactly one."""
 

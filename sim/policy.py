@@ -1,68 +1,169 @@
 """Reimbursement: how the home province splits a bill into fund and personal shares.
 
-The rule (deductible, ratio, ceiling) is the *home* province's, as in real
-cross-province settlement. Arithmetic is in integer fen with the ratio in basis
-points, so the split is exact and the two shares always add up to the bill.
+The rule (deductible, ratio by scheme and hospital level, annual ceiling) is the
+*home* province's, as in real cross-province settlement; the share of the bill
+inside the catalogue is the *treatment* province's. Arithmetic is in integer fen
+with ratios in basis points, so the split is exact and the two shares always add
+up to the bill. The annual ceiling caps each holder's fund payments year to date.
 """
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
+
 import attrs
 
-from sim.domain import Fen
+from sim.domain import Fen, Level, Scheme
 from sim.scenario.schema import PolicyRule, PolicySpec
 
-__all__ = ["CompiledRule", "PolicyTable", "split"]
+__all__ = ["CompiledRule", "PolicyTable", "YearToDate", "split"]
 
 BASIS_POINTS = 10_000
 
 
+def _bp(share: float) -> int:
+    return round(share * BASIS_POINTS)
+
+
 @attrs.frozen
 class CompiledRule:
-    """A policy rule in the integer form the split uses."""
+    """A policy rule in the integer form the split uses.
+
+    ``ratio_bp[scheme][level]`` in basis points; ``Level.NONE`` uses the tertiary ratio.
+    """
 
     deductible_fen: Fen
-    ratio_bp: int
+    ratio_bp: tuple[tuple[int, int, int, int], tuple[int, int, int, int]]
     ceiling_fen: Fen | None
 
     @classmethod
     def from_rule(cls, rule: PolicyRule) -> CompiledRule:
-        """Compile a scenario rule (ratio rounded to a basis point)."""
-        return cls(
-            int(rule.deductible),
-            round(rule.ratio * BASIS_POINTS),
-            None if rule.ceiling is None else int(rule.ceiling),
-        )
+        """Compile a scenario rule (ratios rounded to a basis point)."""
+        if rule.ratios is None:
+            flat = _bp(rule.ratio or 0.0)
+            table = ((flat,) * 4, (flat,) * 4)
+        else:
+            rows: list[tuple[int, int, int, int]] = []
+            for levels in (rule.ratios.employee, rule.ratios.resident):
+                p, s, t = _bp(levels.primary), _bp(levels.secondary), _bp(levels.tertiary)
+                rows.append((t, p, s, t))
+            table = (rows[0], rows[1])
+        ceiling = None if rule.ceiling is None else int(rule.ceiling)
+        return cls(int(rule.deductible), table, ceiling)
+
+    @classmethod
+    def flat(cls, deductible_fen: Fen, ratio_bp: int, ceiling_fen: Fen | None) -> CompiledRule:
+        """One ratio for every scheme and level (handy in tests and examples)."""
+        row = (ratio_bp,) * 4
+        return cls(deductible_fen, (row, row), ceiling_fen)
+
+    def ratio_for(self, scheme: int, level: int) -> int:
+        """Ratio in basis points for a scheme and hospital level."""
+        return self.ratio_bp[scheme][level]
 
 
-def split(amount_fen: Fen, rule: CompiledRule) -> tuple[Fen, Fen]:
-    """Fund share and personal share of a bill; they sum to ``amount_fen`` exactly."""
-    eligible = amount_fen - rule.deductible_fen
+def split(
+    amount_fen: Fen,
+    deductible_fen: Fen,
+    ratio_bp: int,
+    ceiling_left_fen: Fen | None = None,
+    covered_bp: int = BASIS_POINTS,
+) -> tuple[Fen, Fen]:
+    """Fund share and personal share of a bill; they sum to ``amount_fen`` exactly.
+
+    covered = amount × covered share; fund = (covered − deductible) × ratio, at most
+    what is left of the holder's annual ceiling. All rounding is down, in fen.
+    """
+    covered = amount_fen * covered_bp // BASIS_POINTS
+    eligible = covered - deductible_fen
     if eligible <= 0:
         return 0, amount_fen
-    fund = eligible * rule.ratio_bp // BASIS_POINTS
-    if rule.ceiling_fen is not None and fund > rule.ceiling_fen:
-        fund = rule.ceiling_fen
+    fund = eligible * ratio_bp // BASIS_POINTS
+    if ceiling_left_fen is not None and fund > ceiling_left_fen:
+        fund = max(ceiling_left_fen, 0)
     return fund, amount_fen - fund
 
 
+class YearToDate:
+    """Each holder's fund payments in the current calendar year (sparse: only payers)."""
+
+    __slots__ = ("_paid", "_year_starts")
+
+    def __init__(self, year_starts_s: Sequence[float] = ()) -> None:
+        self._year_starts = list(year_starts_s)
+        self._paid: dict[int, tuple[int, Fen]] = {}
+
+    def _year(self, now: float) -> int:
+        return bisect.bisect_right(self._year_starts, now)
+
+    def paid(self, holder: int, now: float) -> Fen:
+        """Fund payments for ``holder`` so far in the year containing ``now``."""
+        entry = self._paid.get(holder)
+        if entry is None or entry[0] != self._year(now):
+            return 0
+        return entry[1]
+
+    def add(self, holder: int, fund_fen: Fen, now: float) -> None:
+        """Count a fund payment (negative to undo one)."""
+        self._paid[holder] = (self._year(now), self.paid(holder, now) + fund_fen)
+
+    def __len__(self) -> int:
+        return len(self._paid)
+
+
 class PolicyTable:
-    """Rules looked up by (home province, service) in constant time."""
+    """Rules by (home province, service) and catalogue shares by (treatment province, service)."""
 
     def __init__(
-        self, spec: PolicySpec, province_ids: tuple[str, ...], services: tuple[str, ...]
+        self,
+        spec: PolicySpec,
+        province_ids: tuple[str, ...],
+        services: tuple[str, ...],
+        year_starts_s: Sequence[float] = (),
     ) -> None:
-        self.rules: list[list[CompiledRule | None]] = []
-        for pid in province_ids:
-            row: list[CompiledRule | None] = []
-            for service in services:
-                rule = spec.rule(pid, service)
-                row.append(None if rule is None else CompiledRule.from_rule(rule))
-            self.rules.append(row)
+        self.rules: list[list[CompiledRule | None]] = [
+            [None if (r := spec.rule(pid, s)) is None else CompiledRule.from_rule(r)
+             for s in services]
+            for pid in province_ids
+        ]  # fmt: skip
+        self.covered_bp: list[list[int]] = [
+            [_bp(spec.catalogue.covered(pid, s)) for s in services] for pid in province_ids
+        ]
+        self.ytd = YearToDate(year_starts_s)
 
-    def split(self, home: int, service: int, amount_fen: Fen) -> tuple[Fen, Fen]:
-        """Split a bill by the rule of the holder's home province for the service."""
+    def split(
+        self,
+        home: int,
+        service: int,
+        amount_fen: Fen,
+        *,
+        site: int | None = None,
+        scheme: int = Scheme.EMPLOYEE,
+        level: int = Level.NONE,
+        holder: int | None = None,
+        now: float = 0.0,
+    ) -> tuple[Fen, Fen]:
+        """Split a bill by the home province's rule; count the fund share year to date.
+
+        ``site`` (the treatment province) sets the catalogue's covered share; without a
+        ``holder`` the annual ceiling applies to this bill alone.
+        """
         rule = self.rules[home][service]
         if rule is None:
             raise LookupError(f"no policy rule for province #{home}, service #{service}")
-        return split(amount_fen, rule)
+        covered = self.covered_bp[home if site is None else site][service]
+        left = None
+        if rule.ceiling_fen is not None:
+            used = 0 if holder is None else self.ytd.paid(holder, now)
+            left = rule.ceiling_fen - used
+        fund, personal = split(amount_fen, rule.deductible_fen, rule.ratio_for(scheme, level),
+                               left, covered)  # fmt: skip
+        if holder is not None and fund:
+            self.ytd.add(holder, fund, now)
+        return fund, personal
+
+    def undo(self, holder: int, fund_fen: Fen, now: float) -> None:
+        """Take back a fund payment from the holder's year to date (a reversal)."""
+        if fund_fen:
+            self.ytd.add(holder, -fund_fen, now)

@@ -199,7 +199,16 @@ class SettleHandler:
             return Answer.NOT_FILED
         if txn.ineligible:
             return Answer.INELIGIBLE
-        fund, personal = self.policy.split(txn.home, txn.service, txn.amount_fen)
+        fund, personal = self.policy.split(
+            txn.home,
+            txn.service,
+            txn.amount_fen,
+            site=txn.site,
+            scheme=txn.scheme,
+            level=txn.level,
+            holder=txn.holder,
+            now=self.env._now,
+        )
         txn.fund_fen = fund
         txn.personal_fen = personal
         self.settled += 1

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import simpy
 
 from sim.demand import ArrivalBatch
-from sim.domain import SERVICES, CardKind, Channel, Outcome, Reason, Scheme, labels
+from sim.domain import SERVICES, CardKind, Channel, Level, Outcome, Reason, Scheme, labels
 from sim.stations import StationStats
 from sim.transaction import Transaction
 
@@ -39,6 +39,8 @@ _TRANSACTION_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("card_kind", _CATEGORY),
     ("scheme", _CATEGORY),
     ("channel", _CATEGORY),
+    ("level", _CATEGORY),
+    ("point", pa.int32()),
     ("arrival_s", pa.float64()),
     ("start_s", pa.float64()),
     ("end_s", pa.float64()),
@@ -88,6 +90,7 @@ class TransactionRecorder:
         self._provinces = pa.array(list(province_ids), pa.string())
         self._services = pa.array(list(SERVICES), pa.string())
         self._channels = pa.array(labels(Channel), pa.string())
+        self._levels = pa.array(labels(Level), pa.string())
         self._cards = pa.array(labels(CardKind), pa.string())
         self._schemes = pa.array(labels(Scheme), pa.string())
         self._outcomes = pa.array(labels(Outcome), pa.string())
@@ -157,6 +160,8 @@ class TransactionRecorder:
             "card_kind": cat(b.card, self._cards),
             "scheme": cat(b.scheme, self._schemes),
             "channel": cat(b.channel, self._channels),
+            "level": cat(b.level, self._levels),
+            "point": pa.array(b.point.astype(np.int32)),
             "arrival_s": pa.array(b.time_s),
             "start_s": pa.array(ended["start_s"]),
             "end_s": pa.array(ended["end_s"]),

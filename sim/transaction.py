@@ -28,15 +28,18 @@ class Transaction:
         "end_s",
         "filed",
         "fund_fen",
+        "holder",
         "home",
         "id",
         "ineligible",
         "leave_s",
+        "level",
         "outcome",
         "personal_fen",
         "point",
         "reason",
         "row",
+        "scheme",
         "service",
         "settle_s",
         "site",
@@ -70,6 +73,9 @@ class Transaction:
         self.amount_fen = amount_fen
         self.arrival_s = arrival_s
         self.point: Any = None
+        self.holder = -1
+        self.scheme = 0
+        self.level = 0
         self.start_s = -1.0
         self.settle_s = -1.0
         self.end_s = -1.0

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import attrs
 
+from sim import units
 from sim.scenario.units_types import (
     UNIT_DURATION,
     UNIT_MONEY,
@@ -128,6 +129,26 @@ Profile = str | tuple[float, ...]
 
 
 @attrs.frozen
+class LevelShares:
+    """How a service's points divide into hospital levels (一级, 二级, 三级)."""
+
+    primary: float = attrs.field(default=0.0, validator=share)
+    secondary: float = attrs.field(default=0.0, validator=share)
+    tertiary: float = attrs.field(default=1.0, validator=share)
+
+    def check(self) -> Problems:
+        """The shares add up to 1."""
+        total = self.primary + self.secondary + self.tertiary
+        if abs(total - 1.0) > 1e-9:
+            return [("", f"shares must add up to 1, got {total:g}")]
+        return []
+
+    def as_tuple(self) -> tuple[float, float, float]:
+        """(primary, secondary, tertiary)."""
+        return (self.primary, self.secondary, self.tertiary)
+
+
+@attrs.frozen
 class PointsSpec:
     """The service points of one service in each province.
 
@@ -139,6 +160,8 @@ class PointsSpec:
     service_time: Distribution = attrs.field(metadata=IN_DURATION)
     per_province: int | None = attrs.field(default=None, validator=at_least(1))
     total: int | None = attrs.field(default=None, validator=at_least(1))
+    levels: LevelShares = LevelShares()
+    """Hospital levels of the points (each province's points are split in these shares)."""
 
     def check(self) -> Problems:
         """Exactly one of ``per_province`` and ``total`` is given."""
@@ -261,16 +284,73 @@ class NetworkSpec:
 
 
 @attrs.frozen
+class LevelRatios:
+    """Reimbursement ratios by hospital level (一级, 二级, 三级)."""
+
+    primary: float = attrs.field(validator=share)
+    secondary: float = attrs.field(validator=share)
+    tertiary: float = attrs.field(validator=share)
+
+
+@attrs.frozen
+class RatioTable:
+    """Reimbursement ratios by insurance scheme and hospital level."""
+
+    employee: LevelRatios
+    resident: LevelRatios
+
+
+@attrs.frozen
 class PolicyRule:
     """Reimbursement rule of a home province for one service.
 
-    fund share = min(ceiling, ratio × max(0, amount − deductible)); the patient
-    pays the rest.
+    For a bill, the covered part (the treatment province's catalogue share) less
+    the deductible is reimbursed at the ratio, capped so that the holder's fund
+    payments this year stay within the annual ceiling; the patient pays the rest.
     """
 
-    ratio: float = attrs.field(validator=share)
+    ratio: float | None = attrs.field(default=None, validator=share)
+    """One ratio for every scheme and hospital level."""
+    ratios: RatioTable | None = None
+    """Ratios by scheme and hospital level (instead of ``ratio``)."""
     deductible: MoneyFen = attrs.field(default=MoneyFen(0), validator=at_least(0))
+    """Paid by the patient on each visit or stay before the fund pays anything."""
     ceiling: MoneyFen | None = attrs.field(default=None, validator=at_least(0))
+    """Most the fund pays for one holder in a calendar year (year to date)."""
+
+    def check(self) -> Problems:
+        """Exactly one of ``ratio`` and ``ratios``."""
+        if (self.ratio is None) == (self.ratios is None):
+            return [("ratio", "give exactly one of 'ratio' and 'ratios'")]
+        return []
+
+
+@attrs.frozen
+class CatalogueSpec:
+    """Share of each bill inside the treatment province's catalogue (the rest is self-paid)."""
+
+    default: dict[str, float] = attrs.Factory(dict)
+    """Covered share per service; a service not listed is fully covered."""
+    provinces: dict[str, dict[str, float]] = attrs.Factory(dict)
+    """Covered share per treatment province and service, replacing the default."""
+
+    def covered(self, province_id: str, service: str) -> float:
+        """The covered share a treatment province's catalogue gives a service's bills."""
+        own = self.provinces.get(province_id, {})
+        return own.get(service, self.default.get(service, 1.0))
+
+    def check(self) -> Problems:
+        """Every covered share is a probability."""
+        problems: Problems = []
+        tables = {"default": self.default, **{f"provinces.{k}": v for k, v in
+                                               self.provinces.items()}}  # fmt: skip
+        for where, table in tables.items():
+            for service, value in table.items():
+                if not 0.0 <= value <= 1.0:
+                    problems.append(
+                        (f"{where}.{service}", f"must be between 0 and 1, got {value:g}")
+                    )
+        return problems
 
 
 @attrs.frozen
@@ -279,11 +359,53 @@ class PolicySpec:
 
     default: dict[str, PolicyRule] = attrs.Factory(dict)
     provinces: dict[str, dict[str, PolicyRule]] = attrs.Factory(dict)
+    catalogue: CatalogueSpec = CatalogueSpec()
 
     def rule(self, province_id: str, service: str) -> PolicyRule | None:
         """The rule the home province applies to a service."""
         own = self.provinces.get(province_id, {})
         return own.get(service, self.default.get(service))
+
+
+# --- clearing between provinces ------------------------------------------------------
+
+
+@attrs.frozen
+class AdvanceSpec:
+    """Advance funds held by treatment provinces to pay cross-province bills before clearing."""
+
+    days: float = attrs.field(default=30.0, validator=at_least(0))
+    """Initial size: this many days of the province's expected cross-province fund payments."""
+    top_up_below: float = attrs.field(default=0.2, validator=share)
+    """Top the fund back up to its initial size when it falls below this share of it."""
+
+
+@attrs.frozen
+class ClearingSpec:
+    """Prepay first, clear later: periods, application delay, advance funds."""
+
+    period: str = "month"
+    """``month`` (calendar months in local time) or a duration such as ``1d``."""
+    apply_after: DurationS = attrs.field(default=DurationS(0.0), validator=at_least(0))
+    """Delay after a period's end before its clearing is applied."""
+    advance: AdvanceSpec = AdvanceSpec()
+
+    @property
+    def period_s(self) -> float | None:
+        """The period as a fixed duration in seconds (``None`` for calendar months)."""
+        return None if self.period == "month" else units.parse_duration(self.period)
+
+    def check(self) -> Problems:
+        """``period`` is ``month`` or a positive duration."""
+        try:
+            seconds = self.period_s
+        except units.UnitError:
+            return [
+                ("period", f"expected 'month' or a duration such as '1d', got {self.period!r}")
+            ]
+        if seconds is not None and seconds <= 0:
+            return [("period", f"must be > 0, got {self.period!r}")]
+        return []
 
 
 # --- outputs and the whole scenario ------------------------------------------------
@@ -315,6 +437,7 @@ class Scenario:
     services: ServicesSpec = ServicesSpec()
     network: NetworkSpec = NetworkSpec()
     policy: PolicySpec = PolicySpec()
+    clearing: ClearingSpec = ClearingSpec()
     outputs: OutputsSpec = OutputsSpec()
 
     def check(self) -> Problems:

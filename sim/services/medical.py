@@ -25,6 +25,7 @@ from sim.kernel import call_later
 from sim.points import PointGroup, point_counts
 from sim.population import Population
 from sim.protocol import Answer, Protocol
+from sim.provinces import apportion
 from sim.recorder import TransactionRecorder
 from sim.scenario.schema import MedicalService
 from sim.transaction import Transaction
@@ -67,6 +68,9 @@ class MedicalArrivals:
         self.point_counts = point_counts
         self.rng = rng
         self.weights = hourly_weights(spec.profile)
+        self.level_counts, self.level_start, self.level_cum = _levels(
+            point_counts, spec.points.levels.as_tuple()
+        )
         holders = population.holders_per_province.astype(np.float64)
         self.base_rate = holders * spec.rate.per_holder_per_day / 86400.0
         """Arrivals per second per province at profile weight 1."""
@@ -97,8 +101,32 @@ class MedicalArrivals:
             "filed": ~cross | (rng.random(n) < spec.filed_in_advance),
             "ineligible": rng.random(n) < spec.ineligible_share,
             "amount_fen": sample_fen(spec.amount, rng, n),
-            "point": (rng.random(n) * self.point_counts[site]).astype(np.int64),
+            **self._points(site, rng),
         }
+
+    def _points(self, site: npt.NDArray[np.int64], rng: np.random.Generator) -> Columns:
+        """Each patient's hospital level (by the level shares) and a point of that level."""
+        level = (rng.random(site.size)[:, None] >= self.level_cum[site, :2]).sum(axis=1)
+        offset = (rng.random(site.size) * self.level_counts[site, level]).astype(np.int64)
+        return {
+            "point": self.level_start[site, level] + offset,
+            "level": (level + 1).astype(np.uint8),
+        }
+
+
+def _levels(
+    counts: npt.NDArray[np.int64], shares: tuple[float, float, float]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Points per level in each province, each level's first point, and level odds.
+
+    Levels without points in a province are never chosen there.
+    """
+    weights = np.asarray(shares, dtype=np.float64)
+    per_level = np.array([apportion(weights, float(n)) for n in counts], dtype=np.int64)
+    start = np.cumsum(per_level, axis=1) - per_level
+    chosen = weights * (per_level > 0)
+    cum = np.cumsum(chosen, axis=1) / chosen.sum(axis=1, keepdims=True)
+    return per_level, start, cum
 
 
 _OUTCOMES = {

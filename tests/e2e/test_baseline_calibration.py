@@ -3,9 +3,12 @@
 Targets (see the derivations in scenarios/baseline_weekday.yaml):
 - outpatient + pharmacy settlements per day, scaled back: 6.7 bn in 2024 / 366 days;
 - inpatient share of cross-province direct settlements: 11.25 M of 129 M (2023).
-Both must be within 10% (relative). The shipped scale (1:1000) is checked as users
-run it, and ten times larger, where the inpatient share rests on ~300 cases rather
-than ~30 and its 95% interval must contain the target.
+The daily count rests on ~18,000 settlements at the shipped scale (1:1000) and is
+checked there and at 1:100, within 10%. The inpatient share rests on only ~30
+cross-province inpatient settlements at 1:1000 (a 95% interval of about ±35%), so a
+10% check there would test the seed, not the model: at 1:1000 the target must lie
+in the reported 95% interval, and at 1:100 (~300 cases) the estimate must also be
+within 10%.
 """
 
 from __future__ import annotations
@@ -40,9 +43,10 @@ def test_daily_outpatient_settlements_match_2024(summary: dict) -> None:
 
 
 def test_inpatient_share_of_cross_province_matches_2023(summary: dict) -> None:
-    """Inpatient share of cross-province settlements within 10% of 8.72%."""
+    """Inpatient share of cross-province settlements: 8.72% in the 95% interval, and within
+    10% where the interval is narrow enough for that to mean something."""
     share = summary["medical"]["inpatient_share_of_cross_province_settled"]
-    assert share["value"] == pytest.approx(INPATIENT_SHARE_OF_CROSS, rel=0.10)
+    low, high = share["ci95"]
+    assert low <= INPATIENT_SHARE_OF_CROSS <= high
     if summary["scale"] >= 1e-2:
-        low, high = share["ci95"]
-        assert low <= INPATIENT_SHARE_OF_CROSS <= high
+        assert share["value"] == pytest.approx(INPATIENT_SHARE_OF_CROSS, rel=0.10)

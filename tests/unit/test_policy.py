@@ -8,10 +8,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.policy import CompiledRule, PolicyTable, split
-from sim.scenario.schema import PolicyRule, PolicySpec
+from sim.domain import Level, Scheme
+from sim.policy import CompiledRule, PolicyTable, YearToDate, split
+from sim.scenario.schema import (
+    CatalogueSpec,
+    LevelRatios,
+    PolicyRule,
+    PolicySpec,
+    RatioTable,
+)
 
-INPATIENT = CompiledRule(deductible_fen=80_000, ratio_bp=7_000, ceiling_fen=30_000_000)
+
+def _split(amount: int, rule: CompiledRule) -> tuple[int, int]:
+    """Split one bill by a flat rule, the ceiling applying to this bill alone."""
+    return split(amount, rule.deductible_fen, rule.ratio_for(0, Level.TERTIARY), rule.ceiling_fen)
+
+
+INPATIENT = CompiledRule.flat(deductible_fen=80_000, ratio_bp=7_000, ceiling_fen=30_000_000)
 """800 yuan deductible, 70%, ceiling 300,000 yuan."""
 
 
@@ -29,24 +42,24 @@ INPATIENT = CompiledRule(deductible_fen=80_000, ratio_bp=7_000, ceiling_fen=30_0
 )
 def test_split_examples(amount: int, fund: int, personal: int) -> None:
     """fund = min(ceiling, ratio × (amount − deductible)), rounded down to a fen."""
-    assert (fund, personal) == split(amount, INPATIENT)
+    assert (fund, personal) == _split(amount, INPATIENT)
 
 
 def test_split_ratio_zero_and_one() -> None:
     """Ratio 0 leaves everything to the patient; ratio 1 pays all above the deductible."""
-    assert (0, 12_345) == split(12_345, CompiledRule(0, 0, None))
-    assert (12_245, 100) == split(12_345, CompiledRule(100, 10_000, None))
-    assert (12_345, 0) == split(12_345, CompiledRule(0, 10_000, None))
+    assert (0, 12_345) == _split(12_345, CompiledRule.flat(0, 0, None))
+    assert (12_245, 100) == _split(12_345, CompiledRule.flat(100, 10_000, None))
+    assert (12_345, 0) == _split(12_345, CompiledRule.flat(0, 10_000, None))
 
 
 def test_split_without_ceiling() -> None:
     """Without a ceiling the fund share grows with the bill."""
-    assert (700_000_000, 300_000_000) == split(1_000_000_000, CompiledRule(0, 7_000, None))
+    assert (700_000_000, 300_000_000) == _split(1_000_000_000, CompiledRule.flat(0, 7_000, None))
 
 
 def test_split_ceiling_zero() -> None:
     """A ceiling of 0 means the fund pays nothing."""
-    assert (0, 5_000) == split(5_000, CompiledRule(0, 5_000, 0))
+    assert (0, 5_000) == _split(5_000, CompiledRule.flat(0, 5_000, 0))
 
 
 @given(
@@ -59,7 +72,7 @@ def test_shares_sum_to_amount(
     amount: int, deductible: int, ratio_bp: int, ceiling: int | None
 ) -> None:
     """The shares are integers that add up to the bill; the fund share obeys every limit."""
-    fund, personal = split(amount, CompiledRule(deductible, ratio_bp, ceiling))
+    fund, personal = _split(amount, CompiledRule.flat(deductible, ratio_bp, ceiling))
     assert amount == fund + personal
     assert isinstance(fund, int)
     assert isinstance(personal, int)
@@ -74,7 +87,7 @@ def test_shares_sum_to_amount(
 def test_fund_share_never_falls_as_bill_rises(a: int, b: int) -> None:
     """A larger bill never gets a smaller fund share (monotone split)."""
     low, high = sorted((a, b))
-    assert split(low, INPATIENT)[0] <= split(high, INPATIENT)[0]
+    assert _split(low, INPATIENT)[0] <= _split(high, INPATIENT)[0]
 
 
 @pytest.mark.parametrize(
@@ -83,31 +96,39 @@ def test_fund_share_never_falls_as_bill_rises(a: int, b: int) -> None:
 )
 def test_ratio_rounded_to_basis_point(ratio: float, bp: int) -> None:
     """Ratios compile to the nearest basis point (0.7 × 10000 is 7000.000000000001)."""
-    assert bp == CompiledRule.from_rule(PolicyRule(ratio)).ratio_bp
+    assert bp == CompiledRule.from_rule(PolicyRule(ratio)).ratio_for(
+        Scheme.RESIDENT, Level.PRIMARY
+    )
 
 
 def test_compile_rule_keeps_money() -> None:
     """Deductible and ceiling carry over as integer fen; no ceiling stays None."""
-    assert CompiledRule(80_000, 7_000, 30_000_000) == CompiledRule.from_rule(
-        PolicyRule(0.7, 80_000, 30_000_000)
+    assert CompiledRule.flat(80_000, 7_000, 30_000_000) == CompiledRule.from_rule(
+        PolicyRule(0.7, deductible=80_000, ceiling=30_000_000)
     )
     assert None is CompiledRule.from_rule(PolicyRule(0.5)).ceiling_fen
 
 
 SPEC = PolicySpec(
     default={
-        "medical_inpatient": PolicyRule(0.7, 80_000, 30_000_000),
+        "medical_inpatient": PolicyRule(0.7, deductible=80_000, ceiling=30_000_000),
         "pharmacy": PolicyRule(0.5),
     },
-    provinces={"BJ": {"medical_inpatient": PolicyRule(0.85, 130_000, 50_000_000)}},
+    provinces={
+        "BJ": {"medical_inpatient": PolicyRule(0.85, deductible=130_000, ceiling=50_000_000)}
+    },
 )
 SERVICES = ("medical_outpatient", "medical_inpatient", "pharmacy")
 
 
 def test_spec_rule_lookup() -> None:
     """A province's own rule replaces the default for that service only."""
-    assert PolicyRule(0.85, 130_000, 50_000_000) == SPEC.rule("BJ", "medical_inpatient")
-    assert PolicyRule(0.7, 80_000, 30_000_000) == SPEC.rule("GD", "medical_inpatient")
+    assert PolicyRule(0.85, deductible=130_000, ceiling=50_000_000) == SPEC.rule(
+        "BJ", "medical_inpatient"
+    )
+    assert PolicyRule(0.7, deductible=80_000, ceiling=30_000_000) == SPEC.rule(
+        "GD", "medical_inpatient"
+    )
     assert PolicyRule(0.5) == SPEC.rule("BJ", "pharmacy")
     assert None is SPEC.rule("BJ", "medical_outpatient")
 
@@ -126,3 +147,48 @@ def test_table_without_rule_raises() -> None:
     table = PolicyTable(SPEC, ("BJ", "GD"), SERVICES)
     with pytest.raises(LookupError, match="province #1, service #0"):
         table.split(1, 0, 100)
+
+
+def test_ratio_table_by_scheme_and_level() -> None:
+    """A ratio table gives each scheme and hospital level its own ratio."""
+    ratios = RatioTable(LevelRatios(0.95, 0.9, 0.85), LevelRatios(0.8, 0.7, 0.6))
+    rule = CompiledRule.from_rule(PolicyRule(ratios=ratios))
+    assert 9_500 == rule.ratio_for(Scheme.EMPLOYEE, Level.PRIMARY)
+    assert 7_000 == rule.ratio_for(Scheme.RESIDENT, Level.SECONDARY)
+    assert 6_000 == rule.ratio_for(Scheme.RESIDENT, Level.TERTIARY)
+    table = PolicyTable(PolicySpec(default={"pharmacy": PolicyRule(ratios=ratios)}),
+                        ("BJ",), SERVICES)  # fmt: skip
+    assert (8_000, 2_000) == table.split(0, 2, 10_000, scheme=Scheme.RESIDENT,
+                                         level=Level.PRIMARY)  # fmt: skip
+
+
+def test_catalogue_share_is_the_treatment_provinces() -> None:
+    """Only the covered share of the bill (treatment province's catalogue) is reimbursed."""
+    spec = PolicySpec(
+        default={"pharmacy": PolicyRule(0.5)},
+        catalogue=CatalogueSpec(default={"pharmacy": 0.8}, provinces={"GD": {"pharmacy": 0.6}}),
+    )
+    table = PolicyTable(spec, ("BJ", "GD"), SERVICES)
+    assert (4_000, 6_000) == table.split(0, 2, 10_000, site=0)  # covered 8,000 × 50%
+    assert (3_000, 7_000) == table.split(0, 2, 10_000, site=1)  # BJ holder treated in GD
+
+
+def test_annual_ceiling_counts_year_to_date() -> None:
+    """The ceiling caps a holder's fund payments over the year, not per bill."""
+    spec = PolicySpec(default={"pharmacy": PolicyRule(1.0, ceiling=15_000)})
+    table = PolicyTable(spec, ("BJ",), SERVICES, year_starts_s=[1_000.0])
+    assert (10_000, 0) == table.split(0, 2, 10_000, holder=7, now=1.0)
+    assert (5_000, 5_000) == table.split(0, 2, 10_000, holder=7, now=2.0)
+    assert (0, 10_000) == table.split(0, 2, 10_000, holder=7, now=3.0)
+    assert (10_000, 0) == table.split(0, 2, 10_000, holder=8, now=3.0)  # another holder
+    assert (10_000, 0) == table.split(0, 2, 10_000, holder=7, now=1_000.0)  # new year
+    table.undo(8, 10_000, now=4.0)
+    assert 0 == table.ytd.paid(8, 4.0)
+
+
+def test_year_to_date_is_sparse() -> None:
+    """Only holders who were paid take memory."""
+    ytd = YearToDate()
+    ytd.add(3, 500, 0.0)
+    ytd.add(3, 200, 1.0)
+    assert (700, 0, 1) == (ytd.paid(3, 2.0), ytd.paid(4, 2.0), len(ytd))

@@ -77,7 +77,7 @@ def _batch(index: int, first_id: int, n: int) -> ArrivalBatch:
                         np.zeros(n, dtype=np.uint8), np.zeros(n, dtype=np.uint8),
                         np.ones(n, dtype=bool), np.zeros(n, dtype=bool),
                         np.full(n, 100, dtype=np.int64), zeros,
-                        np.zeros(n, dtype=np.uint8))  # fmt: skip
+                        np.zeros(n, dtype=np.uint8), np.zeros(n, dtype=np.uint8))  # fmt: skip
 
 
 def _end(batch: ArrivalBatch, row: int) -> Transaction:

@@ -100,8 +100,12 @@ def test_smoke_scenario_values(smoke: Scenario) -> None:
     assert Lognormal(0.4, 0.5) == inpatient.settlement.service_time
     assert 80000 == inpatient.points.total
     assert None is inpatient.points.per_province
-    assert PolicyRule(0.85, 130_000, 50_000_000) == smoke.policy.rule("BJ", "medical_inpatient")
-    assert PolicyRule(0.7, 80_000, 30_000_000) == smoke.policy.rule("GD", "medical_inpatient")
+    assert PolicyRule(0.85, deductible=130_000, ceiling=50_000_000) == smoke.policy.rule(
+        "BJ", "medical_inpatient"
+    )
+    assert PolicyRule(0.7, deductible=80_000, ceiling=30_000_000) == smoke.policy.rule(
+        "GD", "medical_inpatient"
+    )
     assert PolicyRule(0.5) == smoke.policy.rule("BJ", "pharmacy")
     assert 0.5 == smoke.network.retry.backoff
     assert 60.0 == smoke.outputs.sample_every
@@ -686,9 +690,9 @@ def test_dump_writes_units(smoke: Scenario) -> None:
     assert {"per_holder_per_year": 0.22} == inpatient["rate"]
     assert {"lognormal": {"mean": "1200000 fen", "cv": 1.2}} == inpatient["amount"]
     assert {"exponential": {"mean": "300.0s"}} == inpatient["points"]["service_time"]
-    assert {"ratio": 0.5, "deductible": "0 fen", "ceiling": None} == data["policy"]["default"][
-        "pharmacy"
-    ]
+    assert {"ratio": 0.5, "ratios": None, "deductible": "0 fen", "ceiling": None} == data[
+        "policy"
+    ]["default"]["pharmacy"]
 
 
 def test_dump_of_shipped_scenarios_round_trips(smoke: Scenario) -> None:
