@@ -135,6 +135,29 @@ class Clock:
         seconds = np.asarray(t_s, dtype=np.float64) + self.start_second_of_day
         return (np.floor(seconds / 3600.0).astype(np.int64)) % 24
 
+    def month_starts(self, until_s: float) -> list[float]:
+        """Simulated times of local month starts in ``(0, until_s]``."""
+        starts: list[float] = []
+        local = self.start
+        month = dt.datetime(local.year, local.month, 1, tzinfo=local.tzinfo)
+        while True:
+            month = (month + dt.timedelta(days=32)).replace(day=1)
+            t = (month - self.start).total_seconds()
+            if t > until_s:
+                return starts
+            starts.append(t)
+
+    def year_starts(self, until_s: float) -> list[float]:
+        """Simulated times of local new years (1 January, 00:00) in ``(0, until_s]``."""
+        starts: list[float] = []
+        year = self.start.year
+        while True:
+            year += 1
+            t = (dt.datetime(year, 1, 1, tzinfo=self.start.tzinfo) - self.start).total_seconds()
+            if t > until_s:
+                return starts
+            starts.append(t)
+
     def hour_edges(self, horizon_s: float) -> npt.NDArray[np.float64]:
         """Simulated times of the local hour boundaries covering ``[0, horizon_s]``.
 

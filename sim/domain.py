@@ -72,6 +72,8 @@ class Reason(IntEnum):
     """The e-card QR verification ran out of retries."""
     INELIGIBLE = 4
     """The home platform found the holder not eligible."""
+    NOT_NETWORKED = 5
+    """The hospital is not connected to cross-province direct settlement."""
 
 
 SERVICES: tuple[str, ...] = (

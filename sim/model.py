@@ -25,10 +25,12 @@ import simpy
 from sim import results
 from sim.arrivals import ArrivalFeed
 from sim.calendar import Clock
+from sim.clearing import ClearingHouse, initial_advances, period_boundaries
 from sim.demand import Demand
 from sim.distributions import sampler
 from sim.domain import SERVICES
 from sim.kernel import call_later, events_scheduled
+from sim.ledger import AccountKind, Ledger, MoneyError, PostingKind
 from sim.metrics import station_table
 from sim.network import Network
 from sim.policy import PolicyTable
@@ -64,6 +66,8 @@ class Model:
     stations: list[StationStats]
     workdir: Path
     services: dict[str, ServiceRuntime]
+    ledger: Ledger
+    clearing: ClearingHouse
 
 
 def build(scenario: Scenario, workdir: Path) -> Model:
@@ -85,11 +89,20 @@ def build(scenario: Scenario, workdir: Path) -> Model:
         else None
         for name in SERVICES
     ]
-    policy = PolicyTable(scenario.policy, provinces.ids, SERVICES)
+    horizon = float(scenario.horizon)
+    policy = PolicyTable(scenario.policy, provinces.ids, SERVICES,
+                         clock.year_starts(horizon + 86400.0 * 366))  # fmt: skip
     protocol = Protocol(env, network, policy, settle_times)
-    recorder = TransactionRecorder(workdir / results.TRANSACTIONS, provinces.ids)
+    ledger = Ledger(workdir / results.LEDGER, provinces.ids)
+    recorder = TransactionRecorder(workdir / results.TRANSACTIONS, provinces.ids,
+                                   on_batch=ledger.post_transactions)  # fmt: skip
+    clearing = ClearingHouse(
+        scenario.clearing, provinces.ids, population.holders_per_province,
+        period_boundaries(scenario.clearing, clock, horizon), horizon, ledger,
+        initial_advances(scenario, population, policy),
+    )  # fmt: skip
     ctx = ServiceContext(env, scenario, clock, provinces, population, streams, network,
-                         protocol, recorder)  # fmt: skip
+                         protocol, recorder, ledger, clearing)  # fmt: skip
     services = build_services(ctx)
     handlers: list[Callable[[Transaction], None] | None] = [None] * len(SERVICES)
     stations: list[StationStats] = []
@@ -101,10 +114,10 @@ def build(scenario: Scenario, workdir: Path) -> Model:
         arrivals += runtime.arrivals
     stations += [node.stats for node in network.nodes]
     stations += [node.stats for runtime in services.values() for node in runtime.nodes]
-    demand = Demand(clock, float(scenario.horizon), arrivals)
+    demand = Demand(clock, horizon, arrivals)
     feed = ArrivalFeed(env, demand.batches(), recorder, handlers)
     return Model(scenario, env, provinces, population, demand, network, protocol, recorder,
-                 feed, stations, workdir, services)  # fmt: skip
+                 feed, stations, workdir, services, ledger, clearing)  # fmt: skip
 
 
 def simulate(model: Model, progress: Progress | None = None) -> results.Result:
@@ -116,6 +129,7 @@ def simulate(model: Model, progress: Progress | None = None) -> results.Result:
     samples = math.ceil(horizon / every - 1e-9) + 1  # 0, every, …, and the horizon
     series = StationSeries(model.stations, samples)
     model.feed.start()
+    model.clearing.start(env)
     env.process(sample_stations(env, series, every, horizon))
     if scenario.warmup > 0:
         call_later(env, float(scenario.warmup), _reset_stations, model.stations)
@@ -123,13 +137,41 @@ def simulate(model: Model, progress: Progress | None = None) -> results.Result:
         _run_until(env, horizon, progress)
         stations = station_table(model.stations, horizon)
         env.run()  # no new arrivals: let every transaction in flight reach its end
+        model.clearing.finish(env.now)
         model.recorder.close()
+        money = _close_books(model)
     except BaseException:
         model.recorder.abort()
+        model.ledger.abort()
         raise
     wall_s = time.perf_counter() - wall_start
     events = events_scheduled(env)
-    return _collect(model, series, stations, wall_s, events)
+    return _collect(model, series, stations, wall_s, events, money)
+
+
+def _close_books(model: Model) -> dict[str, Any]:
+    """Run the money checks; any failure stops the run (no results folder is kept)."""
+    ledger, clearing = model.ledger, model.clearing
+    checks = ledger.close()
+    advances = [ledger.balance((AccountKind.ADVANCE, p, -1, -1))
+                for p in range(len(model.provinces))]  # fmt: skip
+    checks["advance_funds_agree"] = advances == clearing.advance
+    clearing_summary = clearing.summary()
+    checks["net_positions_sum_to_zero"] = clearing_summary["net_positions_sum_to_zero"]
+    failed = [name for name, ok in checks.items() if not ok]
+    if failed:
+        details = "; ".join(ledger.failures) or ", ".join(failed)
+        raise MoneyError(f"money does not add up ({', '.join(failed)}): {details}")
+    return {
+        "ledger": {
+            "postings": ledger.next_posting,
+            "totals_fen": {k.name.lower(): ledger.totals[k] for k in PostingKind},
+            "postings_by_kind": {k.name.lower(): ledger.count[k] for k in PostingKind},
+            "balances_fen": ledger.balances_by_kind(),
+            "checks": checks,
+        },
+        "clearing": clearing_summary,
+    }
 
 
 def _run_until(env: simpy.Environment, horizon: float, progress: Progress | None) -> None:
@@ -152,6 +194,7 @@ def _collect(
     stations: dict[str, list[Any]],
     wall_s: float,
     events: int,
+    money: dict[str, Any],
 ) -> results.Result:
     scenario = model.scenario
     workdir = model.workdir
@@ -161,6 +204,7 @@ def _collect(
         "seed": scenario.seed,
         "scale": scenario.scale,
         "protocol": model.protocol.counters(),
+        **money,
     }
     table = results.pq_read(workdir / results.TRANSACTIONS, results.SUMMARY_COLUMNS)
     codes = sorted(code for r in model.services.values() for code in r.handlers)
@@ -195,6 +239,7 @@ def _collect(
     timeseries = _timeseries_table(series)
     results.write_table(stations_table, workdir / results.STATIONS)
     results.write_table(timeseries, workdir / results.TIMESERIES)
+    results.write_table(pa.table(model.clearing.rows()), workdir / results.CLEARING)
     results.write_json(summary, workdir / results.SUMMARY)
     results.write_json(manifest, workdir / results.MANIFEST)
     if not scenario.outputs.transactions:

@@ -35,10 +35,12 @@ def point_counts(
 class PointGroup:
     """All points of one service in one province, sharing one set of figures."""
 
-    __slots__ = ("points", "stats")
+    __slots__ = ("networked", "points", "stats")
 
     def __init__(
         self, env: simpy.Environment, service: str, province: str, count: int, capacity: int
     ) -> None:
         self.stats = StationStats(f"point:{service}:{province}", "point", province, service)
         self.points = [Station(env, capacity, self.stats) for _ in range(count)]
+        self.networked = [True] * count
+        """Per point: connected to cross-province direct settlement."""

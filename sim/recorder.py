@@ -10,7 +10,7 @@ reads every station's queue and busy servers at a fixed interval.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +81,15 @@ class _OpenBatch:
 class TransactionRecorder:
     """Collects ended transactions and streams them to ``transactions.parquet``."""
 
-    def __init__(self, path: Path, province_ids: Sequence[str]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        province_ids: Sequence[str],
+        on_batch: Callable[[Mapping[str, npt.NDArray[Any]]], None] | None = None,
+    ) -> None:
         self.path = path
+        self.on_batch = on_batch
+        """Called with each written batch's columns (the ledger posts from them)."""
         self.schema = transaction_schema()
         self._writer = pq.ParquetWriter(path, self.schema, compression="zstd")
         self._open: deque[_OpenBatch] = deque()
@@ -145,6 +152,15 @@ class TransactionRecorder:
         rows = np.array(entry.ended, dtype=np.float64)  # exact for fen below 2**53
         rows = rows[np.argsort(rows[:, 0], kind="stable")]
         ended = {name: rows[:, i] for i, name in enumerate(_ENDED)}
+        if self.on_batch is not None:
+            self.on_batch({
+                "txn_id": b.first_id + np.arange(b.size, dtype=np.int64),
+                "service": b.service.astype(np.int64), "site": b.site, "home": b.home,
+                "point": b.point, "amount_fen": b.amount_fen, "end_s": ended["end_s"],
+                "outcome": ended["outcome"].astype(np.int64),
+                "fund_fen": ended["fund_fen"].astype(np.int64),
+                "personal_fen": ended["personal_fen"].astype(np.int64),
+            })  # fmt: skip
 
         def cat(codes: npt.ArrayLike, dictionary: pa.Array) -> pa.DictionaryArray:
             indices = pa.array(np.asarray(codes, dtype=np.int8))

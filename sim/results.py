@@ -34,6 +34,8 @@ STATIONS = "stations.parquet"
 TIMESERIES = "timeseries.parquet"
 SUMMARY = "summary.json"
 MANIFEST = "manifest.json"
+LEDGER = "ledger.parquet"
+CLEARING = "clearing.parquet"
 
 
 @attrs.frozen(eq=False)

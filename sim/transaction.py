@@ -37,6 +37,7 @@ class Transaction:
         "outcome",
         "personal_fen",
         "point",
+        "point_index",
         "reason",
         "row",
         "scheme",
@@ -73,6 +74,7 @@ class Transaction:
         self.amount_fen = amount_fen
         self.arrival_s = arrival_s
         self.point: Any = None
+        self.point_index = -1
         self.holder = -1
         self.scheme = 0
         self.level = 0

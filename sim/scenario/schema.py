@@ -190,6 +190,8 @@ class MedicalService:
     resident_share: float = attrs.field(default=0.5, validator=share)
     filed_in_advance: float = attrs.field(default=1.0, validator=share)
     ineligible_share: float = attrs.field(default=0.0, validator=share)
+    networked_share: float = attrs.field(default=1.0, validator=share)
+    """Share of points connected to cross-province direct settlement (in every level)."""
     settlement: SettlementSpec = SettlementSpec()
 
 

@@ -18,7 +18,9 @@ import numpy as np
 import simpy
 
 from sim.calendar import Clock
+from sim.clearing import ClearingHouse
 from sim.demand import ArrivalStream
+from sim.ledger import Ledger
 from sim.network import Network, Node
 from sim.population import Population
 from sim.protocol import Protocol
@@ -45,6 +47,8 @@ class ServiceContext:
     network: Network
     protocol: Protocol
     recorder: TransactionRecorder
+    ledger: Ledger
+    clearing: ClearingHouse
 
     def generator(self, name: str) -> np.random.Generator:
         """A named random stream for this run."""

@@ -45,8 +45,11 @@ def build(ctx: ServiceContext, name: str, spec: MedicalService) -> ServiceRuntim
     groups = [PointGroup(ctx.env, name, pid, int(n), spec.points.capacity)
               for pid, n in zip(ctx.provinces.ids, counts, strict=True)]  # fmt: skip
     service_time = sampler(spec.points.service_time, ctx.generator(f"point:{name}"))
-    desk = MedicalDesk(ctx.env, groups, service_time, ctx.protocol, ctx.recorder)
     arrivals = MedicalArrivals(name, spec, ctx.population, counts, ctx.generator(f"demand:{name}"))
+    for p, group in enumerate(groups):
+        group.networked = arrivals.networked_points(p, spec.networked_share)
+    desk = MedicalDesk(ctx.env, groups, service_time, ctx.protocol, ctx.recorder,
+                       on_cross_settled=ctx.clearing.record)  # fmt: skip
     return ServiceRuntime(arrivals=[arrivals], handlers={SERVICE_CODES[name]: desk.arrive},
                           stations=[g.stats for g in groups])  # fmt: skip
 
@@ -74,6 +77,18 @@ class MedicalArrivals:
         holders = population.holders_per_province.astype(np.float64)
         self.base_rate = holders * spec.rate.per_holder_per_day / 86400.0
         """Arrivals per second per province at profile weight 1."""
+
+    def networked_points(self, province: int, share: float) -> list[bool]:
+        """Which of a province's points do cross-province direct settlement.
+
+        The same share of each level's points (rounded half up), the first ones of each.
+        """
+        flags = [False] * int(self.point_counts[province])
+        for start, count in zip(self.level_start[province], self.level_counts[province],
+                                strict=True):  # fmt: skip
+            for i in range(int(np.floor(share * count + 0.5))):
+                flags[int(start) + i] = True
+        return flags
 
     def expected(self, hour: int, t0_s: float, t1_s: float) -> float:
         """Expected arrivals in the piece of the run."""
@@ -147,15 +162,19 @@ class MedicalDesk:
         service_time: Callable[[], float],
         protocol: Protocol,
         recorder: TransactionRecorder,
+        on_cross_settled: Callable[[float, int, int, int], None] | None = None,
     ) -> None:
         self.env = env
         self.groups = groups
         self.service_time = service_time
         self.protocol = protocol
         self.recorder = recorder
+        self.on_cross_settled = on_cross_settled
+        """Told (time, home, site, fund share) of each cross-province settlement: clearing."""
 
     def arrive(self, txn: Transaction) -> None:
         """A patient arrives at the point drawn for them and queues for a counter."""
+        txn.point_index = txn.point
         station = self.groups[txn.site].points[txn.point]
         txn.point = station
         station.request(txn, self._start)
@@ -175,12 +194,17 @@ class MedicalDesk:
 
     def _served(self, event: Any) -> None:
         txn: Transaction = event._value
+        if txn.cross and not self.groups[txn.site].networked[txn.point_index]:
+            self._end(txn, Outcome.FALLBACK, Reason.NOT_NETWORKED)
+            return
         txn.settle_s = self.env._now
         self.protocol.settle(txn, self._settled)
 
     def _settled(self, txn: Transaction, answer: Answer) -> None:
         txn.settle_s = self.env._now - txn.settle_s
         outcome, reason = _OUTCOMES[answer]
+        if answer is Answer.SETTLED and txn.cross and self.on_cross_settled is not None:
+            self.on_cross_settled(self.env._now, txn.home, txn.site, txn.fund_fen)
         self._end(txn, outcome, reason)
 
     def _end(self, txn: Transaction, outcome: Outcome, reason: Reason) -> None:
