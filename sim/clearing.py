@@ -209,18 +209,23 @@ def initial_advances(scenario: Any, population: Any, policy: Any) -> list[int]:
     """Each treatment province's initial advance fund: ``advance.days`` of expected payments.
 
     The expectation is a sizing estimate, not a forecast: expected cross-province
-    arrivals per day × filed share × mean bill × covered share × the default rule's
-    tertiary resident ratio, ignoring deductibles and ceilings.
+    arrivals per day at the province (spread by ``population.inflow`` as demand is) ×
+    filed share × mean bill × covered share × the default rule's tertiary resident
+    ratio, ignoring deductibles, ceilings and unconnected hospitals.
     """
     from sim.distributions import mean
     from sim.domain import SERVICE_CODES, Level, Scheme
 
     days = scenario.clearing.advance.days
     holders = population.holders_per_province.astype(np.float64)
+    ids = policy.province_ids
+    pull = holders * np.array([scenario.population.inflow.get(p, 1.0) for p in ids])
+    pull = pull / pull.sum() if pull.sum() > 0 else pull
     per_day = np.zeros(holders.size)
     for name, spec in scenario.services.medical().items():
         code = SERVICE_CODES[name]
-        arrivals = holders * spec.rate.per_holder_per_day * spec.cross_province_share
+        national = holders.sum() * spec.rate.per_holder_per_day * spec.cross_province_share
+        arrivals = national * pull  # spread over treatment provinces as demand spreads them
         rule = policy.rules[0][code]
         ratio = 0.0 if rule is None else rule.ratio_for(Scheme.RESIDENT, Level.TERTIARY) / 1e4
         covered = np.array([row[code] for row in policy.covered_bp]) / 1e4

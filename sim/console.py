@@ -145,6 +145,7 @@ def print_summary(
         "inpatient share of cross-province settlements: "
         f"{_pct(medical['inpatient_share_of_cross_province_settled'])}",
         f"cross-province inpatient direct settlement rate: {_pct(rate)}",
+        *_money_lines(summary),
         "protocol: "
         + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in summary["protocol"].items()),
         f"{manifest['transactions']:,} transactions, {manifest['events']:,} events in "
@@ -154,6 +155,29 @@ def print_summary(
     ]
     for line in lines:
         console.print(line, highlight=False)
+
+
+def _money_lines(summary: dict[str, Any]) -> list[str]:
+    """Ledger totals and clearing, when the summary has them."""
+    lines = []
+    ledger = summary.get("ledger")
+    if ledger:
+        totals = ledger["totals_fen"]
+        ok = all(ledger["checks"].values())
+        lines.append(
+            f"money: fund shares ¥{totals['fund_share'] / 100:,.2f}, personal shares "
+            f"¥{totals['personal_share'] / 100:,.2f}, self-paid ¥{totals['self_pay'] / 100:,.2f}"
+            f"; {ledger['postings']:,} postings, checks {'passed' if ok else 'FAILED'}"
+        )
+    clearing = summary.get("clearing")
+    if clearing and clearing["gross_obligations_fen"]:
+        lines.append(
+            f"clearing: {clearing['periods']} period(s), gross obligations "
+            f"¥{clearing['gross_obligations_fen'] / 100:,.2f}, net transfers "
+            f"¥{clearing['net_transfers_fen'] / 100:,.2f} (netting ratio "
+            f"{clearing['netting_ratio']:.3f})"
+        )
+    return lines
 
 
 def _pct(share: dict[str, Any]) -> str:

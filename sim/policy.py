@@ -122,6 +122,7 @@ class PolicyTable:
         services: tuple[str, ...],
         year_starts_s: Sequence[float] = (),
     ) -> None:
+        self.province_ids = province_ids
         self.rules: list[list[CompiledRule | None]] = [
             [None if (r := spec.rule(pid, s)) is None else CompiledRule.from_rule(r)
              for s in services]

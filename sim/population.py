@@ -66,15 +66,20 @@ class Population:
         return self.offsets[province] + (rng.random(province.size) * counts).astype(np.int64)
 
     def draw_cross(
-        self, site: Ids, resident: npt.NDArray[np.bool_], rng: np.random.Generator
+        self,
+        site: Ids,
+        resident: npt.NDArray[np.bool_],
+        rng: np.random.Generator,
+        outflow: npt.NDArray[np.float64] | None = None,
     ) -> Ids:
         """For each treatment site, a holder insured elsewhere.
 
         Where ``resident`` is set and the site has migrant residents, the holder
         is one of them (a long-term resident); otherwise a visitor whose home is
-        drawn in proportion to holders, excluding the site itself.
+        drawn in proportion to holders (times ``outflow`` weights, if given),
+        excluding the site itself.
         """
-        home = self._draw_other_province(site, rng)
+        home = self._draw_other_province(site, rng, outflow)
         holders = self.draw_local(home, rng)
         migrants_here = np.diff(self.migrant_offsets)[site]
         use_resident = resident & (migrants_here > 0)
@@ -86,12 +91,16 @@ class Population:
             holders = np.where(use_resident, self.migrants_by_residence[picks], holders)
         return holders
 
-    def _draw_other_province(self, site: Ids, rng: np.random.Generator) -> Ids:
+    def _draw_other_province(
+        self, site: Ids, rng: np.random.Generator, outflow: npt.NDArray[np.float64] | None
+    ) -> Ids:
         weights = self.holders_per_province.astype(np.float64)
+        if outflow is not None:
+            weights = weights * outflow
         cumulative = np.cumsum(weights) / weights.sum()
         home = np.searchsorted(cumulative, rng.random(site.size), side="right")
         clash = home == site
-        while clash.any():  # rejection: at most a few rounds, largest share is under 10%
+        while clash.any():  # rejection: a few rounds unless one province dominates the weights
             home[clash] = np.searchsorted(cumulative, rng.random(int(clash.sum())), side="right")
             clash = home == site
         return home.astype(np.int64)

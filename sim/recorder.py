@@ -56,6 +56,9 @@ _TRANSACTION_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("personal_fen", pa.int64()),
 )
 
+ROW_GROUP_ROWS = 65_536
+"""Completed batches are written together once they hold this many rows."""
+
 _ENDED = ("row", "start_s", "end_s", "settle_s", "outcome", "reason", "attempts",
           "fund_fen", "personal_fen", "leave_s")  # fmt: skip
 """What :meth:`TransactionRecorder.finish` keeps of a transaction, in this order."""
@@ -104,6 +107,8 @@ class TransactionRecorder:
         self._reasons = pa.array(labels(Reason), pa.string())
         self.ended = 0
         self.rows_written = 0
+        self._buffer: list[dict[str, npt.NDArray[Any]]] = []
+        self._buffered = 0
 
     def open(self, batch: ArrivalBatch) -> None:
         """Expect the transactions of a new batch."""
@@ -130,6 +135,7 @@ class TransactionRecorder:
     def close(self) -> None:
         """Write what is complete and close the file; refuse if anything is still in flight."""
         self._flush()
+        self._write_buffer()
         self._writer.close()
         if self._open:
             pending = sum(e.batch.size - len(e.ended) for e in self._open)
@@ -144,55 +150,84 @@ class TransactionRecorder:
             entry = self._open.popleft()
             del self._by_index[entry.batch.index]
             if entry.batch.size:
-                self._writer.write_table(self._table(entry), row_group_size=entry.batch.size)
-                self.rows_written += entry.batch.size
+                self._buffer.append(self._columns(entry))
+                self._buffered += entry.batch.size
+        if self._buffered >= ROW_GROUP_ROWS:
+            self._write_buffer()
 
-    def _table(self, entry: _OpenBatch) -> pa.Table:
+    def _write_buffer(self) -> None:
+        """Write buffered batches as one row group (and hand them to ``on_batch``)."""
+        if not self._buffer:
+            return
+        columns = {k: np.concatenate([c[k] for c in self._buffer]) for k in self._buffer[0]}
+        self._buffer, self._buffered = [], 0
+        if self.on_batch is not None:
+            self.on_batch(columns)
+        table = self._arrow(columns)
+        self._writer.write_table(table, row_group_size=table.num_rows)
+        self.rows_written += table.num_rows
+
+    def _columns(self, entry: _OpenBatch) -> dict[str, npt.NDArray[Any]]:
+        """A completed batch as numpy columns (codes for categories), in row order."""
         b = entry.batch
         rows = np.array(entry.ended, dtype=np.float64)  # exact for fen below 2**53
         rows = rows[np.argsort(rows[:, 0], kind="stable")]
         ended = {name: rows[:, i] for i, name in enumerate(_ENDED)}
-        if self.on_batch is not None:
-            self.on_batch({
-                "txn_id": b.first_id + np.arange(b.size, dtype=np.int64),
-                "service": b.service.astype(np.int64), "site": b.site, "home": b.home,
-                "point": b.point, "amount_fen": b.amount_fen, "end_s": ended["end_s"],
-                "outcome": ended["outcome"].astype(np.int64),
-                "fund_fen": ended["fund_fen"].astype(np.int64),
-                "personal_fen": ended["personal_fen"].astype(np.int64),
-            })  # fmt: skip
+        return {
+            "txn_id": b.first_id + np.arange(b.size, dtype=np.int64),
+            "service": b.service.astype(np.int64),
+            "home": b.home,
+            "site": b.site,
+            "holder": b.holder,
+            "card": b.card,
+            "scheme": b.scheme,
+            "channel": b.channel,
+            "level": b.level,
+            "point": b.point,
+            "arrival_s": b.time_s,
+            "start_s": ended["start_s"],
+            "end_s": ended["end_s"],
+            "leave_s": ended["leave_s"],
+            "settle_s": ended["settle_s"],
+            "outcome": ended["outcome"].astype(np.int64),
+            "reason": ended["reason"].astype(np.int64),
+            "attempts": ended["attempts"].astype(np.int8),
+            "amount_fen": b.amount_fen,
+            "fund_fen": ended["fund_fen"].astype(np.int64),
+            "personal_fen": ended["personal_fen"].astype(np.int64),
+        }
 
+    def _arrow(self, c: Mapping[str, npt.NDArray[Any]]) -> pa.Table:
         def cat(codes: npt.ArrayLike, dictionary: pa.Array) -> pa.DictionaryArray:
             indices = pa.array(np.asarray(codes, dtype=np.int8))
             return pa.DictionaryArray.from_arrays(indices, dictionary)
 
+        settle = c["settle_s"]
         columns = {
-            "txn_id": pa.array(b.first_id + np.arange(b.size, dtype=np.int64)),
-            "service": cat(b.service, self._services),
-            "home_province": cat(b.home, self._provinces),
-            "site_province": cat(b.site, self._provinces),
-            "cross_province": pa.array(b.cross),
-            "holder_id": pa.array(b.holder),
-            "card_kind": cat(b.card, self._cards),
-            "scheme": cat(b.scheme, self._schemes),
-            "channel": cat(b.channel, self._channels),
-            "level": cat(b.level, self._levels),
-            "point": pa.array(b.point.astype(np.int32)),
-            "arrival_s": pa.array(b.time_s),
-            "start_s": pa.array(ended["start_s"]),
-            "end_s": pa.array(ended["end_s"]),
-            "latency_s": pa.array(ended["end_s"] - b.time_s),
-            "wait_s": pa.array(ended["start_s"] - b.time_s),
-            "point_latency_s": pa.array(ended["leave_s"] - b.time_s),
-            "settle_latency_s": pa.array(
-                np.where(ended["settle_s"] >= 0, ended["settle_s"], np.nan)
-            ),
-            "outcome": cat(ended["outcome"], self._outcomes),
-            "reason": cat(ended["reason"], self._reasons),
-            "attempts": pa.array(ended["attempts"].astype(np.int8)),
-            "amount_fen": pa.array(b.amount_fen),
-            "fund_fen": pa.array(ended["fund_fen"].astype(np.int64)),
-            "personal_fen": pa.array(ended["personal_fen"].astype(np.int64)),
+            "txn_id": pa.array(c["txn_id"]),
+            "service": cat(c["service"], self._services),
+            "home_province": cat(c["home"], self._provinces),
+            "site_province": cat(c["site"], self._provinces),
+            "cross_province": pa.array(c["site"] != c["home"]),
+            "holder_id": pa.array(c["holder"]),
+            "card_kind": cat(c["card"], self._cards),
+            "scheme": cat(c["scheme"], self._schemes),
+            "channel": cat(c["channel"], self._channels),
+            "level": cat(c["level"], self._levels),
+            "point": pa.array(c["point"].astype(np.int32)),
+            "arrival_s": pa.array(c["arrival_s"]),
+            "start_s": pa.array(c["start_s"]),
+            "end_s": pa.array(c["end_s"]),
+            "latency_s": pa.array(c["end_s"] - c["arrival_s"]),
+            "wait_s": pa.array(c["start_s"] - c["arrival_s"]),
+            "point_latency_s": pa.array(c["leave_s"] - c["arrival_s"]),
+            "settle_latency_s": pa.array(np.where(settle >= 0, settle, np.nan)),
+            "outcome": cat(c["outcome"], self._outcomes),
+            "reason": cat(c["reason"], self._reasons),
+            "attempts": pa.array(c["attempts"]),
+            "amount_fen": pa.array(c["amount_fen"]),
+            "fund_fen": pa.array(c["fund_fen"]),
+            "personal_fen": pa.array(c["personal_fen"]),
         }
         return pa.Table.from_arrays(list(columns.values()), schema=self.schema)
 

@@ -239,6 +239,19 @@ class PopulationSpec:
     """Share of holders in the urban employee scheme (the rest: resident scheme)."""
     migrant_share: float = attrs.field(default=0.0, validator=share)
     """Share of holders living outside their home (insured) province."""
+    inflow: dict[str, float] = attrs.Factory(dict)
+    """Relative pull of treatment provinces on cross-province patients (default 1)."""
+    outflow: dict[str, float] = attrs.Factory(dict)
+    """Relative propensity of a home province's holders to be treated elsewhere (default 1)."""
+
+    def check(self) -> Problems:
+        """Flow weights are positive."""
+        return [
+            (f"{table}.{pid}", f"must be > 0, got {value:g}")
+            for table, weights in (("inflow", self.inflow), ("outflow", self.outflow))
+            for pid, value in weights.items()
+            if not value > 0
+        ]
 
 
 # --- settlement network --------------------------------------------------------

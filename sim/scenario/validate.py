@@ -7,6 +7,8 @@ problems by path so the loader can list them together.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sim import calendar
 from sim.provinces import BUILTIN_TABLES, load_provinces
 from sim.scenario.codec import Problem
@@ -23,6 +25,17 @@ def cross_check(scenario: Scenario) -> list[Problem]:
         )
         return problems
     ids = set(load_provinces(scenario.provinces).ids)
+    tables: dict[str, Mapping[str, object]] = {
+        "population.inflow": scenario.population.inflow,
+        "population.outflow": scenario.population.outflow,
+        "policy.catalogue.provinces": scenario.policy.catalogue.provinces,
+    }
+    for path, table in tables.items():
+        problems.extend(
+            Problem(f"{path}.{pid}", f"unknown province (known: {', '.join(sorted(ids))})")
+            for pid in table
+            if pid not in ids
+        )
     # ServicesSpec.check runs only when the key is written; an omitted key is no better.
     problems.extend(Problem("services", message) for _, message in scenario.services.check())
     for name, service in scenario.services.enabled().items():

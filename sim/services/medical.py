@@ -27,7 +27,7 @@ from sim.population import Population
 from sim.protocol import Answer, Protocol
 from sim.provinces import apportion
 from sim.recorder import TransactionRecorder
-from sim.scenario.schema import MedicalService
+from sim.scenario.schema import MedicalService, PopulationSpec
 from sim.transaction import Transaction
 
 if TYPE_CHECKING:
@@ -45,7 +45,8 @@ def build(ctx: ServiceContext, name: str, spec: MedicalService) -> ServiceRuntim
     groups = [PointGroup(ctx.env, name, pid, int(n), spec.points.capacity)
               for pid, n in zip(ctx.provinces.ids, counts, strict=True)]  # fmt: skip
     service_time = sampler(spec.points.service_time, ctx.generator(f"point:{name}"))
-    arrivals = MedicalArrivals(name, spec, ctx.population, counts, ctx.generator(f"demand:{name}"))
+    arrivals = MedicalArrivals(name, spec, ctx.population, counts, ctx.generator(f"demand:{name}"),
+                               ctx.scenario.population, ctx.provinces.ids)  # fmt: skip
     for p, group in enumerate(groups):
         group.networked = arrivals.networked_points(p, spec.networked_share)
     desk = MedicalDesk(ctx.env, groups, service_time, ctx.protocol, ctx.recorder,
@@ -64,6 +65,8 @@ class MedicalArrivals:
         population: Population,
         point_counts: npt.NDArray[np.int64],
         rng: np.random.Generator,
+        flows: PopulationSpec,
+        province_ids: tuple[str, ...],
     ) -> None:
         self.code = SERVICE_CODES[name]
         self.spec = spec
@@ -77,6 +80,12 @@ class MedicalArrivals:
         holders = population.holders_per_province.astype(np.float64)
         self.base_rate = holders * spec.rate.per_holder_per_day / 86400.0
         """Arrivals per second per province at profile weight 1."""
+        pull = _weights(flows.inflow, province_ids)
+        self.local_rate = self.base_rate * (1.0 - spec.cross_province_share)
+        self.cross_rate = (self.base_rate.sum() * spec.cross_province_share
+                           * _normalised(holders * pull))  # fmt: skip
+        """Cross-province patients: the same national volume, drawn to sites by ``inflow``."""
+        self.outflow = _weights(flows.outflow, province_ids)
 
     def networked_points(self, province: int, share: float) -> list[bool]:
         """Which of a province's points do cross-province direct settlement.
@@ -92,18 +101,24 @@ class MedicalArrivals:
 
     def expected(self, hour: int, t0_s: float, t1_s: float) -> float:
         """Expected arrivals in the piece of the run."""
-        return float(self.base_rate.sum() * self.weights[hour] * (t1_s - t0_s))
+        total = self.local_rate.sum() + self.cross_rate.sum()
+        return float(total * self.weights[hour] * (t1_s - t0_s))
 
     def draw(self, hour: int, t0_s: float, t1_s: float) -> Columns:
         """Arrivals in ``[t0_s, t1_s)`` with everything the visit needs."""
         spec, rng, population = self.spec, self.rng, self.population
-        site, time_s = poisson_hour(self.base_rate * self.weights[hour], t0_s, t1_s, rng)
+        weight = self.weights[hour]
+        local_site, local_time = poisson_hour(self.local_rate * weight, t0_s, t1_s, rng)
+        cross_site, cross_time = poisson_hour(self.cross_rate * weight, t0_s, t1_s, rng)
+        site = np.concatenate((local_site, cross_site))
+        time_s = np.concatenate((local_time, cross_time))
         n = site.size
-        cross = rng.random(n) < spec.cross_province_share
-        resident = rng.random(n) < spec.resident_share
-        holder = population.draw_local(site, rng)
-        if cross.any():
-            holder[cross] = population.draw_cross(site[cross], resident[cross], rng)
+        cross = np.arange(n) >= local_site.size
+        resident = rng.random(cross_site.size) < spec.resident_share
+        holder = np.concatenate((
+            population.draw_local(local_site, rng),
+            population.draw_cross(cross_site, resident, rng, self.outflow),
+        ))  # fmt: skip
         return {
             **defaults(n),
             "time_s": time_s,
@@ -127,6 +142,16 @@ class MedicalArrivals:
             "point": self.level_start[site, level] + offset,
             "level": (level + 1).astype(np.uint8),
         }
+
+
+def _weights(table: dict[str, float], province_ids: tuple[str, ...]) -> npt.NDArray[np.float64]:
+    """Per-province weights from a sparse table (1 where not listed)."""
+    return np.array([table.get(pid, 1.0) for pid in province_ids], dtype=np.float64)
+
+
+def _normalised(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    total = weights.sum()
+    return weights / total if total > 0 else weights
 
 
 def _levels(

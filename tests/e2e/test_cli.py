@@ -14,7 +14,7 @@ import yaml
 from tests.conftest import ROOT, SCENARIOS
 
 RESULT_FILES = {"transactions.parquet", "stations.parquet", "timeseries.parquet",
-                "summary.json", "manifest.json"}  # fmt: skip
+                "ledger.parquet", "clearing.parquet", "summary.json", "manifest.json"}  # fmt: skip
 
 
 def sim(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -33,5 +33,5 @@ def test_scenario_runs_on_a_short_horizon(path: Path, tmp_path: Path) -> None:
     scenario = load_scenario(path, ["horizon=40min", "warmup=0s"])
     scenario = attrs.evolve(scenario, scale=min(scenario.scale, 1e-3))
     result = run_once(scenario, tmp_path / "out")
-    assert result.manifest["transactions"] > 0
+    assert result.manifest["events"] > 0  # a quiet night may hold no transaction at all
     assert (tmp_path / "out" / "summary.json").exists()

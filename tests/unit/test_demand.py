@@ -76,7 +76,8 @@ class DemandUnderTest:
         }
         self.streams = {
             name: MedicalArrivals(name, spec, self.population, self.point_counts[name],
-                                  streams.generator(f"demand:{name}"))
+                                  streams.generator(f"demand:{name}"), scenario.population,
+                                  provinces.ids)
             for name, spec in services.items()
         }  # fmt: skip
         self.clock = Clock(scenario.start)

@@ -32,7 +32,7 @@ import pytest
 
 from sim.scenario import ScenarioError, parse_scenario
 from sim.scenario.loader import read_yaml
-from sim.scenario.schema import MedicalService, Scenario
+from sim.scenario.schema import MedicalService, PolicyRule, Scenario
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
 
@@ -43,8 +43,16 @@ DICT_PLACEHOLDERS = {
     "policy.default": "<service>",
     "policy.provinces": "<ID>",
     "policy.provinces.<ID>": "<service>",
+    "policy.catalogue.default": "<service>",
+    "policy.catalogue.provinces": "<ID>",
+    "policy.catalogue.provinces.<ID>": "<service>",
+    "population.inflow": "<ID>",
+    "population.outflow": "<ID>",
 }
 """Placeholder for the user-chosen keys of each ``dict`` in the schema."""
+
+WHOLE: frozenset[type] = frozenset({PolicyRule})
+"""Sections an example gives whole (a rule's ``ratio`` and ``ratios`` exclude each other)."""
 
 REQUIRED_TOP_LEVEL = frozenset(
     f.name for f in attrs.fields(Scenario) if f.default is attrs.NOTHING
@@ -113,6 +121,8 @@ def merge(base: Any, fragment: Any, tp: Any = Scenario) -> Any:
     """``fragment`` laid over ``base`` key by key; values that are not sections replace."""
     if not (isinstance(base, dict) and isinstance(fragment, dict)):
         return fragment
+    if any(o in WHOLE for o in _options(tp)):
+        return fragment  # a policy rule in an example is complete: it replaces the base's
     sections = [o for o in _options(tp) if attrs.has(o) and not _is_tagged(o)]
     mappings = [o for o in _options(tp) if typing.get_origin(o) is dict]
     if not sections and not mappings:

@@ -86,8 +86,12 @@ def _end(batch: ArrivalBatch, row: int) -> Transaction:
     return txn
 
 
-def test_recorder_writes_batches_in_order_once_complete(tmp_path: Path) -> None:
-    """Batch 1 ending first is held until batch 0 is complete; rows come out in id order."""
+def test_recorder_writes_batches_in_order_once_complete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batch 1 ending first is held until batch 0 is complete; rows come out in id order,
+    a row group each time the buffered batches reach the row-group size."""
+    monkeypatch.setattr("sim.recorder.ROW_GROUP_ROWS", 2)
     recorder = TransactionRecorder(tmp_path / "t.parquet", ["AA"])
     first, second = _batch(0, 0, 2), _batch(1, 2, 1)
     recorder.open(first)
@@ -96,10 +100,25 @@ def test_recorder_writes_batches_in_order_once_complete(tmp_path: Path) -> None:
     recorder.finish(_end(first, 1))
     assert recorder.rows_written == 0
     recorder.finish(_end(first, 0))
+    assert recorder.rows_written == 3  # both batches complete: 3 rows ≥ 2, written
     recorder.close()
     table = pq.read_table(tmp_path / "t.parquet")
     assert table["txn_id"].to_pylist() == [0, 1, 2]
-    assert pq.ParquetFile(tmp_path / "t.parquet").num_row_groups == 2
+    assert pq.ParquetFile(tmp_path / "t.parquet").num_row_groups == 1
+
+
+def test_recorder_hands_each_row_group_to_on_batch(tmp_path: Path) -> None:
+    """on_batch sees every written row once, as numpy columns."""
+    seen: list[list[int]] = []
+    recorder = TransactionRecorder(
+        tmp_path / "t.parquet", ["AA"], on_batch=lambda c: seen.append(c["txn_id"].tolist())
+    )
+    batch = _batch(0, 0, 2)
+    recorder.open(batch)
+    recorder.finish(_end(batch, 1))
+    recorder.finish(_end(batch, 0))
+    recorder.close()
+    assert seen == [[0, 1]]
 
 
 def test_recorder_refuses_to_close_with_transactions_in_flight(tmp_path: Path) -> None:
