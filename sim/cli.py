@@ -84,6 +84,7 @@ def _validate(paths: Sequence[Path], overrides: Sequence[str]) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from sim.api import run_once  # deferred: validation alone need not import the model
+    from sim.ledger import MoneyError
 
     try:
         scenario = load_scenario(args.scenario, args.overrides, seed=args.seed)
@@ -97,6 +98,9 @@ def _run(args: argparse.Namespace) -> int:
     progress = RunProgress(float(scenario.horizon), scenario.name)
     try:
         result = run_once(scenario, out, progress=None if args.quiet else progress)
+    except MoneyError as exc:
+        print(f"run failed: {exc}\nno results folder was written", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         progress.close()
     if not args.quiet:
