@@ -146,3 +146,24 @@ def test_same_seed_same_bytes_other_seed_other_bytes(smoke: Scenario, tmp_path: 
     assert data[0] == data[1]
     assert data[0] != data[2]
     assert (a / "summary.json").read_text() == (b / "summary.json").read_text()
+
+
+def test_a_money_error_stops_the_run_and_keeps_no_folder(
+    smoke: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If postings go missing, the end-of-run check names the transactions and the
+    results folder is never created."""
+    import sim.ledger
+    from sim.ledger import MoneyError
+
+    real = sim.ledger.medical_postings
+
+    def lose_one(columns):  # drop the first posting of each batch
+        postings = real(columns)
+        return {k: v[1:] for k, v in postings.items()}
+
+    monkeypatch.setattr(sim.ledger, "medical_postings", lose_one)
+    with pytest.raises(MoneyError, match="txn_id"):
+        run_once(smoke, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert list(tmp_path.iterdir()) == []
