@@ -177,8 +177,11 @@ class ServicesSpec:
     medical_outpatient: MedicalService | None = None
     medical_inpatient: MedicalService | None = None
     pharmacy: MedicalService | None = None
+    library: LibraryService | None = None
+    transit: TransitService | None = None
+    pension_payout: PensionPayoutService | None = None
 
-    def enabled(self) -> dict[str, MedicalService]:
+    def enabled(self) -> dict[str, AnyService]:
         """Services present in the scenario, in a fixed order."""
         return {
             f.name: getattr(self, f.name)
@@ -323,3 +326,15 @@ class Scenario:
         if self.warmup >= self.horizon:
             problems.append(("warmup", f"must be shorter than horizon ({self.horizon:g}s)"))
         return problems
+
+
+# The other service families' sections import the primitives above, so they are
+# imported last; the names must be module globals for the codec's type hints.
+from sim.scenario.card_services import (  # noqa: E402
+    LibraryService,
+    PensionPayoutService,
+    TransitService,
+)
+
+AnyService = MedicalService | LibraryService | TransitService | PensionPayoutService
+"""The section of any one service family."""

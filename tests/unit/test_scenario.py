@@ -254,7 +254,7 @@ def test_scenario_is_frozen_and_evolvable(raw: dict[str, Any]) -> None:
         (
             lambda r: r["policy"].update(provinces={"BJ": {"medical_inpatient": {"ratio": 0.5}}}),
             "policy.provinces.BJ.medical_inpatient",
-            "not a service of this scenario",
+            "not a medical service of this scenario",
         ),
         (
             lambda r: r.update(horizon="1 fortnight"),
@@ -382,7 +382,7 @@ def test_scenario_is_frozen_and_evolvable(raw: dict[str, Any]) -> None:
             lambda r: r["services"].update(pharmacy=None),
             "services",
             "no service enabled: add at least one of medical_outpatient, medical_inpatient, "
-            "pharmacy",
+            "pharmacy, library, transit, pension_payout",
         ),
         (
             lambda r: r["policy"]["default"].pop("pharmacy"),
@@ -392,7 +392,7 @@ def test_scenario_is_frozen_and_evolvable(raw: dict[str, Any]) -> None:
         (
             lambda r: r["policy"]["default"].update(medical_inpatient={"ratio": 0.5}),
             "policy.default.medical_inpatient",
-            "not a service of this scenario",
+            "not a medical service of this scenario",
         ),
         (
             lambda r: r["services"]["pharmacy"].update(
@@ -419,7 +419,7 @@ def test_omitted_services_is_refused(raw: dict[str, Any]) -> None:
         (
             "services",
             "no service enabled: add at least one of medical_outpatient, medical_inpatient, "
-            "pharmacy",
+            "pharmacy, library, transit, pension_payout",
         )
     ] == problems_of(raw)
 
