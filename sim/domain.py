@@ -63,6 +63,10 @@ class Reason(IntEnum):
     """The e-card QR verification ran out of retries."""
     INELIGIBLE = 4
     """The home platform found the holder not eligible."""
+    NOT_INTERCONNECTED = 5
+    """A library cannot verify a holder insured in a province it is not interconnected with."""
+    CREDIT_PENDING = 6
+    """A withdrawal on payday before the holder's credit has landed: nothing to withdraw yet."""
 
 
 SERVICES: tuple[str, ...] = (

@@ -35,7 +35,7 @@ from sim.policy import PolicyTable
 from sim.population import Population, build_population
 from sim.protocol import Protocol
 from sim.provinces import ProvinceTable, load_provinces
-from sim.recorder import StationSeries, TransactionRecorder, sample_stations
+from sim.recorder import IdCounter, StationSeries, TransactionRecorder, sample_stations
 from sim.scenario import Scenario, dump_scenario
 from sim.services import ServiceContext, ServiceRuntime, build_services
 from sim.stations import StationStats
@@ -87,7 +87,8 @@ def build(scenario: Scenario, workdir: Path) -> Model:
     ]
     policy = PolicyTable(scenario.policy, provinces.ids, SERVICES)
     protocol = Protocol(env, network, policy, settle_times)
-    recorder = TransactionRecorder(workdir / results.TRANSACTIONS, provinces.ids)
+    ids = IdCounter()
+    recorder = TransactionRecorder(workdir / results.TRANSACTIONS, provinces.ids, ids)
     ctx = ServiceContext(env, scenario, clock, provinces, population, streams, network,
                          protocol, recorder)  # fmt: skip
     services = build_services(ctx)
@@ -102,7 +103,7 @@ def build(scenario: Scenario, workdir: Path) -> Model:
     stations += [node.stats for node in network.nodes]
     stations += [node.stats for runtime in services.values() for node in runtime.nodes]
     demand = Demand(clock, float(scenario.horizon), arrivals)
-    feed = ArrivalFeed(env, demand.batches(), recorder, handlers)
+    feed = ArrivalFeed(env, demand.batches(ids=ids), recorder, handlers)
     return Model(scenario, env, provinces, population, demand, network, protocol, recorder,
                  feed, stations, workdir, services)  # fmt: skip
 

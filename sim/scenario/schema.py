@@ -10,7 +10,7 @@ live in ``check()`` methods (within one class) and in :mod:`sim.scenario.validat
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
+from typing import ClassVar, TypeAlias
 
 import attrs
 
@@ -336,5 +336,5 @@ from sim.scenario.card_services import (  # noqa: E402
     TransitService,
 )
 
-AnyService = MedicalService | LibraryService | TransitService | PensionPayoutService
+AnyService: TypeAlias = MedicalService | LibraryService | TransitService | PensionPayoutService
 """The section of any one service family."""

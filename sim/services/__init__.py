@@ -68,12 +68,15 @@ Builder = Callable[[ServiceContext, str, Any], ServiceRuntime]
 
 
 def _builders() -> dict[str, Builder]:
-    from sim.services import medical
+    from sim.services import library, medical, pension, transit
 
     return {
         "medical_outpatient": medical.build,
         "medical_inpatient": medical.build,
         "pharmacy": medical.build,
+        "library": library.build,
+        "transit": transit.build,
+        "pension_payout": pension.build,
     }
 
 
