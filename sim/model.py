@@ -164,7 +164,7 @@ def _collect(
         "protocol": model.protocol.counters(),
     }
     table = results.pq_read(workdir / results.TRANSACTIONS, results.SUMMARY_COLUMNS)
-    codes = sorted(code for r in model.services.values() for code in r.handlers)
+    codes = sorted({code for r in model.services.values() for code in [*r.handlers, *r.recorded]})
     figures = {name: r.figures() for name, r in model.services.items() if r.figures is not None}
     if figures:
         extra = {**extra, "figures": figures}

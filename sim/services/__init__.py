@@ -60,6 +60,8 @@ class ServiceRuntime:
     stations: list[StationStats] = attrs.Factory(list)
     nodes: list[Node] = attrs.Factory(list)
     """Nodes of the family's own (banks, transit clearing), reported with the others."""
+    recorded: list[int] = attrs.Factory(list)
+    """Service codes the family records directly as blocks (no handler), such as credits."""
     figures: Callable[[], dict[str, Any]] | None = None
     """Family-specific headline figures for ``summary.json`` (computed after the run)."""
 

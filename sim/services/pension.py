@@ -79,6 +79,7 @@ def build(ctx: ServiceContext, name: str, spec: PensionPayoutService) -> Service
     for t, p, batch in payday_sends(spec, table, ctx.clock, 0.0, horizon):
         call_later(env, t, banks[p].receive, recipients.batch(p, batch))
     runtime = ServiceRuntime(stations=[bank.stats for bank in banks])
+    runtime.recorded = sorted({SERVICE_OF[b] for b in spec.batches()})
     banking = None
     if spec.withdrawals is not None:
         banking = withdrawals.build(ctx, spec, recipients)
@@ -345,8 +346,8 @@ def _day_figures(
             "credits": credits,
             "credits_full_scale": credits / scale,
             "amount_fen_full_scale": int(sum(int(b.amounts.sum()) for b in group) / scale),
-            "sent_at": clock.civil(min(b.sent_s for b in group)).isoformat(),
-            "last_credit_at": clock.civil(last).isoformat(),
+            "sent_at": clock.civil(min(b.sent_s for b in group)).isoformat(timespec="seconds"),
+            "last_credit_at": clock.civil(last).isoformat(timespec="seconds"),
             "completion_s": last - min(b.sent_s for b in group),
             "deadline_met": bool(last <= due and all(b.done == b.holders.size for b in group)),
         }
@@ -359,7 +360,7 @@ def _day_figures(
     names = sorted({b.name for b in batches})
     return {
         **summary(batches),
-        "deadline_at": clock.civil(due).isoformat(),
+        "deadline_at": clock.civil(due).isoformat(timespec="seconds"),
         "provinces_late": [pid for pid, f in by_province.items() if not f["deadline_met"]],
         "by_batch": {n: summary([b for b in batches if b.name == n]) for n in names},
         "by_province": by_province,

@@ -345,7 +345,8 @@ def test_scenario_is_frozen_and_evolvable(raw: dict[str, Any]) -> None:
         (
             lambda r: r["services"]["pharmacy"].update(profile="nightly"),
             "services.pharmacy.profile",
-            "unknown profile 'nightly' (known: flat, inpatient_discharge, office_hours, retail)",
+            "unknown profile 'nightly' (known: banking, flat, inpatient_discharge, library, "
+            "office_hours, retail, transit_rush)",
         ),
         (
             lambda r: r["services"]["pharmacy"].update(profile=[1] * 23),
