@@ -239,14 +239,29 @@ class TransactionRecorder:
         self._writer.close()
 
     def _flush(self) -> None:
+        """Write complete entries from the head: each batch alone, a run of blocks together.
+
+        Blocks (credits) come in runs of many small ones; one row group per run
+        keeps the file's row groups few.
+        """
         while self._open and self._open[0].complete:
             entry = self._open.popleft()
             if isinstance(entry, _OpenBatch):
                 del self._by_index[entry.batch.index]
-            if entry.size:
-                table = self._table(entry.first_id, entry.size, entry.columns())
-                self._writer.write_table(table, row_group_size=entry.size)
-                self.rows_written += entry.size
+                self._write(entry.first_id, entry.size, entry.columns())
+                continue
+            run = [entry]
+            while self._open and isinstance(self._open[0], _Block):
+                run.append(self._open.popleft())  # type: ignore[arg-type]
+            size = sum(b.size for b in run)
+            data = {name: np.concatenate([b.data[name] for b in run]) for name in BLOCK_COLUMNS}
+            self._write(entry.first_id, size, data)
+
+    def _write(self, first_id: int, size: int, columns: Mapping[str, npt.NDArray[Any]]) -> None:
+        if size:
+            table = self._table(first_id, size, columns)
+            self._writer.write_table(table, row_group_size=size)
+            self.rows_written += size
 
     def _table(self, first_id: int, n: int, c: Mapping[str, npt.NDArray[Any]]) -> pa.Table:
         def cat(codes: npt.ArrayLike, dictionary: pa.Array) -> pa.DictionaryArray:

@@ -51,6 +51,11 @@ __all__ = [
 
 CODE = SERVICE_CODES["library"]
 CHANNELS = (Channel.COUNTER, Channel.SELF_SERVICE)
+SETTLED, FALLBACK, DECLINED = Outcome.SETTLED, Outcome.FALLBACK, Outcome.DECLINED
+NONE, VERIFY_TIMEOUT = Reason.NONE, Reason.VERIFY_TIMEOUT
+NOT_INTERCONNECTED = Reason.NOT_INTERCONNECTED
+VERIFIED, ECARD = Answer.VERIFIED, CardKind.ECARD
+"""Members bound once: an enum attribute lookup per event is not free."""
 
 
 def build(ctx: ServiceContext, name: str, spec: LibraryService) -> ServiceRuntime:
@@ -273,8 +278,8 @@ class LibraryDesk:
     def _start(self, txn: Transaction) -> None:
         txn.start_s = self.env._now
         if txn.cross and not self._accepts(txn):
-            self._end(txn, Outcome.DECLINED, Reason.NOT_INTERCONNECTED)
-        elif txn.card == CardKind.ECARD:
+            self._end(txn, DECLINED, NOT_INTERCONNECTED)
+        elif txn.card == ECARD:
             self.protocol.verify(txn, self._qr_checked)
         else:
             self._ask_home(txn)
@@ -289,10 +294,10 @@ class LibraryDesk:
         return self.member[txn.home] and share > 0 and self.uniform() < share
 
     def _qr_checked(self, txn: Transaction, answer: Answer) -> None:
-        if answer is Answer.VERIFIED:
+        if answer is VERIFIED:
             self._ask_home(txn)
         else:
-            self._end(txn, Outcome.FALLBACK, Reason.VERIFY_TIMEOUT)
+            self._end(txn, FALLBACK, VERIFY_TIMEOUT)
 
     def _ask_home(self, txn: Transaction) -> None:
         txn.settle_s = self.env._now
@@ -300,14 +305,14 @@ class LibraryDesk:
 
     def _verified(self, txn: Transaction, answer: Answer) -> None:
         txn.settle_s = self.env._now - txn.settle_s
-        if answer is not Answer.VERIFIED:
-            self._end(txn, Outcome.FALLBACK, Reason.VERIFY_TIMEOUT)
+        if answer is not VERIFIED:
+            self._end(txn, FALLBACK, VERIFY_TIMEOUT)
             return
         draw = self.service_times[txn.batch.channel[txn.row]]
         call_later(self.env, draw(), self._served, txn)
 
     def _served(self, event: Any) -> None:
-        self._end(event._value, Outcome.SETTLED, Reason.NONE)
+        self._end(event._value, SETTLED, NONE)
 
     def _end(self, txn: Transaction, outcome: Outcome, reason: Reason) -> None:
         txn.outcome = outcome
@@ -321,9 +326,9 @@ class LibraryDesk:
     def _count(self, txn: Transaction) -> None:
         if txn.cross:
             self.counts["visitors"] += 1
-            if txn.reason is Reason.NOT_INTERCONNECTED:
+            if txn.reason is NOT_INTERCONNECTED:
                 self.counts["not_interconnected"] += 1
-        if txn.outcome is Outcome.SETTLED:
+        if txn.outcome is SETTLED:
             if txn.cross:
                 self.counts["verified_interconnected"] += 1
                 self.verify_interconnected.append(txn.settle_s)

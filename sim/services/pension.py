@@ -196,8 +196,9 @@ class Recipients:
 
     def pending(self, holder: int, t: float) -> bool:
         """Whether the holder's latest credit was sent but has not landed by ``t``."""
-        i = int(np.searchsorted(self.ids, holder))
-        if i == self.ids.size or self.ids[i] != holder:
+        ids = self.ids
+        i = int(ids.searchsorted(holder))
+        if i == ids.size or ids[i] != holder:
             return False
         return bool(self.due_s[i] <= t < self.landed_s[i])
 

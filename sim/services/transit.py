@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["FareClearing", "Gate", "TransitArrivals", "TransitGates", "build"]
 
 CODE = SERVICE_CODES["transit"]
+SETTLED, NONE = Outcome.SETTLED, Reason.NONE
 SITE, HUB, HOME = 0, 1, 2
 """Stages of an upload: at the site clearing node, the interconnection node, the home node."""
 
@@ -361,8 +362,8 @@ class FareClearing:
         for txn in records:
             txn.end_s = now
             txn.settle_s = now - txn.leave_s
-            txn.outcome = Outcome.SETTLED
-            txn.reason = Reason.NONE
+            txn.outcome = SETTLED
+            txn.reason = NONE
             txn.fund_fen = 0
             txn.personal_fen = txn.amount_fen
             self.recorder.finish(txn)

@@ -38,6 +38,10 @@ __all__ = ["BankDesk", "WithdrawalArrivals", "build"]
 
 NAME = "bank_withdrawal"
 CODE = SERVICE_CODES[NAME]
+SETTLED, DECLINED = Outcome.SETTLED, Outcome.DECLINED
+NONE, CREDIT_PENDING = Reason.NONE, Reason.CREDIT_PENDING
+COUNTER = int(Channel.COUNTER)
+"""Members bound once: an enum attribute lookup per event is not free."""
 LOOKBACK_S = 62 * 86400.0
 """How far before the start past paydays are looked for (their spike may still decay)."""
 
@@ -228,19 +232,20 @@ class BankDesk:
 
     def _served(self, event: Any) -> None:
         txn: Transaction = event._value
-        holder = int(txn.batch.holder[txn.row])
-        if self.recipients.pending(holder, txn.start_s):
-            txn.outcome, txn.reason = Outcome.DECLINED, Reason.CREDIT_PENDING
+        batch, row = txn.batch, txn.row
+        pending = self.recipients.pending(int(batch.holder[row]), txn.start_s)
+        if pending:
+            txn.outcome, txn.reason = DECLINED, CREDIT_PENDING
         else:
-            txn.outcome, txn.reason = Outcome.SETTLED, Reason.NONE
+            txn.outcome, txn.reason = SETTLED, NONE
         txn.end_s = txn.leave_s = self.env._now
         txn.point.release()
         self.recorder.finish(txn)
         if self.window[0] <= txn.arrival_s < self.window[1]:
             counts = self.counts
             counts["visits"] += 1
-            counts["counter" if txn.batch.channel[txn.row] == Channel.COUNTER else "atm"] += 1
-            if txn.reason is Reason.CREDIT_PENDING:
+            counts["counter" if batch.channel[row] == COUNTER else "atm"] += 1
+            if pending:
                 counts["declined_credit_pending"] += 1
 
     def figures(self) -> dict[str, Any]:
