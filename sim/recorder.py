@@ -248,7 +248,8 @@ class TransactionRecorder:
             entry = self._open.popleft()
             if isinstance(entry, _OpenBatch):
                 del self._by_index[entry.batch.index]
-                self._write(entry.first_id, entry.size, entry.columns())
+                if entry.size:
+                    self._write(entry.first_id, entry.size, entry.columns())
                 continue
             run = [entry]
             while self._open and isinstance(self._open[0], _Block):
@@ -259,8 +260,7 @@ class TransactionRecorder:
 
     def _write(self, first_id: int, size: int, columns: Mapping[str, npt.NDArray[Any]]) -> None:
         if size:
-            table = self._table(first_id, size, columns)
-            self._writer.write_table(table, row_group_size=size)
+            self._writer.write_table(self._table(first_id, size, columns), row_group_size=size)
             self.rows_written += size
 
     def _table(self, first_id: int, n: int, c: Mapping[str, npt.NDArray[Any]]) -> pa.Table:

@@ -227,3 +227,27 @@ def test_recorder_keeps_blocks_in_id_order_and_checks_their_columns(tmp_path: Pa
         recorder.record_block({**block, "end_s": np.zeros(5)})
     recorder.close()
     assert pq.read_table(tmp_path / "t.parquet")["txn_id"].to_pylist() == list(range(6))
+
+
+def test_blocks_waiting_behind_a_batch_are_written_together_after_it(tmp_path: Path) -> None:
+    """Batch 0 in flight, two blocks recorded: nothing is written until the batch ends, then
+    the batch and the two blocks (one row group) in id order."""
+    from sim.demand import ArrivalBatch
+    from sim.transaction import Transaction
+
+    ids = IdCounter()
+    recorder = TransactionRecorder(tmp_path / "t.parquet", ["AA"], ids)
+    one = np.zeros(1, dtype=np.int64)
+    batch = ArrivalBatch(0, 0.0, 1.0, ids.take(1), np.zeros(1), one.astype(np.uint8), one, one,
+                         one, one.astype(np.uint8), one.astype(np.uint8), np.ones(1, bool),
+                         np.zeros(1, bool), one, one, one.astype(np.uint8))  # fmt: skip
+    recorder.open(batch)
+    block = {name: np.zeros(2) for name in BLOCK_COLUMNS}
+    assert [recorder.record_block(block), recorder.record_block(block)] == [1, 3]
+    assert recorder.rows_written == 0
+    txn = Transaction(0, batch, 0, 0, 0, 0, 0, True, False, 0, 0.0)
+    txn.start_s = txn.end_s = 0.5
+    recorder.finish(txn)
+    recorder.close()
+    assert pq.read_table(tmp_path / "t.parquet")["txn_id"].to_pylist() == [0, 1, 2, 3, 4]
+    assert pq.ParquetFile(tmp_path / "t.parquet").num_row_groups == 2
