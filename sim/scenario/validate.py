@@ -110,6 +110,12 @@ def _check_card_services(scenario: Scenario, table: ProvinceTable) -> list[Probl
         path = "services.library"
         library = services.library
         problems += _unknown_ids(library.libraries.provinces, f"{path}.libraries.provinces", ids)
+        hours = library.opening_hours
+        if not _check_profile(library.profile, ""):
+            try:
+                calendar.open_weights(library.profile, hours.opens, hours.closes)
+            except ValueError as exc:
+                problems.append(Problem(f"{path}.opening_hours", str(exc)))
         link = library.interconnection
         if link is not None:
             unknown = [p for p in link.provinces if p not in ids]

@@ -108,6 +108,11 @@ CASES: list[tuple[Edit, str, str]] = [
         "unknown profile 'lunchtime'",
     ),
     (
+        lambda r: _services(r)["library"].update(profile=[1.0] * 6 + [0.0] * 18),
+        "services.library.opening_hours",
+        "the profile has no demand within the opening hours",
+    ),
+    (
         lambda r: _services(r)["transit"].update(upload_every="0s"),
         "services.transit.upload_every",
         "must be > 0, got 0",

@@ -165,3 +165,26 @@ def test_gate_queues_build_at_rush_hour_when_gates_are_few(tmp_path: Path) -> No
     assert figures["max_gate_queue"] >= 2
     assert figures["max_gate_queue"] == max(figures["max_gate_queue_by_province"].values())
     assert figures["tap_latency_s"]["p99"] > 3.0
+
+
+def test_same_seed_same_bytes_with_every_new_service(tmp_path: Path) -> None:
+    """Determinism holds with libraries, transit, credits in blocks and bank visits together."""
+    from tests.unit.test_library import library_scenario
+    from tests.unit.test_pension import payout_scenario
+
+    raw = transit_scenario()
+    raw["start"] = "2024-03-15T01:30:00+08:00"
+    raw["horizon"] = "9h"
+    raw["scale"] = 1e-4
+    raw["services"]["library"] = library_scenario()["services"]["library"]
+    raw["services"]["pension_payout"] = payout_scenario(1000.0, withdrawals=True)["services"][
+        "pension_payout"
+    ]
+    folders = [run_once(parse_scenario(raw), tmp_path / n).folder for n in ("a", "b")]
+    data = [(f / "transactions.parquet").read_bytes() for f in folders if f is not None]
+    assert len(data) == 2 and data[0] == data[1]
+    assert folders[0] is not None
+    summary = Result.read(folders[0]).summary
+    assert all(summary["services"][name]["arrivals"] > 0 for name in
+               ("library", "transit", "pension_credit", "bank_withdrawal"))  # fmt: skip
+    assert (folders[0] / "summary.json").read_text() == (folders[1] / "summary.json").read_text()
