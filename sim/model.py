@@ -37,7 +37,7 @@ from sim.policy import PolicyTable
 from sim.population import Population, build_population
 from sim.protocol import Protocol
 from sim.provinces import ProvinceTable, load_provinces
-from sim.recorder import StationSeries, TransactionRecorder, sample_stations
+from sim.recorder import IdCounter, StationSeries, TransactionRecorder, sample_stations
 from sim.scenario import Scenario, dump_scenario
 from sim.services import ServiceContext, ServiceRuntime, build_services
 from sim.stations import StationStats
@@ -94,7 +94,8 @@ def build(scenario: Scenario, workdir: Path) -> Model:
                          clock.year_starts(horizon + 86400.0 * 366))  # fmt: skip
     protocol = Protocol(env, network, policy, settle_times)
     ledger = Ledger(workdir / results.LEDGER, provinces.ids)
-    recorder = TransactionRecorder(workdir / results.TRANSACTIONS, provinces.ids,
+    ids = IdCounter()
+    recorder = TransactionRecorder(workdir / results.TRANSACTIONS, provinces.ids, ids,
                                    on_batch=ledger.post_transactions)  # fmt: skip
     clearing = ClearingHouse(
         scenario.clearing, provinces.ids, population.holders_per_province,
@@ -115,7 +116,7 @@ def build(scenario: Scenario, workdir: Path) -> Model:
     stations += [node.stats for node in network.nodes]
     stations += [node.stats for runtime in services.values() for node in runtime.nodes]
     demand = Demand(clock, horizon, arrivals)
-    feed = ArrivalFeed(env, demand.batches(), recorder, handlers)
+    feed = ArrivalFeed(env, demand.batches(ids=ids), recorder, handlers)
     return Model(scenario, env, provinces, population, demand, network, protocol, recorder,
                  feed, stations, workdir, services, ledger, clearing)  # fmt: skip
 
@@ -207,7 +208,7 @@ def _collect(
         **money,
     }
     table = results.pq_read(workdir / results.TRANSACTIONS, results.SUMMARY_COLUMNS)
-    codes = sorted(code for r in model.services.values() for code in r.handlers)
+    codes = sorted({code for r in model.services.values() for code in [*r.handlers, *r.recorded]})
     figures = {name: r.figures() for name, r in model.services.items() if r.figures is not None}
     if figures:
         extra = {**extra, "figures": figures}

@@ -116,6 +116,7 @@ SUMMARY_COLUMNS = [
     "arrival_s",
     "latency_s",
     "wait_s",
+    "point_latency_s",
     "settle_latency_s",
     "amount_fen",
     "fund_fen",
@@ -155,6 +156,7 @@ def summarise(
     settle = table["settle_latency_s"].to_numpy()[window]
     latency = table["latency_s"].to_numpy()[window]
     wait = table["wait_s"].to_numpy()[window]
+    point = table["point_latency_s"].to_numpy()[window]
     amount = table["amount_fen"].to_numpy()[window]
     fund = table["fund_fen"].to_numpy()[window]
     settled = outcome == Outcome.SETTLED
@@ -181,6 +183,7 @@ def summarise(
             },
             "latency_s": percentiles(latency[mine]),
             "wait_s": percentiles(wait[mine]),
+            "point_latency_s": percentiles(point[mine & ~np.isnan(point)]),
             "amount_fen": int(amount[ok].sum()),
             "fund_fen": int(fund[ok].sum()),
         }

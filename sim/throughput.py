@@ -80,7 +80,7 @@ def measure(
     arrival_times = times.tolist()
 
     def arrive(event: simpy.Event) -> None:
-        i: int = event.value
+        i: int = event._value
         if i + 1 < n:  # only the next arrival is ever on the event queue
             call_later(env, arrival_times[i + 1] - env.now, arrive, i + 1)
         txn = Transaction(i, None, i, _SERVICE, int(sites[i]), int(homes[i]), 0, True, False,
