@@ -40,6 +40,7 @@ from sim.services.medical import MedicalDesk
 from sim.stations import StationStats
 from sim.streams import Streams
 from sim.transaction import Transaction
+from sim.warmup import AutoWarmup, checkpoints_needed
 
 __all__ = ["Model", "build", "simulate"]
 
@@ -131,11 +132,20 @@ def simulate(model: Model, progress: Progress | None = None) -> results.Result:
     series = StationSeries(model.stations, samples)
     model.feed.start()
     env.process(sample_stations(env, series, every, horizon))
-    if scenario.warmup > 0:
+    auto: AutoWarmup | None = None
+    if isinstance(scenario.warmup, str):  # WARMUP_AUTO
+        # The cut is estimated after the run; until then, checkpoint the stations.
+        auto = AutoWarmup(model.stations, checkpoints_needed(horizon, every))
+        env.process(auto.checkpoint(env, every, horizon))
+    elif scenario.warmup > 0:
         call_later(env, float(scenario.warmup), _reset_stations, model.stations)
     try:
         _run_until(env, horizon, progress)
-        stations = station_table(model.stations, horizon)
+        stations: dict[str, list[Any]] = {}
+        if auto is None:
+            stations = station_table(model.stations, horizon)
+        else:
+            auto.freeze()
         env.run()  # no new arrivals: let every transaction in flight reach its end
         model.recorder.close()
     except BaseException:
@@ -143,7 +153,7 @@ def simulate(model: Model, progress: Progress | None = None) -> results.Result:
         raise
     wall_s = time.perf_counter() - wall_start
     events = events_scheduled(env)
-    return _collect(model, series, stations, wall_s, events)
+    return _collect(model, series, stations, wall_s, events, auto)
 
 
 def _run_until(env: simpy.Environment, horizon: float, progress: Progress | None) -> None:
@@ -166,22 +176,31 @@ def _collect(
     stations: dict[str, list[Any]],
     wall_s: float,
     events: int,
+    auto: AutoWarmup | None,
 ) -> results.Result:
     scenario = model.scenario
     workdir = model.workdir
     txns = model.recorder.rows_written
+    table = results.pq_read(workdir / results.TRANSACTIONS, results.SUMMARY_COLUMNS)
+    if auto is None:
+        warmup_s = float(scenario.warmup)
+        warmup: dict[str, Any] = {"method": "fixed", "cut_s": warmup_s}
+    else:
+        cut = auto.cut(table["arrival_s"].to_numpy(), table["latency_s"].to_numpy())
+        stations = station_table(auto.stations_from(cut), float(scenario.horizon))
+        warmup_s, warmup = cut.cut_s, cut.report()
     extra = {
         "scenario": scenario.name,
         "seed": scenario.seed,
         "scale": scenario.scale,
+        "warmup": warmup,
         "protocol": model.protocol.counters(),
     }
-    table = results.pq_read(workdir / results.TRANSACTIONS, results.SUMMARY_COLUMNS)
     summary = results.summarise(
         table,
         services=list(scenario.services.enabled()),
         service_names=list(SERVICE_NAMES),
-        warmup_s=float(scenario.warmup),
+        warmup_s=warmup_s,
         horizon_s=float(scenario.horizon),
         scale=scenario.scale,
         extra=extra,
@@ -189,6 +208,7 @@ def _collect(
     manifest = {
         "scenario": dump_scenario(scenario),
         "seed": scenario.seed,
+        "warmup": warmup,
         "package": {"name": "sscard-sim", "version": _version()},
         "python": platform.python_version(),
         "libraries": {name: _version(name) for name in ("simpy", "numpy", "pyarrow")},
