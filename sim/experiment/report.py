@@ -50,37 +50,40 @@ def print_comparison(
     figures: Sequence[str] = DEFAULT_FIGURES,
     stream: TextIO | None = None,
 ) -> None:
-    """Each variant's figures (mean ± 95% half-width) and paired differences to v000.
+    """One table per figure: each variant's mean ± 95% half-width, and Δ to v000.
 
-    A difference whose interval excludes zero is marked ``*``.
+    Δ is the paired difference (same replications, common random numbers); one
+    whose interval excludes zero is marked ``*``.
     """
     console = _console(stream)
     factors = [f["key"] for f in plan.get("vary", [])]
     rows = summary.to_pylist()
-    reps = plan.get("replications", 0)
-    table = Table(
-        title=f"{plan.get('name', '')} · {plan.get('scenario', '')} · {reps} replication(s) · "
-        "mean ± 95% half-width; Δ: paired difference to v000 (* excludes 0)",
-        title_justify="left",
+    described = {f.name: f.description for f in HEADLINE}
+    console.print(
+        f"[bold]{plan.get('name', '')}[/bold] · {plan.get('scenario', '')} · "
+        f"{len(rows)} variant(s) · {plan.get('replications', 0)} replication(s) each",
+        highlight=False,
     )
-    table.add_column("variant", no_wrap=True)
-    for key in factors:
-        table.add_column(key, justify="right")
-    table.add_column("ok/failed", justify="right")
     for name in figures:
-        table.add_column(name, justify="right")
-        table.add_column("Δ", justify="right")
-    for row in rows:
-        cells = [row["variant"], *(str(row[k]) for k in factors)]
-        cells.append(f"{row['replications']}/{row['failed']}")
-        for name in figures:
-            cells.append(f"{number(row[f'{name}_mean'])} ± {number(row[f'{name}_halfwidth'])}")
+        table = Table(title=f"{name}: {described.get(name, '')}", title_justify="left")
+        table.add_column("variant", no_wrap=True)
+        for key in factors:
+            table.add_column(key, justify="right", overflow="fold")
+        for column in ("n", "mean", "± 95%", "Δ vs v000", "± 95% ", ""):
+            table.add_column(column, justify="right", no_wrap=True)
+        for i, row in enumerate(rows):
             diff, half = row[f"{name}_diff"], row[f"{name}_diff_halfwidth"]
-            mark = " *" if _excludes_zero(diff, half) else ""
-            cells.append("" if row["variant"] == rows[0]["variant"] else
-                         f"{number(diff)} ± {number(half)}{mark}")  # fmt: skip
-        table.add_row(*cells)
-    console.print(table)
+            table.add_row(
+                row["variant"],
+                *(str(row[k]) for k in factors),
+                str(row[f"{name}_n"]),
+                number(row[f"{name}_mean"]),
+                number(row[f"{name}_halfwidth"]),
+                "" if i == 0 else number(diff),
+                "" if i == 0 else number(half),
+                "*" if i and _excludes_zero(diff, half) else "",
+            )
+        console.print(table)
     failed = [r for r in tasks.to_pylist() if r["status"] == FAILED]
     for r in failed[:10]:
         console.print(f"failed: {r['variant']}/rep-{r['replication']:03d}: {r['error']}",
