@@ -33,6 +33,10 @@ Runner = Callable[[TaskSpec], TaskOutcome]
 """The function that runs one task (``run_task``; tests may pass their own)."""
 
 
+WAIT_FOR_WORKERS_S = 60
+"""How long a sweep waits for a first worker to join the scheduler it was pointed at."""
+
+
 class ExecutorError(RuntimeError):
     """An executor could not be started (Dask missing, scheduler unreachable)."""
 
@@ -78,11 +82,12 @@ class InProcessExecutor:
 class LocalExecutor:
     """A pool of worker processes on this machine (``concurrent.futures``).
 
-    Workers are started with ``spawn``, which is safe alongside threads (the
-    progress bar) on every platform, and are kept for the executor's life, so a
-    capacity search's many small sweeps pay the start-up once. If a worker
-    process dies (killed, out of memory) the pool is restarted for the tasks
-    not yet done, at most ``max_restarts`` times.
+    Workers are forked from a ``forkserver`` that has imported the simulator
+    once (``spawn`` where there is none, as on Windows); both are safe alongside
+    threads (the progress bar), unlike a plain ``fork``. Workers are kept for the
+    executor's life, so a capacity search's many small sweeps pay the start-up
+    once. If a worker process dies (killed, out of memory) the pool is
+    restarted for the tasks not yet done, at most ``max_restarts`` times.
     """
 
     name = "local"
@@ -96,8 +101,7 @@ class LocalExecutor:
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
         return self._pool
 
     def run(self, runner: Runner, specs: Sequence[TaskSpec]) -> Iterator[TaskOutcome]:
@@ -139,6 +143,14 @@ class LocalExecutor:
         self._discard_pool()
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["sim.experiment.task"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
 class DaskExecutor:
     """Tasks on a Dask distributed cluster: a running scheduler, or a local cluster.
 
@@ -150,7 +162,11 @@ class DaskExecutor:
     name = "dask"
 
     def __init__(
-        self, scheduler: str | None = None, workers: int | None = None, processes: bool = True
+        self,
+        scheduler: str | None = None,
+        workers: int | None = None,
+        processes: bool = True,
+        connect_timeout_s: float = 10.0,
     ) -> None:
         try:
             import distributed as _distributed
@@ -164,7 +180,7 @@ class DaskExecutor:
         try:
             if scheduler is not None:
                 self._client: Any = distributed.Client(
-                    scheduler, timeout="10s", set_as_default=False
+                    scheduler, timeout=f"{connect_timeout_s}s", set_as_default=False
                 )
             else:
                 n = workers if workers is not None else (os.cpu_count() or 1)
@@ -176,6 +192,13 @@ class DaskExecutor:
             where = f"the Dask scheduler at {scheduler}" if scheduler else "a Dask LocalCluster"
             self.close()
             raise ExecutorError(f"cannot start {where}: {exc}") from None
+        try:
+            self._client.wait_for_workers(1, timeout=WAIT_FOR_WORKERS_S)
+        except TimeoutError:
+            self.close()
+            raise ExecutorError(
+                f"no Dask worker joined the scheduler at {scheduler} in {WAIT_FOR_WORKERS_S}s"
+            ) from None
         self.workers = len(self._client.scheduler_info().get("workers", {}))
 
     def run(self, runner: Runner, specs: Sequence[TaskSpec]) -> Iterator[TaskOutcome]:

@@ -15,7 +15,7 @@ import math
 import attrs
 import numpy as np
 import numpy.typing as npt
-from scipy import stats as scipy_stats
+from scipy.special import stdtrit  # the Student-t quantile; scipy.stats is slow to import
 
 __all__ = ["Interval", "mean_interval", "paired_interval", "replications_for", "t_critical"]
 
@@ -51,7 +51,7 @@ def t_critical(n: int, level: float = LEVEL) -> float:
     """The two-sided Student-t quantile for ``n`` values (``n − 1`` degrees of freedom)."""
     if n < 2:
         return math.nan
-    return float(scipy_stats.t.ppf(0.5 + level / 2.0, n - 1))
+    return float(stdtrit(n - 1, 0.5 + level / 2.0))
 
 
 def mean_interval(values: npt.ArrayLike, level: float = LEVEL) -> Interval:

@@ -24,7 +24,7 @@ from sim.experiment.plan import Plan, PlanError
 from sim.experiment.progress import SweepProgress
 from sim.experiment.stats import mean_interval, replications_for
 from sim.experiment.summary import figure_matrix, summarise_sweep
-from sim.experiment.task import FAILED, OK, TaskKey, TaskOutcome, TaskSpec, run_task
+from sim.experiment.task import FAILED, OK, TaskKey, TaskOutcome, TaskSpec, describe, run_task
 
 __all__ = ["Precision", "SweepResult", "run_sweep"]
 
@@ -120,7 +120,11 @@ def run_sweep(
             for outcome in executor.run(runner, specs):
                 ran += 1
                 if outcome.status == OK:
-                    catalogue.store(outcome)
+                    try:
+                        catalogue.store(outcome)
+                    except OSError as exc:  # the task ran; its folder could not be written
+                        error = f"storing its results: {describe(exc)}"
+                        outcome = attrs.evolve(outcome, status=FAILED, error=error)
                 outcomes[outcome.key] = attrs.evolve(outcome, files={})
                 if progress is not None:
                     progress.advance(outcome.status == OK)
