@@ -160,6 +160,12 @@ def print_summary(
         f"({(manifest['events_per_wall_second'] or 0):,.0f} events/s)",
         f"results: {folder}",
     ]
+    warmup = summary.get("warmup", {})
+    if warmup.get("method", "fixed") != "fixed":
+        dropped = warmup["transactions_dropped"]
+        flag = " (at the search limit: run longer)" if warmup["at_search_limit"] else ""
+        lines.insert(-2, f"warm-up ({warmup['method']}): cut at {_clock(warmup['cut_s'])}, "
+                         f"{dropped:,} transactions dropped{flag}")  # fmt: skip
     for line in lines:
         console.print(line, highlight=False)
 

@@ -43,6 +43,7 @@ from sim.services import ServiceContext, ServiceRuntime, build_services
 from sim.stations import StationStats
 from sim.streams import Streams
 from sim.transaction import Transaction
+from sim.warmup import AutoWarmup, checkpoints_needed
 
 __all__ = ["Model", "build", "simulate"]
 
@@ -132,11 +133,20 @@ def simulate(model: Model, progress: Progress | None = None) -> results.Result:
     model.feed.start()
     model.clearing.start(env)
     env.process(sample_stations(env, series, every, horizon))
-    if scenario.warmup > 0:
+    auto: AutoWarmup | None = None
+    if isinstance(scenario.warmup, str):  # WARMUP_AUTO
+        # The cut is estimated after the run; until then, checkpoint the stations.
+        auto = AutoWarmup(model.stations, checkpoints_needed(horizon, every))
+        env.process(auto.checkpoint(env, every, horizon))
+    elif scenario.warmup > 0:
         call_later(env, float(scenario.warmup), _reset_stations, model.stations)
     try:
         _run_until(env, horizon, progress)
-        stations = station_table(model.stations, horizon)
+        stations: dict[str, list[Any]] = {}
+        if auto is None:
+            stations = station_table(model.stations, horizon)
+        else:
+            auto.freeze()
         env.run()  # no new arrivals: let every transaction in flight reach its end
         model.clearing.finish(env.now)
         model.recorder.close()
@@ -147,7 +157,7 @@ def simulate(model: Model, progress: Progress | None = None) -> results.Result:
         raise
     wall_s = time.perf_counter() - wall_start
     events = events_scheduled(env)
-    return _collect(model, series, stations, wall_s, events, money)
+    return _collect(model, series, stations, wall_s, events, money, auto)
 
 
 def _close_books(model: Model) -> dict[str, Any]:
@@ -196,18 +206,27 @@ def _collect(
     wall_s: float,
     events: int,
     money: dict[str, Any],
+    auto: AutoWarmup | None,
 ) -> results.Result:
     scenario = model.scenario
     workdir = model.workdir
     txns = model.recorder.rows_written
+    table = results.pq_read(workdir / results.TRANSACTIONS, results.SUMMARY_COLUMNS)
+    if auto is None:
+        warmup_s = float(scenario.warmup)
+        warmup: dict[str, Any] = {"method": "fixed", "cut_s": warmup_s}
+    else:
+        cut = auto.cut(table["arrival_s"].to_numpy(), table["latency_s"].to_numpy())
+        stations = station_table(auto.stations_from(cut), float(scenario.horizon))
+        warmup_s, warmup = cut.cut_s, cut.report()
     extra = {
         "scenario": scenario.name,
         "seed": scenario.seed,
         "scale": scenario.scale,
+        "warmup": warmup,
         "protocol": model.protocol.counters(),
         **money,
     }
-    table = results.pq_read(workdir / results.TRANSACTIONS, results.SUMMARY_COLUMNS)
     codes = sorted({code for r in model.services.values() for code in [*r.handlers, *r.recorded]})
     figures = {name: r.figures() for name, r in model.services.items() if r.figures is not None}
     if figures:
@@ -216,7 +235,7 @@ def _collect(
         table,
         services=[SERVICES[code] for code in codes],
         service_names=list(SERVICES),
-        warmup_s=float(scenario.warmup),
+        warmup_s=warmup_s,
         horizon_s=float(scenario.horizon),
         scale=scenario.scale,
         extra=extra,
@@ -224,6 +243,7 @@ def _collect(
     manifest = {
         "scenario": dump_scenario(scenario),
         "seed": scenario.seed,
+        "warmup": warmup,
         "package": {"name": "sscard-sim", "version": _version()},
         "python": platform.python_version(),
         "libraries": {name: _version(name) for name in ("simpy", "numpy", "pyarrow")},

@@ -160,6 +160,7 @@ def summarise(
     amount = table["amount_fen"].to_numpy()[window]
     fund = table["fund_fen"].to_numpy()[window]
     settled = outcome == Outcome.SETTLED
+    requested = np.isfinite(settle)  # a settlement request was sent and ended
     per_day = 24.0 / hours / scale  # measured count → full-scale daily count
 
     def outcomes(mask: npt.NDArray[np.bool_]) -> dict[str, int]:
@@ -199,6 +200,12 @@ def summarise(
         "end_to_end_settle_latency_s": {
             "local": percentiles(settle[settled & ~cross]),
             "cross_province": percentiles(settle[settled & cross]),
+        },
+        # Every settlement request whatever its answer; one that timed out counts with
+        # the time until the point gave up, so an overloaded node cannot look fast.
+        "request_latency_s": {
+            "local": percentiles(settle[requested & ~cross]),
+            "cross_province": percentiles(settle[requested & cross]),
         },
         "medical": _medical(service, service_names, settled, cross, per_day),
     }

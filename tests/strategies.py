@@ -352,7 +352,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     services = ServicesSpec(**{name: draw(SERVICE_STRATEGIES[name]) for name in enabled})
     medical = tuple(name for name in enabled if name in MEDICAL)
     horizon = draw(st.floats(1.0, 1e7))
-    warmup = draw(st.floats(0.0, horizon, exclude_max=True))
+    warmup = draw(st.floats(0.0, horizon, exclude_max=True) | st.just("auto"))
     # At most one million samples over the horizon (validate.cross_check).
     finest = horizon / 1e6 * (1 + 1e-9)
     sample_every = draw(st.floats(finest, 1e7))

@@ -10,7 +10,7 @@ live in ``check()`` methods (within one class) and in :mod:`sim.scenario.validat
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar, TypeAlias
+from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
@@ -445,6 +445,19 @@ class OutputsSpec:
     """Interval of the station time series."""
 
 
+WARMUP_AUTO = "auto"
+"""``warmup: auto``: estimate the warm-up after the run (MSER-5, see :mod:`sim.warmup`)."""
+
+Warmup = DurationS | Literal["auto"]
+"""A fixed warm-up, or ``"auto"``."""
+
+
+def _warmup_length(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """Validator: a fixed warm-up is ≥ 0 (``"auto"`` needs no check)."""
+    if not isinstance(value, str):
+        at_least(0)(instance, attribute, value)
+
+
 @attrs.frozen
 class Scenario:
     """A complete, validated situation to simulate. Build variants with ``attrs.evolve``."""
@@ -454,7 +467,7 @@ class Scenario:
     horizon: DurationS = attrs.field(validator=greater_than(0))
     seed: int = attrs.field(default=0, validator=at_least(0))
     description: str = ""
-    warmup: DurationS = attrs.field(default=DurationS(0.0), validator=at_least(0))
+    warmup: Warmup = attrs.field(default=DurationS(0.0), validator=_warmup_length)
     scale: float = attrs.field(default=1e-3, validator=[greater_than(0), share])
     provinces: str = "builtin:2020"
     population: PopulationSpec = PopulationSpec()
@@ -467,7 +480,7 @@ class Scenario:
     def check(self) -> Problems:
         """Rules spanning the top-level keys."""
         problems: Problems = []
-        if self.warmup >= self.horizon:
+        if not isinstance(self.warmup, str) and self.warmup >= self.horizon:
             problems.append(("warmup", f"must be shorter than horizon ({self.horizon:g}s)"))
         return problems
 
