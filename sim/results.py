@@ -124,7 +124,7 @@ SUMMARY_COLUMNS = [
 ]
 
 
-def _codes(column: pa.ChunkedArray, vocabulary: list[str]) -> npt.NDArray[np.int64]:
+def codes(column: pa.ChunkedArray, vocabulary: list[str]) -> npt.NDArray[np.int64]:
     """Dictionary-encoded column as codes into ``vocabulary``."""
     array = column.combine_chunks() if column.num_chunks else pa.array([], column.type)
     if not pa.types.is_dictionary(array.type):
@@ -149,9 +149,9 @@ def summarise(
     arrival = table["arrival_s"].to_numpy()
     window = (arrival >= warmup_s) & (arrival < horizon_s)
     hours = (horizon_s - warmup_s) / 3600.0
-    service = _codes(table["service"], service_names)[window]
-    outcome = _codes(table["outcome"], labels(Outcome))[window]
-    reason = _codes(table["reason"], labels(Reason))[window]
+    service = codes(table["service"], service_names)[window]
+    outcome = codes(table["outcome"], labels(Outcome))[window]
+    reason = codes(table["reason"], labels(Reason))[window]
     cross = table["cross_province"].to_numpy(zero_copy_only=False)[window]
     settle = table["settle_latency_s"].to_numpy()[window]
     latency = table["latency_s"].to_numpy()[window]
