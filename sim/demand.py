@@ -1,7 +1,8 @@
 """Arrivals: non-homogeneous Poisson streams per (province, service), drawn in batches.
 
 The rate of service s in province p is ``holders[p] × rate_per_holder ×
-profile(hour)``, piecewise constant over local hours. For each hour (clipped
+profile(hour)`` (or ``points[p] × rate_per_point`` for a per-point rate, and
+zero outside the service's ``sites``), piecewise constant over local hours. For each hour (clipped
 to the run), the number of arrivals is Poisson and their times are uniform
 within the hour, which is exactly a non-homogeneous Poisson process with that
 rate. Everything an arrival needs (which holder, home province, card kind,
@@ -12,7 +13,7 @@ stream per service, and the services' batches are merged in time order.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import attrs
 import numpy as np
@@ -21,10 +22,10 @@ import numpy.typing as npt
 from sim.calendar import Clock, hourly_weights
 from sim.distributions import sample_fen
 from sim.population import Population
-from sim.scenario.schema import SERVICE_NAMES, MedicalService, Scenario
+from sim.scenario.schema import SERVICE_NAMES, MedicalService, PerPointPerHour, Scenario
 from sim.streams import Streams
 
-__all__ = ["SERVICE_CODES", "ArrivalBatch", "Demand"]
+__all__ = ["SERVICE_CODES", "ArrivalBatch", "Demand", "arrival_rates"]
 
 SERVICE_CODES = {name: code for code, name in enumerate(SERVICE_NAMES)}
 """Fixed code of every service name, used in columns and policy tables."""
@@ -65,6 +66,26 @@ class ArrivalBatch:
 _COLUMNS = [f.name for f in attrs.fields(ArrivalBatch)][4:]
 
 
+def arrival_rates(
+    service: MedicalService,
+    province_ids: Sequence[str],
+    holders: npt.NDArray[np.int64],
+    points: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """Arrivals per second of a service in each province, at profile weight 1.
+
+    A plain function of the scenario and the (scaled) holder and point counts,
+    so that theory checks compute exactly the rate the model draws from.
+    """
+    if isinstance(service.rate, PerPointPerHour):
+        rate = points.astype(np.float64) * (service.rate.value / 3600.0)
+    else:
+        rate = holders.astype(np.float64) * (service.rate.per_holder_per_day / 86400.0)
+    if service.sites is not None:
+        rate = np.where(np.isin(np.asarray(province_ids), service.sites), rate, 0.0)
+    return rate
+
+
 class Demand:
     """Generates the run's arrivals hour by hour."""
 
@@ -74,6 +95,7 @@ class Demand:
         population: Population,
         point_counts: Mapping[str, npt.NDArray[np.int64]],
         streams: Streams,
+        province_ids: Sequence[str],
     ) -> None:
         self.clock = Clock(scenario.start)
         self.horizon_s = float(scenario.horizon)
@@ -82,21 +104,28 @@ class Demand:
         self.point_counts = point_counts
         self.rngs = {name: streams.generator(f"demand:{name}") for name in self.services}
         self.weights = {name: hourly_weights(s.profile) for name, s in self.services.items()}
-        holders = population.holders_per_province.astype(np.float64)
+        holders = population.holders_per_province
         self.base_rate = {  # arrivals per second per province at profile weight 1
-            name: holders * s.rate.per_holder_per_day / 86400.0
+            name: arrival_rates(s, province_ids, holders, point_counts[name])
             for name, s in self.services.items()
         }
 
     def expected_arrivals(self) -> dict[str, float]:
         """Expected number of arrivals per service over the horizon."""
+        return {name: float(self.hourly_means(name)[1].sum()) for name in self.services}
+
+    def hourly_means(self, name: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """The hour edges and the expected arrivals of a service per (hour piece, province).
+
+        Row ``k`` covers ``[edges[k], edges[k + 1])``; counts in these cells are
+        independent Poisson variables with these means (what the chi-square
+        check of the arrival process compares against).
+        """
         edges = self.clock.hour_edges(self.horizon_s)
         hours = self.clock.hour_of_day(edges[:-1])
         widths = np.diff(edges)
-        return {
-            name: float(self.base_rate[name].sum() * (self.weights[name][hours] * widths).sum())
-            for name in self.services
-        }
+        means = (self.weights[name][hours] * widths)[:, None] * self.base_rate[name][None, :]
+        return edges, means
 
     def batches(self) -> Iterator[ArrivalBatch]:
         """Successive hourly batches covering ``[0, horizon)``; ids run on across batches."""

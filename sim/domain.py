@@ -48,7 +48,7 @@ class Outcome(IntEnum):
     FALLBACK = 1
     """Not settled directly: the patient pays in full and claims later by hand."""
     DECLINED = 2
-    """Refused by the home platform (for example, insurance not active)."""
+    """Refused: by the home platform (insurance not active), or unserved by a full point."""
 
 
 class Reason(IntEnum):
@@ -63,6 +63,8 @@ class Reason(IntEnum):
     """The e-card QR verification ran out of retries."""
     INELIGIBLE = 4
     """The home platform found the holder not eligible."""
+    BLOCKED = 5
+    """Turned away unserved: the point's queue was at its ``queue_limit``."""
 
 
 def labels(codes: type[IntEnum]) -> list[str]:

@@ -69,6 +69,8 @@ def build(scenario: Scenario, workdir: Path) -> Model:
     env = simpy.Environment()
     streams = Streams(scenario.seed)
     provinces = load_provinces(scenario.provinces)
+    if scenario.region is not None:
+        provinces = provinces.subset(scenario.region)
     population = build_population(
         provinces, scenario.population, scenario.scale, streams.generator("population")
     )
@@ -77,7 +79,7 @@ def build(scenario: Scenario, workdir: Path) -> Model:
     counts = {
         name: point_counts(s.points, full_holders, scenario.scale) for name, s in services.items()
     }
-    demand = Demand(scenario, population, counts, streams)
+    demand = Demand(scenario, population, counts, streams, provinces.ids)
     network = Network(env, scenario.network, provinces.ids, streams)
     settle_times = [
         sampler(s.settlement.service_time, streams.generator(f"settle:{name}"))
@@ -92,7 +94,7 @@ def build(scenario: Scenario, workdir: Path) -> Model:
     stations: list[StationStats] = []
     for name, service in services.items():
         groups = [
-            PointGroup(env, name, pid, int(n), service.points.capacity)
+            PointGroup(env, name, pid, int(n), service.points.capacity, service.points.queue_limit)
             for pid, n in zip(provinces.ids, counts[name], strict=True)
         ]
         stations += [g.stats for g in groups]

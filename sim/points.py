@@ -2,9 +2,10 @@
 
 Each (service, province) has a group of points; each point is a
 :class:`~sim.stations.Station` with ``capacity`` counters or terminals and its
-own queue, and an arrival joins the queue of the point drawn for it. Point
-counts are given at full scale and scaled with the scenario, at least one per
-province, so each point sees a realistic load at any scale.
+own queue, and an arrival joins the queue of the point drawn for it (or is
+turned away if that queue is at the point's ``queue_limit``). Point counts are
+given at full scale and scaled with the scenario, at least one per province,
+so each point sees a realistic load at any scale.
 """
 
 from __future__ import annotations
@@ -38,7 +39,13 @@ class PointGroup:
     __slots__ = ("points", "stats")
 
     def __init__(
-        self, env: simpy.Environment, service: str, province: str, count: int, capacity: int
+        self,
+        env: simpy.Environment,
+        service: str,
+        province: str,
+        count: int,
+        capacity: int,
+        queue_limit: int | None = None,
     ) -> None:
         self.stats = StationStats(f"point:{service}:{province}", "point", province, service)
-        self.points = [Station(env, capacity, self.stats) for _ in range(count)]
+        self.points = [Station(env, capacity, self.stats, queue_limit) for _ in range(count)]

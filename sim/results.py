@@ -156,6 +156,7 @@ def summarise(
     amount = table["amount_fen"].to_numpy()[window]
     fund = table["fund_fen"].to_numpy()[window]
     settled = outcome == Outcome.SETTLED
+    served = reason != Reason.BLOCKED  # turned-away arrivals neither wait nor stay
     per_day = 24.0 / hours / scale  # measured count → full-scale daily count
 
     def outcomes(mask: npt.NDArray[np.bool_]) -> dict[str, int]:
@@ -177,8 +178,8 @@ def summarise(
                 "local": percentiles(settle[ok & ~cross]),
                 "cross_province": percentiles(settle[ok & cross]),
             },
-            "latency_s": percentiles(latency[mine]),
-            "wait_s": percentiles(wait[mine]),
+            "latency_s": percentiles(latency[mine & served]),
+            "wait_s": percentiles(wait[mine & served]),
             "amount_fen": int(amount[ok].sum()),
             "fund_fen": int(fund[ok].sum()),
         }

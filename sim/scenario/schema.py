@@ -121,7 +121,20 @@ class PerHolderPerDay:
         return self.value
 
 
-Rate = PerHolderPerYear | PerHolderPerDay
+@attrs.frozen
+class PerPointPerHour:
+    """Arrival rate: transactions per service point per hour, whatever the holders.
+
+    Demand then follows the points rather than the population: each point sees
+    this load (times the profile weight) at any ``scale``, because points scale
+    with it. It is how a reduced scenario gives a queue an exact arrival rate.
+    """
+
+    TAG: ClassVar[str] = "per_point_per_hour"
+    value: float = attrs.field(validator=at_least(0), metadata={"scalar": True})
+
+
+Rate = PerHolderPerYear | PerHolderPerDay | PerPointPerHour
 
 Profile = str | tuple[float, ...]
 """A builtin diurnal profile name, or 24 hourly weights (local time, 00h first)."""
@@ -139,6 +152,8 @@ class PointsSpec:
     service_time: Distribution = attrs.field(metadata=IN_DURATION)
     per_province: int | None = attrs.field(default=None, validator=at_least(1))
     total: int | None = attrs.field(default=None, validator=at_least(1))
+    queue_limit: int | None = attrs.field(default=None, validator=at_least(0))
+    """Most holders waiting at one point (not counting those at a counter); default: no limit."""
 
     def check(self) -> Problems:
         """Exactly one of ``per_province`` and ``total`` is given."""
@@ -168,6 +183,8 @@ class MedicalService:
     filed_in_advance: float = attrs.field(default=1.0, validator=share)
     ineligible_share: float = attrs.field(default=0.0, validator=share)
     settlement: SettlementSpec = SettlementSpec()
+    sites: tuple[str, ...] | None = None
+    """Province ids where the service has demand; default: every simulated province."""
 
 
 @attrs.frozen
@@ -307,6 +324,8 @@ class Scenario:
     warmup: DurationS = attrs.field(default=DurationS(0.0), validator=at_least(0))
     scale: float = attrs.field(default=1e-3, validator=[greater_than(0), share])
     provinces: str = "builtin:2020"
+    region: tuple[str, ...] | None = None
+    """Province ids simulated (holders, points, platforms); default: the whole table."""
     population: PopulationSpec = PopulationSpec()
     services: ServicesSpec = ServicesSpec()
     network: NetworkSpec = NetworkSpec()

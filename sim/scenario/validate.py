@@ -23,15 +23,34 @@ def cross_check(scenario: Scenario) -> list[Problem]:
         )
         return problems
     ids = set(load_provinces(scenario.provinces).ids)
+    problems.extend(_check_ids(scenario.region, ids, "region", "province"))
+    simulated = set(scenario.region) if scenario.region else ids
     # ServicesSpec.check runs only when the key is written; an omitted key is no better.
     problems.extend(Problem("services", message) for _, message in scenario.services.check())
     for name, service in scenario.services.enabled().items():
         path = f"services.{name}"
         problems.extend(_check_profile(service.profile, f"{path}.profile"))
+        problems.extend(
+            _check_ids(service.sites, simulated, f"{path}.sites", "simulated province")
+        )
+        if len(simulated) < 2 and service.cross_province_share > 0:
+            problems.append(
+                Problem(
+                    f"{path}.cross_province_share",
+                    "must be 0 when only one province is simulated (see 'region')",
+                )
+            )
         if scenario.policy.rule("", name) is None:
             problems.append(
                 Problem(f"policy.default.{name}", f"missing: {path} needs a reimbursement rule")
             )
+    if len(simulated) < 2 and scenario.population.migrant_share > 0:
+        problems.append(
+            Problem(
+                "population.migrant_share",
+                "must be 0 when only one province is simulated (see 'region')",
+            )
+        )
     for province_id, rules in scenario.policy.provinces.items():
         if province_id not in ids:
             problems.append(
@@ -61,6 +80,25 @@ def cross_check(scenario: Scenario) -> list[Problem]:
                 f"too fine: {samples:.0f} samples over the horizon (max 1000000)",
             )
         )
+    return problems
+
+
+def _check_ids(
+    given: tuple[str, ...] | None, known: set[str], path: str, what: str
+) -> list[Problem]:
+    """A list of province ids: not empty, no repeats, each one known."""
+    if given is None:
+        return []
+    if not given:
+        return [Problem(path, "must name at least one province (or be left out)")]
+    problems = [
+        Problem(f"{path}[{i}]", f"unknown {what} {pid!r} (known: {', '.join(sorted(known))})")
+        for i, pid in enumerate(given)
+        if pid not in known
+    ]
+    repeated = sorted({pid for pid in given if given.count(pid) > 1})
+    if repeated:
+        problems.append(Problem(path, f"names {', '.join(repeated)} more than once"))
     return problems
 
 

@@ -5,7 +5,8 @@ e-card QR code is first verified online with the card platform), spends the
 service time on the bill, then sends the settlement request and waits for the
 answer. Settled: the patient pays the personal share. Not filed, out of
 retries or unverified: the patient pays in full and claims later (fallback).
-Ineligible: declined.
+Ineligible: declined. A patient who finds the point's queue at its limit is
+turned away at once, unserved: declined with reason ``blocked``.
 """
 
 from __future__ import annotations
@@ -53,7 +54,18 @@ class MedicalDesk:
         """A patient arrives at the point drawn for them and queues for a counter."""
         station = self.groups[txn.site].points[txn.point]
         txn.point = station
-        station.request(txn, self._start)
+        if not station.request(txn, self._start):
+            self._turn_away(txn)
+
+    def _turn_away(self, txn: Transaction) -> None:
+        """The queue is full: the transaction ends now, never served, holding no counter."""
+        now = self.env._now
+        txn.start_s = txn.end_s = now
+        txn.outcome = Outcome.DECLINED
+        txn.reason = Reason.BLOCKED
+        txn.fund_fen = 0
+        txn.personal_fen = txn.amount_fen
+        self.recorder.finish(txn)
 
     def _start(self, txn: Transaction) -> None:
         txn.start_s = self.env._now

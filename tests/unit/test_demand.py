@@ -68,7 +68,7 @@ def make_demand(scenario: Scenario) -> Demand:
         name: point_counts(s.points, provinces.holders, scenario.scale)
         for name, s in scenario.services.enabled().items()
     }
-    return Demand(scenario, population, counts, streams)
+    return Demand(scenario, population, counts, streams, provinces.ids)
 
 
 @pytest.fixture(scope="module")

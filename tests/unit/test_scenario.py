@@ -399,7 +399,8 @@ def test_scenario_is_frozen_and_evolvable(raw: dict[str, Any]) -> None:
                 rate={"per_holder_per_year": 1, "per_holder_per_day": 1}
             ),
             "services.pharmacy.rate",
-            "expected one of {per_holder_per_year, per_holder_per_day} as a one-key mapping, "
+            "expected one of {per_holder_per_year, per_holder_per_day, per_point_per_hour} as a "
+            "one-key mapping, "
             "got {'per_holder_per_year': 1, 'per_holder_per_day': 1}",
         ),
     ],
