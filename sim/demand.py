@@ -25,7 +25,7 @@ from sim.population import Population
 from sim.scenario.schema import SERVICE_NAMES, MedicalService, PerPointPerHour, Scenario
 from sim.streams import Streams
 
-__all__ = ["SERVICE_CODES", "ArrivalBatch", "Demand", "arrival_rates"]
+__all__ = ["SERVICE_CODES", "ArrivalBatch", "Demand", "arrival_rates", "hourly_means"]
 
 SERVICE_CODES = {name: code for code, name in enumerate(SERVICE_NAMES)}
 """Fixed code of every service name, used in columns and policy tables."""
@@ -86,6 +86,24 @@ def arrival_rates(
     return rate
 
 
+def hourly_means(
+    clock: Clock,
+    horizon_s: float,
+    weights: npt.NDArray[np.float64],
+    base_rate: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The hour edges and the expected arrivals per (hour piece, province).
+
+    Row ``k`` covers ``[edges[k], edges[k + 1])``; the counts in these cells are
+    independent Poisson variables with these means, which is what the
+    chi-square check of the arrival process compares against.
+    """
+    edges = clock.hour_edges(horizon_s)
+    hours = clock.hour_of_day(edges[:-1])
+    widths = np.diff(edges)
+    return edges, (weights[hours] * widths)[:, None] * base_rate[None, :]
+
+
 class Demand:
     """Generates the run's arrivals hour by hour."""
 
@@ -115,17 +133,8 @@ class Demand:
         return {name: float(self.hourly_means(name)[1].sum()) for name in self.services}
 
     def hourly_means(self, name: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """The hour edges and the expected arrivals of a service per (hour piece, province).
-
-        Row ``k`` covers ``[edges[k], edges[k + 1])``; counts in these cells are
-        independent Poisson variables with these means (what the chi-square
-        check of the arrival process compares against).
-        """
-        edges = self.clock.hour_edges(self.horizon_s)
-        hours = self.clock.hour_of_day(edges[:-1])
-        widths = np.diff(edges)
-        means = (self.weights[name][hours] * widths)[:, None] * self.base_rate[name][None, :]
-        return edges, means
+        """The hour edges and expected arrivals of a service per (hour piece, province)."""
+        return hourly_means(self.clock, self.horizon_s, self.weights[name], self.base_rate[name])
 
     def batches(self) -> Iterator[ArrivalBatch]:
         """Successive hourly batches covering ``[0, horizon)``; ids run on across batches."""

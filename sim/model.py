@@ -40,6 +40,7 @@ from sim.services.medical import MedicalDesk
 from sim.stations import StationStats
 from sim.streams import Streams
 from sim.transaction import Transaction
+from sim.validation.nodes import node_theory
 
 __all__ = ["Model", "build", "simulate"]
 
@@ -188,6 +189,7 @@ def _collect(
         scale=scenario.scale,
         extra=extra,
     )
+    summary["settlement_nodes"] = node_theory(stations)
     manifest = {
         "scenario": dump_scenario(scenario),
         "seed": scenario.seed,

@@ -17,7 +17,7 @@ from sim.domain import CardKind, Scheme
 from sim.provinces import ProvinceTable, apportion
 from sim.scenario.schema import PopulationSpec
 
-__all__ = ["Population", "build_population"]
+__all__ = ["Population", "build_population", "holder_counts"]
 
 Ids = npt.NDArray[np.int64]
 
@@ -97,13 +97,18 @@ class Population:
         return home.astype(np.int64)
 
 
+def holder_counts(provinces: ProvinceTable, spec: PopulationSpec, scale: float) -> Ids:
+    """Simulated holders insured in each province: the scaled total, apportioned exactly."""
+    full = provinces.holders.astype(np.float64)
+    total = spec.holders if spec.holders is not None else float(full.sum())
+    return apportion(full, total * scale)
+
+
 def build_population(
     provinces: ProvinceTable, spec: PopulationSpec, scale: float, rng: np.random.Generator
 ) -> Population:
     """Create the scaled holder columns for a scenario."""
-    full = provinces.holders.astype(np.float64)
-    total = spec.holders if spec.holders is not None else float(full.sum())
-    counts = apportion(full, total * scale)
+    counts = holder_counts(provinces, spec, scale)
     home = np.repeat(np.arange(len(provinces), dtype=np.uint8), counts)
     n = home.size
     card_kind = np.where(rng.random(n) < spec.ecard_share, CardKind.ECARD, CardKind.CHIP)

@@ -1,0 +1,1 @@
+"""Checking the model against queueing theory."""
