@@ -24,7 +24,7 @@ def cross_check(scenario: Scenario) -> list[Problem]:
         return problems
     ids = set(load_provinces(scenario.provinces).ids)
     problems.extend(_check_ids(scenario.region, ids, "region", "province"))
-    simulated = set(scenario.region) if scenario.region else ids
+    simulated = set(scenario.region) & ids if scenario.region else ids
     # ServicesSpec.check runs only when the key is written; an omitted key is no better.
     problems.extend(Problem("services", message) for _, message in scenario.services.check())
     for name, service in scenario.services.enabled().items():

@@ -25,10 +25,21 @@ import pyarrow as pa
 
 from sim.results import Result
 
-__all__ = ["WAIT_EPS_S", "ArrivalProbe", "Measurement", "NetworkProbe", "PointProbe", "Probe"]
+__all__ = [
+    "WAIT_EPS_S",
+    "ArrivalProbe",
+    "Measurement",
+    "NetworkProbe",
+    "PointProbe",
+    "Probe",
+    "rescaled_gaps",
+]
 
 WAIT_EPS_S = 1e-6
 """Waits shorter than this count as none: arrival times are rounded to the event clock."""
+
+GAP_MARGIN = 10.0
+"""Rescaled gaps are kept if they start at least this far before the stream's end."""
 
 Array = npt.NDArray[np.float64]
 
@@ -156,7 +167,7 @@ class ArrivalProbe:
         2002), mapping each arrival time t of a stream with cumulative rate Λ to
         Λ(t) turns a non-homogeneous Poisson stream into a unit-rate one, whose
         gaps are independent Exp(1); within a constant-rate hour this is the
-        gap times that hour's rate.
+        gap times that hour's rate (see :func:`rescaled_gaps`).
         """
         table = result.transactions(["arrival_s", "service", "site_province"])
         arrival = table["arrival_s"].to_numpy()
@@ -170,8 +181,7 @@ class ArrivalProbe:
                 times = np.sort(arrival[mine & (site == pid)])
                 counts.append(np.histogram(times, bins=edges)[0].astype(np.float64))
                 if times.size:
-                    cumulative = np.concatenate(([0.0], np.cumsum(means[:, p])))
-                    gaps.append(np.diff(np.interp(times, edges, cumulative), prepend=0.0))
+                    gaps.append(rescaled_gaps(times, edges, means[:, p]))
         out = Measurement()
         out.values["arrivals"] = float(arrival.size)
         out.arrays["counts"] = np.concatenate(counts) if counts else np.zeros(0)
@@ -182,3 +192,21 @@ class ArrivalProbe:
         """Expected counts, in the order of ``arrays["counts"]``."""
         parts = [self.means[n][:, p] for n in self.services for p in range(len(self.province_ids))]
         return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def rescaled_gaps(times: Array, edges: Array, means: Array) -> Array:
+    """Gaps of one arrival stream after time rescaling, kept so that they are exactly Exp(1).
+
+    ``means[k]`` is the expected count in ``[edges[k], edges[k + 1])``; the
+    cumulative rate Λ is linear within each piece. The gap running past the end
+    of the run is never seen, so keeping every observed gap would favour short
+    ones (noticeably when a stream holds few arrivals). A gap is kept when it
+    starts at least :data:`GAP_MARGIN` before the end (Λ units): that choice
+    depends only on the past, so by the strong Markov property the kept gaps
+    are independent Exp(1), but for the e^-10 chance that one outlasts the run.
+    """
+    cumulative = np.concatenate(([0.0], np.cumsum(means)))
+    ends = np.interp(np.sort(times), edges, cumulative)
+    starts = np.concatenate(([0.0], ends[:-1]))
+    kept: Array = (ends - starts)[starts <= cumulative[-1] - GAP_MARGIN]
+    return kept
