@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: CPUs)"
     )
+    model.add_argument(
+        "--no-confirm",
+        dest="confirm",
+        action="store_false",
+        help="judge the first set of replications only (no independent confirmation set)",
+    )
     return parser
 
 
@@ -143,7 +149,9 @@ def _validate_model(args: argparse.Namespace) -> int:
     print(f"validate-model: {len(scenarios)} cases × {args.replications} replications on "
           f"{args.jobs} processes", file=sys.stderr)  # fmt: skip
     start = time.perf_counter()
-    reports = validate(scenarios, args.replications, args.jobs, args.quick, on_case=done)
+    reports = validate(
+        scenarios, args.replications, args.jobs, args.quick, args.confirm, on_case=done
+    )
     print_reports(reports, args.quick, time.perf_counter() - start)
     return EXIT_OK if all(r.passed for r in reports) else EXIT_FAILED
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import attrs
 from hypothesis import strategies as st
 
 from sim.calendar import BUILTIN_PROFILES
@@ -27,6 +28,7 @@ from sim.scenario.schema import (
     OutputsSpec,
     PerHolderPerDay,
     PerHolderPerYear,
+    PerPointPerHour,
     PointsSpec,
     PolicyRule,
     PolicySpec,
@@ -104,6 +106,7 @@ money_distributions = distributions(st.integers(1, 10**15).map(float), money_fen
 rates = st.one_of(
     st.builds(PerHolderPerYear, st.floats(0.0, 1000.0)),
     st.builds(PerHolderPerDay, st.floats(0.0, 10.0)),
+    st.builds(PerPointPerHour, st.floats(0.0, 1e6)),
 )
 
 profiles = st.one_of(
@@ -128,6 +131,7 @@ def points_specs(draw: st.DrawFn) -> PointsSpec:
         service_time=draw(duration_distributions),
         per_province=count if per_province else None,
         total=None if per_province else count,
+        queue_limit=draw(st.none() | st.integers(0, 1000)),
     )
 
 
@@ -190,7 +194,24 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             lambda names: tuple(sorted(names, key=SERVICE_NAMES.index))
         )
     )
-    services = ServicesSpec(**{name: draw(medical_services) for name in enabled})
+    region = draw(st.none() | st.lists(st.sampled_from(PROVINCE_IDS), min_size=1, max_size=4,
+                                        unique=True).map(tuple))  # fmt: skip
+    simulated = region if region is not None else PROVINCE_IDS
+    alone = len(simulated) < 2  # nowhere else for cross-province patients or migrants to be from
+    sites = st.none() | st.lists(st.sampled_from(simulated), min_size=1, unique=True).map(tuple)
+    services = ServicesSpec(
+        **{
+            name: attrs.evolve(
+                draw(medical_services),
+                sites=draw(sites),
+                **({"cross_province_share": 0.0} if alone else {}),
+            )
+            for name in enabled
+        }
+    )
+    population = draw(population_specs)
+    if alone:
+        population = attrs.evolve(population, migrant_share=0.0)
     horizon = draw(st.floats(1.0, 1e7))
     warmup = draw(st.floats(0.0, horizon, exclude_max=True))
     # At most one million samples over the horizon (validate.cross_check).
@@ -205,7 +226,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         warmup=warmup,
         scale=draw(st.floats(0.0, 1.0, exclude_min=True)),
         provinces="builtin:2020",
-        population=draw(population_specs),
+        region=region,
+        population=population,
         services=services,
         network=draw(network_specs),
         policy=draw(policy_specs(enabled)),

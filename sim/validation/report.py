@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sim.validation.runner import MAX_REL_ERROR, CaseReport, Row
+from sim.validation.runner import CONFIRM_SEED_OFFSET, MAX_REL_ERROR, CaseReport, Row
 
 __all__ = ["print_reports"]
 
@@ -22,6 +22,24 @@ def _num(value: float | None) -> str:
     if value == 0 or 1e-3 <= abs(value) < 1e5:
         return f"{value:.4g}"
     return f"{value:.3e}"
+
+
+def _missed(report: CaseReport, row: Row) -> str:
+    """The note on a row that missed in the first set and is shown from the confirmation."""
+    first = [m for m in report.missed if m.quantity == row.quantity]
+    if not first:
+        return ""
+    m = first[0]
+    a, b = (s - CONFIRM_SEED_OFFSET for s in report.seeds)
+    if m.p_value is not None:
+        figure = f"p = {m.p_value:.3g}"
+    else:
+        low, high = m.ci99 or (math.nan, math.nan)
+        figure = f"{_num(m.mean)}, 99% CI {_num(low)} – {_num(high)}"
+        if m.rel_error is not None and not math.isnan(m.rel_error):
+            figure += f", rel. error {m.rel_error * 100:.2f}%"
+    c, d = report.seeds
+    return f"missed on seeds {a}–{b} ({figure}); confirmed on seeds {c}–{d}"
 
 
 def _cells(row: Row) -> list[str]:
@@ -46,8 +64,8 @@ def print_reports(
         "" if quick else f" and relative error < {MAX_REL_ERROR:.0%}"
     )
     table = Table(
-        title=f"sscard-sim validate-model: {len(reports)} cases × {reps} replications"
-        + (" (quick: windows 10× shorter)" if quick else ""),
+        title=f"sscard-sim validate-model: {len(reports)} cases × {reps} replications "
+        "(seeds: each scenario's seed + r)" + (" (quick: windows 10× shorter)" if quick else ""),
         title_justify="left",
         caption=f"pass: {rule}; χ² and KS: p ≥ 0.01; Little: closes exactly on every station",
         caption_justify="left",
@@ -60,7 +78,8 @@ def print_reports(
         for i, row in enumerate(report.rows):
             first = i == 0
             verdict = Text("pass", "green") if row.passed else Text("FAIL", "bold red")
-            quantity = row.quantity + (f"\n[dim]{row.detail}[/dim]" if row.detail else "")
+            notes = [n for n in (row.detail, _missed(report, row)) if n]
+            quantity = row.quantity + "".join(f"\n[dim]{n}[/dim]" for n in notes)
             table.add_row(
                 row.case if first else "",
                 row.kind if first else "",
@@ -73,6 +92,15 @@ def print_reports(
     for report in reports:
         for note in report.case.notes:
             console.print(f"{report.case.name}: {note}", highlight=False)
+    for report in reports:
+        if report.missed:
+            names = ", ".join(m.quantity for m in report.missed)
+            console.print(
+                f"{report.case.name}: missed {names} on its first set of seeds; shown and "
+                f"judged on an independent confirmation set (seeds {report.seeds[0]}–"
+                f"{report.seeds[1]})",
+                highlight=False,
+            )
     failed = [r.case.name for r in reports if not r.passed]
     summary = f"FAILED: {', '.join(failed)}" if failed else "all cases pass"
     console.print(f"{summary} · {wall_s:.1f}s wall", highlight=False)

@@ -221,3 +221,50 @@ def test_rescaled_gaps_of_short_streams_are_exactly_exponential() -> None:
         naive.append(np.diff(z, prepend=0.0))
     assert ks_exponential(np.concatenate(kept)).p_value > 0.01
     assert ks_exponential(np.concatenate(naive)).p_value < 1e-6
+
+
+# --- judging replications, with an independent confirmation set ------------------------
+
+
+def _fake_replicate(bias_first: float, bias_second: float) -> Any:
+    """A stand-in for runner.replicate: a point case's figures, off by a bias on each set."""
+    from sim.validation.probes import Measurement
+    from sim.validation.runner import CONFIRM_SEED_OFFSET, _Run
+
+    def replicate(scenario: Scenario, probe: Any) -> _Run:
+        case = reduce_scenario(attrs.evolve(scenario, seed=0))
+        confirmation = scenario.seed >= CONFIRM_SEED_OFFSET
+        bias = bias_second if confirmation else bias_first
+        noise = 1 + 0.001 * ((scenario.seed % 7) - 3)  # a small spread between replications
+        values = {q.key: q.theory * (1 + bias) * noise for q in case.quantities}
+        return _Run(Measurement(values), 4, (), 0.0, 0.01)
+
+    return replicate
+
+
+def test_a_miss_is_confirmed_on_an_independent_set(
+    cases: dict[str, Scenario], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """First set 5% off, confirmation set on target: the case passes, the miss is kept."""
+    from sim.validation import runner
+
+    monkeypatch.setattr(runner, "replicate", _fake_replicate(0.05, 0.0))
+    [report] = runner.validate([cases["mmck"]], replications=5)
+    assert report.passed
+    assert report.seeds == (501 + 10_000, 505 + 10_000)
+    assert {m.quantity for m in report.missed} == {q.label for q in report.case.quantities}
+    [strict] = runner.validate([cases["mmck"]], replications=5, confirm=False)
+    assert not strict.passed and strict.seeds == (501, 505) and not strict.missed
+
+
+def test_a_bias_fails_both_sets(
+    cases: dict[str, Scenario], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model 5% off on every set fails, whatever the seeds."""
+    from sim.validation import runner
+
+    monkeypatch.setattr(runner, "replicate", _fake_replicate(0.05, 0.05))
+    [report] = runner.validate([cases["mmck"]], replications=5)
+    assert not report.passed
+    failing = [row for row in report.rows if not row.passed]
+    assert failing and all(row.rel_error == pytest.approx(0.05, abs=0.005) for row in failing)
