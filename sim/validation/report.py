@@ -78,6 +78,8 @@ def print_reports(
         for i, row in enumerate(report.rows):
             first = i == 0
             verdict = Text("pass", "green") if row.passed else Text("FAIL", "bold red")
+            if not row.tested:
+                verdict = Text("n/a", "dim")
             notes = [n for n in (row.detail, _missed(report, row)) if n]
             quantity = row.quantity + "".join(f"\n[dim]{n}[/dim]" for n in notes)
             table.add_row(
