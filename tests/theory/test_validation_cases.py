@@ -2,10 +2,11 @@
 
 Each case runs as replications (seed + r) with its warm-up cut. A figure passes
 when theory lies inside the 99% interval of the replication means and, at the
-documented run length, the relative error is under 3%. The default run checks
-the three cheapest cases at full length and every case in quick mode (windows
-ten times shorter, interval only); the full run, ``-m slow``, is exactly
-``sscard-sim validate-model``.
+documented run length, the relative error is under 3%; a case that misses by
+chance is judged again on an independent confirmation set (see
+``sim.validation.runner``). The default run checks the three cheapest cases at
+full length and every case in quick mode (windows ten times shorter, interval
+only); the full run, ``-m slow``, is exactly ``sscard-sim validate-model``.
 """
 
 from __future__ import annotations
