@@ -223,11 +223,12 @@ def _collect(
     scenario = model.scenario
     workdir = model.workdir
     txns = model.recorder.rows_written
-    table = results.pq_read(workdir / results.TRANSACTIONS, results.SUMMARY_COLUMNS)
+    path = workdir / results.TRANSACTIONS
     if auto is None:
         warmup_s = float(scenario.warmup)
         warmup: dict[str, Any] = {"method": "fixed", "cut_s": warmup_s}
     else:
+        table = results.pq_read(path, ["arrival_s", "latency_s"])
         cut = auto.cut(table["arrival_s"].to_numpy(), table["latency_s"].to_numpy())
         stations = station_table(auto.stations_from(cut), float(scenario.horizon))
         warmup_s, warmup = cut.cut_s, cut.report()
@@ -244,7 +245,7 @@ def _collect(
     if figures:
         extra = {**extra, "figures": figures}
     summary = results.summarise(
-        table,
+        results.iter_transactions(path, results.SUMMARY_COLUMNS),
         services=[SERVICES[code] for code in codes],
         service_names=list(SERVICES),
         warmup_s=warmup_s,
@@ -253,7 +254,7 @@ def _collect(
         extra=extra,
     )
     if scenario.faults != FaultsSpec():
-        summary["faults"] = _fault_figures(model, table)
+        summary["faults"] = _fault_figures(model, results.pq_read(path, results.SUMMARY_COLUMNS))
     manifest = {
         "scenario": dump_scenario(scenario),
         "seed": scenario.seed,

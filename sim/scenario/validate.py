@@ -90,7 +90,6 @@ def _check_faults(scenario: Scenario, ids: tuple[str, ...]) -> list[Problem]:
     nodes = ["national", "card_platform", *ids]
     banks = [f"bank:{p}" for p in ids] if "pension_payout" in services else []
     faults = scenario.faults
-    horizon = float(scenario.horizon)
 
     def node(path: str, name: str, allowed: list[str]) -> None:
         if name not in allowed:
@@ -99,8 +98,6 @@ def _check_faults(scenario: Scenario, ids: tuple[str, ...]) -> list[Problem]:
 
     for i, outage in enumerate(faults.outages):
         node(f"faults.outages[{i}].node", outage.node, nodes + banks)
-        if outage.at >= horizon:
-            problems.append(Problem(f"faults.outages[{i}].at", "must be before the horizon"))
     for i, random in enumerate(faults.random_outages):
         node(f"faults.random_outages[{i}].node", random.node, nodes + banks)
     for i, partition in enumerate(faults.partitions):
