@@ -145,7 +145,7 @@ def station_timeline(run: RunFrames, stations: list[str] | None = None) -> Figur
     servers = dict(zip(run.stations["station"].astype(str), run.stations["servers"], strict=True))
     every = run.sample_every_s
     bin_s = 3600.0 if run.horizon_s >= 6 * 3600 else max(every, 600.0)
-    warmup = [(0.0, float(axis(run.warmup_s)), "warm-up")] if run.warmup_s > 0 else []
+    warmup = [(float(axis(0.0)), float(axis(run.warmup_s)), "warm-up")] if run.warmup_s else []
     for row, name in enumerate(names):
         mine = series[series["station"] == name]
         start = (mine["time_s"].to_numpy() - every).clip(0.0)
@@ -188,7 +188,9 @@ def _hourly_utilisation(run: RunFrames, names: list[str]) -> pd.DataFrame:
     series = _series(run, names)
     axis = run.time_axis()
     series["province"] = series["station"].map(province)
-    series["bin"] = np.floor(axis(series["time_s"].to_numpy())).astype(int)
+    # The last sample, at the horizon, closes the last bin rather than opening one.
+    time_s = np.minimum(series["time_s"].to_numpy(), run.horizon_s - 1e-6)
+    series["bin"] = np.floor(axis(time_s)).astype(int)
     busy = series.groupby(["province", "bin", "time_s"])["busy"].sum().reset_index()
     busy = busy.groupby(["province", "bin"])["busy"].mean().unstack("bin")
     return busy.div(servers.reindex(busy.index).replace(0, np.nan), axis=0)
