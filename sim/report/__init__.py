@@ -14,7 +14,7 @@ share), ``clearing``, ``capacity`` (sweeps), ``faults``, ``tables``, ``page``.
 
 from sim.report.capacity import capacity_curve, capacity_table, knee
 from sim.report.clearing import gross_flows, net_positions, net_positions_table
-from sim.report.faults import fault_spans, fault_timeline
+from sim.report.faults import fault_spans, fault_timeline, fault_windows_table
 from sim.report.frames import (
     ResultsFolderError,
     RunFrames,
@@ -59,6 +59,7 @@ __all__ = [
     "ecdf",
     "fault_spans",
     "fault_timeline",
+    "fault_windows_table",
     "folder_kind",
     "fund_share",
     "gross_flows",

@@ -11,6 +11,7 @@ point after which adding more brings little (Satopää et al., "Finding a
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from sim.experiment.figures import HEADLINE
 from sim.report.frames import SweepFrames
@@ -98,13 +100,15 @@ def capacity_curve(
     x: str = "network.national.servers",
     group: str | None = None,
     figure: str = "request_p99_cross_s",
-    sla: float = 3.0,
+    sla: float | None = 3.0,
     labels: Mapping[Any, str] | None = None,
     log_y: bool = True,
+    mark_knee: bool = True,
 ) -> Figure:
     """``figure`` against ``x``: mean and 95% band, the SLA line, each curve's knee (○).
 
-    One curve per value of ``group`` (named by ``labels`` if given).
+    One curve per value of ``group`` (named by ``labels`` if given); no SLA line
+    when ``sla`` is None, no knee without ``mark_knee``.
     """
     described = {f.name: f.description for f in HEADLINE}
     fig, axes = new_figure(width=9.5, height=5.6)
@@ -120,18 +124,25 @@ def capacity_curve(
             low = np.maximum(low, np.nanmin(mean) / 10)
         ax.fill_between(xs, low, mean + half, color=colour, alpha=0.18, lw=0)
         ax.plot(xs, mean, "-o", color=colour, ms=4, label=f"{name} (mean ± 95% CI)")
-        bend = knee(xs, mean)
+        bend = knee(xs, mean) if mark_knee else None
         if bend is not None:
             at = float(mean[xs == bend][0])
             ax.plot([bend], [at], "o", ms=15, mfc="none", mec=colour, mew=2)
             ax.annotate(f"knee: {bend:g}", (bend, at), textcoords="offset points",
                         xytext=(12, 10 + 14 * i), color=colour, fontsize=10)  # fmt: skip
-    ax.axhline(sla, color="black", ls="--", lw=1.3, label=f"SLA: {sla:g} s")
+    if sla is not None:
+        ax.axhline(sla, color="black", ls="--", lw=1.3, label=f"SLA: {sla:g}")
     if log_y:
         ax.set_yscale("log")
+        plain = FuncFormatter(lambda value, _pos: f"{value:g}")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
+        ax.tick_params(axis="y", which="minor", labelsize=8)
     ax.set_xticks(sorted(set(sweep.summary[x].astype(float))))
-    unit = f"{described.get(figure, figure)}"
+    reps = sweep.summary["replications"]
+    counted = f"{reps.min()}" if reps.min() == reps.max() else f"{reps.min()}–{reps.max()}"
+    ylabel = described.get(figure, figure) + (", log scale" if log_y else "")
     finish(ax, f"{figure} against {x} — {sweep.plan.get('name', '')} "
-           f"({int(sweep.summary['replications'].min())}+ replications per variant)",
-           x, unit + (", log scale" if log_y else ""), legend=True)  # fmt: skip
+           f"({counted} replications per variant)",
+           x, textwrap.fill(ylabel, 48), legend=True)  # fmt: skip
     return fig

@@ -12,13 +12,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.report.frames import RunFrames
 from sim.report.style import CROSS, LOCAL, finish, new_figure, shade, suptitle
 
-__all__ = ["fault_spans", "fault_timeline"]
+__all__ = ["fault_spans", "fault_timeline", "fault_windows_table"]
 
 REASON_COLOURS = ("#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 """Colours of fallback reasons (none of them the green of settled)."""
@@ -34,6 +35,31 @@ def fault_spans(run: RunFrames) -> list[tuple[float, float, str]]:
         if not label.startswith("outage "):  # outages are listed above as they happened
             spans.append((float(window["from_s"]), float(window["to_s"]), label))
     return spans
+
+
+def fault_windows_table(run: RunFrames) -> pd.DataFrame:
+    """Medical settlement before, during and after each fault window (``summary.json``).
+
+    One row per window and stretch: arrivals, settled per hour, fallbacks (all,
+    and those caused by faults), the fallback share and the settle latency p99.
+    """
+    rows = []
+    for window in (run.summary.get("faults") or {}).get("windows", []):
+        for stretch in ("before", "during", "after"):
+            figures = window[stretch]
+            rows.append({
+                "fault": window["fault"],
+                "stretch": stretch,
+                "from (h)": figures["from_s"] / 3600.0,
+                "to (h)": figures["to_s"] / 3600.0,
+                "arrivals": figures["arrivals"],
+                "settled per hour": figures["settled_per_hour"],
+                "fallbacks": figures["fallbacks"],
+                "by faults": figures["fallbacks_by_faults"],
+                "fallback share": figures["fallback_share"],
+                "settle p99 (s)": (figures.get("settle_latency_s") or {}).get("p99"),
+            })  # fmt: skip
+    return pd.DataFrame(rows).set_index(["fault", "stretch"]) if rows else pd.DataFrame()
 
 
 def _per_hour(

@@ -25,6 +25,8 @@ __all__ = [
 ]
 
 OUTCOMES = ("settled", "fallback", "declined")
+AXIS_NAMES = {"home_province": "home province", "site_province": "treatment province",
+              "level": "hospital level", "scheme": "insurance scheme"}  # fmt: skip
 
 
 def _select(
@@ -67,7 +69,7 @@ def outcome_breakdown(run: RunFrames) -> Figure:
     ax.set_yticks(range(len(shares)), labels)
     ax.set_xlim(0, 100)
     finish(ax, f"Outcome of transactions by service — {run.name}",
-           "share of the service's transactions (%)")  # fmt: skip
+           "share of the service's transactions (%)", "service")  # fmt: skip
     legend_below(fig, ax)
     return fig
 
@@ -94,7 +96,8 @@ def reason_breakdown(
         ax.text(value, y, f" {value:,} ({value / total:.1%})", va="center", fontsize=9)
     ax.set_yticks(range(len(counts)), [f"{r} ({o})" for r, o in counts.index])
     ax.set_xlim(0, counts.max() * 1.3)
-    finish(ax, title, f"transactions (of {total:,}; simulated, scale {run.scale_label})")
+    finish(ax, title, f"transactions (of {total:,}; simulated, scale {run.scale_label})",
+           "reason (outcome)")  # fmt: skip
     return fig
 
 
@@ -178,7 +181,7 @@ def fund_share(
     ax.axvline(overall, color="black", ls="--", lw=1.2, label=f"overall fund share {overall:.1f}%")
     ax.set_yticks(y, fund.index)
     ax.set_xlim(0, 100)
-    finish(ax, title, "share of the settled amount (%)", by.replace("_", " "))
+    finish(ax, title, "share of the settled amount (%)", AXIS_NAMES.get(by, by))
     ax.tick_params(axis="y", labelsize=8 if len(fund) > 12 else 9.5)
     legend_below(fig, ax)
     return fig

@@ -136,6 +136,7 @@ def render_html(run: RunFrames, plots: list[tuple[Plot, bytes]]) -> str:
     checks = money_checks(run)
     services = service_table(run)
     written = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    wall = number(run.manifest.get("wall_time_s"))
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -146,7 +147,8 @@ def render_html(run: RunFrames, plots: list[tuple[Plot, bytes]]) -> str:
 <body>
 <h1>sscard-sim report: {html.escape(run.name)}</h1>
 <p>{html.escape(str(description))}</p>
-<p class="meta">Results folder {html.escape(str(run.folder))}; report written {written}.</p>
+<p class="meta">Results folder {html.escape(str(run.folder))}; simulated in {wall} s;
+report written {written}.</p>
 <h2>Headline figures</h2>
 {_table(headline_table(run))}
 <h2>Services</h2>

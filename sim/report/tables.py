@@ -44,7 +44,12 @@ def service_table(run: RunFrames) -> pd.DataFrame:
 
 
 def headline_table(run: RunFrames) -> pd.DataFrame:
-    """The run's headline figures, one per row, with their values."""
+    """The run's headline figures, one per row, with their values.
+
+    The run-wide latency percentiles are those of ``summary.json``: over every
+    service with a settle latency (transit debits and payday credits included);
+    :func:`service_table` has them per service.
+    """
     s = run.summary
     m = run.manifest
     rows: list[tuple[str, Any]] = [
@@ -57,10 +62,11 @@ def headline_table(run: RunFrames) -> pd.DataFrame:
         ("settled", _p(s, "transactions", "outcomes", "settled")),
         ("fallback", _p(s, "transactions", "outcomes", "fallback")),
         ("declined", _p(s, "transactions", "outcomes", "declined")),
-        ("settle latency p99, local (s)", _p(s, "end_to_end_settle_latency_s", "local", "p99")),
-        ("settle latency p99, cross-province (s)",
+        ("settle latency p99, local, all services (s)",
+         _p(s, "end_to_end_settle_latency_s", "local", "p99")),
+        ("settle latency p99, cross-province, all services (s)",
          _p(s, "end_to_end_settle_latency_s", "cross_province", "p99")),
-        ("request latency p99, cross-province, timeouts included (s)",
+        ("request latency p99, cross-province, all services, timeouts included (s)",
          _p(s, "request_latency_s", "cross_province", "p99")),
         ("medical settlements per day (full scale)",
          _p(s, "medical", "settled_per_day_full_scale")),
@@ -70,7 +76,6 @@ def headline_table(run: RunFrames) -> pd.DataFrame:
         ("timeouts", _p(s, "protocol", "timeouts")),
         ("clearing netting ratio", _p(s, "clearing", "netting_ratio")),
         ("simulation events", m.get("events")),
-        ("wall time (s)", m.get("wall_time_s")),
     ]  # fmt: skip
     return pd.DataFrame(
         [(k, v) for k, v in rows if v is not None], columns=["figure", "value"]
