@@ -131,7 +131,8 @@ def capacity_curve(
             ax.annotate(f"knee: {bend:g}", (bend, at), textcoords="offset points",
                         xytext=(12, 10 + 14 * i), color=colour, fontsize=10)  # fmt: skip
     if sla is not None:
-        ax.axhline(sla, color="black", ls="--", lw=1.3, label=f"SLA: {sla:g}")
+        unit = " s" if figure.endswith("_s") else ""
+        ax.axhline(sla, color="black", ls="--", lw=1.3, label=f"SLA: {sla:g}{unit}")
     if log_y:
         ax.set_yscale("log")
         plain = FuncFormatter(lambda value, _pos: f"{value:g}")

@@ -13,10 +13,9 @@ import math
 import numpy as np
 import numpy.typing as npt
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
 
 from sim.report.frames import RunFrames, services_in
-from sim.report.style import CROSS, LOCAL, empty, finish, grid_shape, new_figure, suptitle
+from sim.report.style import CROSS, LOCAL, empty, finish, grid_shape, log_x, new_figure, suptitle
 
 __all__ = ["ecdf", "latency_cdf"]
 
@@ -66,8 +65,7 @@ def latency_cdf(
             ax.step(x, y, where="post", color=colour,
                     label=f"{label} (n={mine.size:,}; p99 {_seconds(p99)})")  # fmt: skip
             ax.axvline(p99, color=colour, ls=":", lw=1)
-        ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        log_x(ax)
         ax.set_ylim(0, 1.02)
         finish(ax, name, f"{what} (s, log scale)",
                "share ≤ x" if i % cols == 0 else None, legend=True)  # fmt: skip

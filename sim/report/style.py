@@ -19,6 +19,7 @@ import numpy.typing as npt
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 __all__ = [
     "CROSS",
@@ -29,6 +30,7 @@ __all__ = [
     "finish",
     "grid_shape",
     "legend_below",
+    "log_x",
     "new_figure",
     "png_bytes",
     "save_png",
@@ -108,6 +110,23 @@ def legend_below(fig: Figure, ax: Axes, columns: int = 4) -> None:
         legend.remove()
     fig.legend(handles, labels, loc="outside lower center", ncols=columns, fontsize=LEGEND_PT,
                frameon=False)  # fmt: skip
+
+
+def log_x(ax: Axes) -> None:
+    """A log x axis labelled in plain numbers (0.1, 1, 10).
+
+    When the axis spans less than two decades, 2 and 5 between them are labelled too.
+    """
+    ax.set_xscale("log")
+    plain = FuncFormatter(lambda value, _pos: f"{value:g}")
+    ax.xaxis.set_major_formatter(plain)
+    low, high = ax.get_xlim()
+    if low > 0 and high / low < 100:
+        ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+        ax.xaxis.set_minor_formatter(plain)
+        ax.tick_params(axis="x", which="minor", labelsize=TICK_PT - 1)
+    else:
+        ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def suptitle(fig: Figure, text: str) -> None:

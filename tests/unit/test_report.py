@@ -129,7 +129,7 @@ def test_capacity_curve_renders_a_real_image(sweep: SweepFrames, tmp_path: Path)
     figure = capacity_curve(sweep, sla=3.0)
     ax = figure.axes[0]
     assert ax.get_xlabel() == "network.national.servers"
-    assert "(s)" in ax.get_ylabel() and "SLA: 3" in [t.get_text() for t in ax.get_legend().texts]
+    assert "(s)" in ax.get_ylabel() and "SLA: 3 s" in [t.get_text() for t in ax.get_legend().texts]
     assert_real_png(save_png(figure, tmp_path / "capacity.png"))
 
 
