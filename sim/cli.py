@@ -241,8 +241,14 @@ def _run(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     """``report``: a sweep folder's comparison table, or a run folder's plots and page."""
+    from sim.experiment.figures import figure_names
     from sim.report.frames import folder_kind  # deferred: pandas and matplotlib
 
+    unknown = [f for f in args.figures if f not in figure_names()]
+    if unknown:
+        known = ", ".join(figure_names())
+        print(f"error: unknown figure(s) {', '.join(unknown)} (known: {known})", file=sys.stderr)
+        return EXIT_BAD_INPUT
     folder: Path = args.folder
     kind = folder_kind(folder) if folder.is_dir() else None
     if kind is None:

@@ -83,11 +83,11 @@ def write_report(run: RunFrames, out_dir: str | Path, html_page: bool = False) -
     drawn: list[tuple[Plot, bytes]] = []
     skipped: list[tuple[str, str]] = []
     for plot in PLOTS:
-        if plot.needs_transactions and not run.has("transactions"):
-            skipped.append((plot.name, "the run kept no transactions.parquet"))
-            continue
         if not plot.applies(run):
             skipped.append((plot.name, "the run had no faults"))
+            continue
+        if plot.needs_transactions and not run.has("transactions"):
+            skipped.append((plot.name, "the run kept no transactions.parquet"))
             continue
         drawn.append((plot, png_bytes(plot.draw(run))))
     pngs = []

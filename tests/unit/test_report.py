@@ -221,6 +221,21 @@ def test_report_writes_the_plots_and_a_self_contained_page(run: RunFrames, tmp_p
     assert "medical_outpatient" in page and "Money checks" in page
 
 
+def test_report_without_transactions_draws_what_it_can(run: RunFrames, tmp_path: Path) -> None:
+    """A run that kept no transactions.parquet still gets its station plots; the others
+    are skipped with the reason."""
+    folder = tmp_path / "no-transactions"
+    folder.mkdir()
+    for path in run.folder.iterdir():
+        if path.name != "transactions.parquet":
+            (folder / path.name).write_bytes(path.read_bytes())
+    report = write_report(load_run(folder), tmp_path / "out")
+    assert [p.name for p in report.pngs] == ["busiest_stations.png", "utilisation_heatmap.png"]
+    assert dict(report.skipped)["latency_cdf"] == "the run kept no transactions.parquet"
+    with pytest.raises(ResultsFolderError, match=r"outputs\.transactions: false"):
+        _ = load_run(folder).transactions
+
+
 def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = main(args)
     out, err = capsys.readouterr()
