@@ -148,6 +148,10 @@ def station_timeline(run: RunFrames, stations: list[str] | None = None) -> Figur
     warmup = [(float(axis(0.0)), float(axis(run.warmup_s)), "warm-up")] if run.warmup_s else []
     for row, name in enumerate(names):
         mine = series[series["station"] == name]
+        if mine.empty:
+            empty(axes[row, 0], f"no samples of {name}")
+            empty(axes[row, 1], f"no samples of {name}")
+            continue
         start = (mine["time_s"].to_numpy() - every).clip(0.0)
         edges = np.floor(start / bin_s) * bin_s
         per_bin = mine.groupby(edges)["completions"].sum()

@@ -100,6 +100,7 @@ PLOT_FUNCTIONS: dict[str, Callable[[RunFrames], Figure]] = {
     "latency_cdf_time_in_system": lambda r: latency_cdf(r, "latency_s", settled_only=False),
     "throughput_per_hour": throughput_per_hour,
     "station_timeline": lambda r: station_timeline(r, busiest_stations(r, points=True)),
+    "station_timeline_unknown": lambda r: station_timeline(r, ["node:national", "node:nowhere"]),
     "utilisation_points": utilisation_heatmap,
     "utilisation_platforms": lambda r: utilisation_heatmap(r, "platform"),
     "outcome_breakdown": outcome_breakdown,
