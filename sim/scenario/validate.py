@@ -38,6 +38,8 @@ def cross_check(scenario: Scenario) -> list[Problem]:
             for pid in weights
             if pid not in ids
         )
+    problems.extend(_check_ids(scenario.region, ids, "region", "province"))
+    simulated = set(scenario.region) & ids if scenario.region else ids
     # ServicesSpec.check runs only when the key is written; an omitted key is no better.
     problems.extend(Problem("services", message) for _, message in scenario.services.check())
     medical = scenario.services.medical()
@@ -45,10 +47,29 @@ def cross_check(scenario: Scenario) -> list[Problem]:
         path = f"services.{name}"
         for sub, profile in _profiles(service):
             problems.extend(_check_profile(profile, f"{path}.{sub}"))
+        if name in medical:
+            problems.extend(
+                _check_ids(medical[name].sites, simulated, f"{path}.sites", "simulated province")
+            )
+        cross = getattr(service, "cross_province_share", 0.0)
+        if len(simulated) < 2 and cross > 0:
+            problems.append(
+                Problem(
+                    f"{path}.cross_province_share",
+                    "must be 0 when only one province is simulated (see 'region')",
+                )
+            )
         if name in medical and scenario.policy.rule("", name) is None:
             problems.append(
                 Problem(f"policy.default.{name}", f"missing: {path} needs a reimbursement rule")
             )
+    if len(simulated) < 2 and scenario.population.migrant_share > 0:
+        problems.append(
+            Problem(
+                "population.migrant_share",
+                "must be 0 when only one province is simulated (see 'region')",
+            )
+        )
     problems.extend(_check_card_services(scenario, table))
     for province_id, rules in scenario.policy.provinces.items():
         if province_id not in ids:
@@ -109,6 +130,25 @@ def _check_faults(scenario: Scenario, ids: tuple[str, ...]) -> list[Problem]:
         if reader.province not in ids:
             problems.append(Problem(f"faults.readers[{i}].province",
                                     f"unknown province {reader.province!r}"))  # fmt: skip
+    return problems
+
+
+def _check_ids(
+    given: tuple[str, ...] | None, known: set[str], path: str, what: str
+) -> list[Problem]:
+    """A list of province ids: not empty, no repeats, each one known."""
+    if given is None:
+        return []
+    if not given:
+        return [Problem(path, "must name at least one province (or be left out)")]
+    problems = [
+        Problem(f"{path}[{i}]", f"unknown {what} {pid!r} (known: {', '.join(sorted(known))})")
+        for i, pid in enumerate(given)
+        if pid not in known
+    ]
+    repeated = sorted({pid for pid in given if given.count(pid) > 1})
+    if repeated:
+        problems.append(Problem(path, f"names {', '.join(repeated)} more than once"))
     return problems
 
 
