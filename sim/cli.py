@@ -1,5 +1,10 @@
 """The command line: ``run``, ``validate``, ``validate-model``, ``sweep``, ``report`` and more.
 
+``report`` looks at its folder: a sweep folder (``sweep.parquet``) gets the
+comparison table of :mod:`sim.experiment`, a run's results folder
+(``summary.json``) gets the plots of :mod:`sim.report` and, with ``--html``, one
+self-contained page.
+
 Exit codes: 0 success; 1 the run failed (for ``sweep``: some tasks failed, and
 the sweep folder records them; for ``validate-model``: a comparison with theory
 failed); 2 bad input (a scenario that does not validate, a wrong option, an
@@ -172,15 +177,36 @@ def _experiment_parsers(commands: Any) -> None:
             help="sweep folder (default: sweeps/<scenario-name>-…); re-run to resume",
         )
         command.add_argument("--quiet", action="store_true", help="no progress bar, no table")
-    report = commands.add_parser("report", help="print the comparison table of a sweep folder")
-    report.add_argument("sweep_dir", type=Path, help="a folder written by sscard-sim sweep")
+    report = commands.add_parser(
+        "report",
+        help="plots of a run's results folder (PNG, --html page), or a sweep folder's table",
+    )
+    report.add_argument(
+        "folder",
+        type=Path,
+        metavar="RESULTS_DIR",
+        help="a results folder (sscard-sim run) or a sweep folder (sscard-sim sweep)",
+    )
+    report.add_argument(
+        "--html",
+        action="store_true",
+        help="results folder: also write report.html, one self-contained page with the "
+        "summary tables and every plot",
+    )
+    report.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="results folder: where to write the plots (default: RESULTS_DIR/report/)",
+    )
     report.add_argument(
         "--figure",
         dest="figures",
         action="append",
         default=[],
         metavar="FIGURE",
-        help="a headline figure to show (repeatable; default: a few latency and load figures)",
+        help="sweep folder: a headline figure to show (repeatable; default: a few latency "
+        "and load figures)",
     )
 
 
@@ -194,7 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args.scenarios, args.overrides)
-        if args.command in ("sweep", "report", "capacity"):
+        if args.command == "report":
+            return _report(args)
+        if args.command in ("sweep", "capacity"):
             from sim.experiment import commands  # deferred: run and validate need none of it
 
             return commands.COMMANDS[args.command](args)
@@ -283,6 +311,62 @@ def _run(args: argparse.Namespace) -> int:
         print_summary(result.summary, result.manifest, str(out))
     if args.theory:
         print_node_theory(result.summary)
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    """``report``: a sweep folder's comparison table, or a run folder's plots and page."""
+    from sim.experiment.figures import figure_names
+    from sim.report.frames import folder_kind  # deferred: pandas and matplotlib
+
+    unknown = [f for f in args.figures if f not in figure_names()]
+    if unknown:
+        known = ", ".join(figure_names())
+        print(f"error: unknown figure(s) {', '.join(unknown)} (known: {known})", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    folder: Path = args.folder
+    kind = folder_kind(folder) if folder.is_dir() else None
+    if kind is None:
+        print(f"error: no such folder: {folder}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if kind == "sweep":
+        if args.html or args.out is not None:
+            print(f"error: {folder} is a sweep folder; --html and --out apply to a run's "
+                  "results folder (such as its tasks/v000/rep-000)", file=sys.stderr)  # fmt: skip
+            return EXIT_BAD_INPUT
+        from sim.experiment import commands
+
+        return commands.COMMANDS["report"](args)
+    if kind == "":
+        print(f"error: {folder} is not a sweep folder (no sweep.parquet) nor a run's results "
+              "folder (no summary.json and manifest.json)", file=sys.stderr)  # fmt: skip
+        return EXIT_BAD_INPUT
+    if args.figures:
+        print(f"error: --figure applies to a sweep folder; {folder} is a run's results folder",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_BAD_INPUT
+    return _report_run(folder, args.out if args.out is not None else folder / "report", args.html)
+
+
+def _report_run(folder: Path, out: Path, html: bool) -> int:
+    import pyarrow as pa
+
+    from sim.report import ResultsFolderError, load_run, write_report
+
+    try:
+        report = write_report(load_run(folder), out, html_page=html)
+    except (ResultsFolderError, pa.ArrowException, ValueError) as exc:
+        print(f"error: cannot report on {folder}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        print(f"error: cannot write the report into {out}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    for path in report.pngs:
+        print(f"wrote {path}")
+    if report.html is not None:
+        print(f"wrote {report.html}")
+    for name, why in report.skipped:
+        print(f"skipped {name}: {why}")
     return EXIT_OK
 
 

@@ -93,7 +93,7 @@ def report(args: argparse.Namespace) -> int:
         print(f"error: unknown figure(s) {', '.join(unknown)} (known: {known})", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        tasks, summary, stored = read_tables(args.sweep_dir)
+        tasks, summary, stored = read_tables(args.folder)
     except SweepFolderError as exc:
         return _bad(exc)
     print_comparison(tasks, summary, stored, figures)

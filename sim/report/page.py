@@ -1,0 +1,162 @@
+"""The report of one run: the standard plots as PNG files, and one self-contained HTML page.
+
+``sscard-sim report RESULTS_DIR`` calls :func:`write_report`. The page embeds
+every plot as a base64 ``data:`` URI and carries its own style sheet, so it can
+be mailed or archived alone: it loads nothing from anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+import pandas as pd
+from matplotlib.figure import Figure
+
+from sim.experiment.report import number
+from sim.report.faults import fault_spans, fault_timeline
+from sim.report.frames import RunFrames
+from sim.report.latency import latency_cdf
+from sim.report.outcomes import outcome_breakdown
+from sim.report.style import png_bytes
+from sim.report.tables import headline_table, money_checks, service_table
+from sim.report.traffic import (
+    busiest_point_service,
+    busiest_stations,
+    station_timeline,
+    throughput_per_hour,
+    utilisation_heatmap,
+)
+
+__all__ = ["PLOTS", "Plot", "Report", "write_report"]
+
+
+@attrs.frozen
+class Plot:
+    """One standard plot: its file name, caption, how it is drawn, and what it needs."""
+
+    name: str
+    caption: str
+    draw: Callable[[RunFrames], Figure] = attrs.field(repr=False)
+    needs_transactions: bool = True
+    applies: Callable[[RunFrames], bool] = attrs.field(default=lambda run: True, repr=False)
+
+
+PLOTS: tuple[Plot, ...] = (
+    Plot("latency_cdf", "Settle latency CDF per service, local against cross-province.",
+         latency_cdf),
+    Plot("throughput_per_hour", "Transactions ended per hour, per service, by outcome.",
+         throughput_per_hour),
+    Plot("busiest_stations", "Throughput and queue over time at the busiest provincial "
+         "platform, the national platform and the point group with the longest queue.",
+         lambda run: station_timeline(run, busiest_stations(run, points=True)), False),
+    Plot("utilisation_heatmap", "Share of servers busy by province and hour, at the "
+         "service points of the most utilised service.",
+         lambda run: utilisation_heatmap(run, busiest_point_service(run)), False),
+    Plot("outcomes", "Outcome of transactions per service.", outcome_breakdown),
+    Plot("faults", "Throughput, fallbacks and retries over time; fault windows shaded.",
+         fault_timeline, applies=lambda run: bool(fault_spans(run))),
+)  # fmt: skip
+"""The plots ``sscard-sim report`` writes, in the order of the page."""
+
+
+@attrs.frozen
+class Report:
+    """What :func:`write_report` wrote and what it skipped (with the reason)."""
+
+    pngs: tuple[Path, ...]
+    html: Path | None
+    skipped: tuple[tuple[str, str], ...]
+
+
+def write_report(run: RunFrames, out_dir: str | Path, html_page: bool = False) -> Report:
+    """Write each standard plot as ``<name>.png`` into ``out_dir``.
+
+    With ``html_page``, also ``report.html``: the summary tables and every plot.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    drawn: list[tuple[Plot, bytes]] = []
+    skipped: list[tuple[str, str]] = []
+    for plot in PLOTS:
+        if not plot.applies(run):
+            skipped.append((plot.name, "the run had no faults"))
+            continue
+        if plot.needs_transactions and not run.has("transactions"):
+            skipped.append((plot.name, "the run kept no transactions.parquet"))
+            continue
+        drawn.append((plot, png_bytes(plot.draw(run))))
+    pngs = []
+    for plot, data in drawn:
+        path = out / f"{plot.name}.png"
+        path.write_bytes(data)
+        pngs.append(path)
+    page = None
+    if html_page:
+        page = out / "report.html"
+        page.write_text(render_html(run, drawn), encoding="utf-8")
+    return Report(tuple(pngs), page, tuple(skipped))
+
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
+       max-width: 1200px; padding: 0 1em; color: #222; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
+figure { margin: 1.5em 0; } img { max-width: 100%; height: auto; border: 1px solid #ddd; }
+figcaption { color: #555; font-size: 0.9em; } .meta { color: #555; }
+"""
+
+
+def _table(frame: pd.DataFrame) -> str:
+    def cell(value: object) -> str:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return str(value)
+        return number(value)
+
+    text: str = frame.map(cell).to_html(border=0, na_rep="–")
+    return text
+
+
+def render_html(run: RunFrames, plots: list[tuple[Plot, bytes]]) -> str:
+    """The self-contained page: title, summary tables, and every plot embedded."""
+    description = run.scenario.get("description") or ""
+    figures = "\n".join(
+        f'<figure><img alt="{html.escape(plot.caption)}" '
+        f'src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">'
+        f"<figcaption>{html.escape(plot.caption)}</figcaption></figure>"
+        for plot, data in plots
+    )
+    checks = money_checks(run)
+    services = service_table(run)
+    written = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    wall = number(run.manifest.get("wall_time_s"))
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>sscard-sim report: {html.escape(run.name)}</title>
+<style>{STYLE}</style>
+</head>
+<body>
+<h1>sscard-sim report: {html.escape(run.name)}</h1>
+<p>{html.escape(str(description))}</p>
+<p class="meta">Results folder {html.escape(str(run.folder))}; simulated in {wall} s;
+report written {written}.</p>
+<h2>Headline figures</h2>
+{_table(headline_table(run))}
+<h2>Services</h2>
+{_table(services) if not services.empty else "<p>No service in this run.</p>"}
+<h2>Money checks</h2>
+{_table(checks) if not checks.empty else "<p>No ledger checks recorded.</p>"}
+<h2>Plots</h2>
+{figures or "<p>No plot could be drawn (see the command's output).</p>"}
+</body>
+</html>
+"""
