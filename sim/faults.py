@@ -165,6 +165,7 @@ def window_figures(
     settled_code: int,
     fallback_code: int,
     timeout_reasons: tuple[int, ...],
+    horizon_s: float = float("inf"),
 ) -> list[dict[str, Any]]:
     """Per fault window: the window itself and equally long stretches before and after.
 
@@ -181,6 +182,9 @@ def window_figures(
                      "after": (end, end + length)}  # fmt: skip
         figures: dict[str, Any] = {"fault": label, "from_s": start, "to_s": end}
         for name, (a, b) in stretches.items():
+            if a < 0.0 or b > horizon_s + 1e-9:
+                figures[name] = None  # the stretch lies outside the run (a fault over it all)
+                continue
             mine = (arrival >= a) & (arrival < b)
             outcome = columns["outcome"][mine]
             hours = max(min(b, float(arrival.max(initial=b))) - max(a, 0.0), 1e-9) / 3600.0

@@ -300,7 +300,8 @@ def _fault_figures(model: Model, table: pa.Table) -> dict[str, Any]:
     return {
         "outages": model.faults.outages(),
         "windows": window_figures(columns, windows, Outcome.SETTLED, Outcome.FALLBACK,
-                                  (Reason.TIMEOUT, Reason.VERIFY_TIMEOUT)),
+                                  (Reason.TIMEOUT, Reason.VERIFY_TIMEOUT),
+                                  float(model.scenario.horizon)),
     }  # fmt: skip
 
 

@@ -189,9 +189,12 @@ def summarise(
         settled = c["outcome"] == Outcome.SETTLED
         served = c["reason"] != Reason.BLOCKED  # turned-away arrivals neither wait nor stay
         cross = c["cross"]
-        requested = np.isfinite(c["settle"])  # a settlement request was sent and ended
+        # Medical settlement only: other services' settle_latency_s means other things
+        # (a transit fare's tap-to-debit delay, a credit's time in the bank's batch).
+        is_medical = np.isin(c["service"], medical_codes)
+        requested = is_medical & np.isfinite(c["settle"])  # a request was sent and ended
         for where, mask in (("local", ~cross), ("cross_province", cross)):
-            settle[where].add(c["settle"][settled & mask])
+            settle[where].add(c["settle"][is_medical & settled & mask])
             # Every request whatever its answer; one that timed out counts with the time
             # until the point gave up, so an overloaded node cannot look fast.
             request[where].add(c["settle"][requested & mask])
@@ -209,7 +212,6 @@ def summarise(
             fig.latency.add(c["latency"][mine & served])
             fig.wait.add(c["wait"][mine & served])
             fig.point.add(c["point"][mine])
-        is_medical = np.isin(c["service"], medical_codes)
         inpatient_cross = (c["service"] == inpatient_code) & cross
         medical["settled"] += int((is_medical & settled).sum())
         medical["cross_settled"] += int((is_medical & settled & cross).sum())

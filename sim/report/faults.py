@@ -47,6 +47,8 @@ def fault_windows_table(run: RunFrames) -> pd.DataFrame:
     for window in (run.summary.get("faults") or {}).get("windows", []):
         for stretch in ("before", "during", "after"):
             figures = window[stretch]
+            if figures is None:  # outside the run (a fault over all of it)
+                continue
             rows.append({
                 "fault": window["fault"],
                 "stretch": stretch,
