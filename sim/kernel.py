@@ -15,27 +15,37 @@ from heapq import heappop, heappush
 from typing import Any
 
 import simpy
-from simpy.events import NORMAL, Event
+from simpy.events import NORMAL
 
 __all__ = ["Call", "call_later", "events_scheduled", "run_until"]
 
 
-class Call(Event):
+class Call:
     """An event that fires after ``delay`` and calls ``fn(event)``; ``event.value`` is ``value``.
 
-    This is ``simpy.Timeout`` with its callback attached at creation.
+    This is ``simpy.Timeout`` with its callback attached at creation, reduced to the
+    attributes SimPy's event loop reads (``callbacks``, ``_value``, ``_ok``) and kept
+    in ``__slots__``: no per-event dictionary, the commonest allocation of a run.
+    It goes on SimPy's own event queue and is processed by ``Environment.step`` or
+    :func:`run_until` like any SimPy event; nothing yields on it.
     """
+
+    __slots__ = ("_ok", "_value", "callbacks", "env")
+
+    @property
+    def value(self) -> Any:
+        """What the event carries (the argument given to :func:`call_later`)."""
+        return self._value
 
     def __init__(
         self, env: simpy.Environment, delay: float, fn: Callable[[Any], None], value: Any
     ) -> None:
-        # Inlined Event.__init__ + Timeout + Environment.schedule, as SimPy itself
-        # inlines Event.__init__ into Timeout for speed.
+        # Timeout's initialisation and Environment.schedule, inlined.
         self.env = env
-        self.callbacks = [fn]
+        self.callbacks: list[Callable[[Any], None]] | None = [fn]
         self._value = value
         self._ok = True
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))  # type: ignore[misc]
 
 
 call_later = Call

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.domain import SERVICE_CODES, SERVICES, Outcome, Reason, labels
+from sim.recorder import parquet_options
 
 __all__ = [
     "Account",
@@ -200,7 +201,8 @@ class Ledger:
         self.province_ids = list(province_ids)
         self._writer: pq.ParquetWriter | None = None
         if path is not None:
-            self._writer = pq.ParquetWriter(path, ledger_schema(), compression="zstd")
+            schema = ledger_schema()
+            self._writer = pq.ParquetWriter(path, schema, **parquet_options(schema))
         self._single: list[tuple[float, int, int, int, Account, Account]] = []
         self.next_posting = 0
         self.balances: dict[int, int] = {}

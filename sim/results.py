@@ -78,7 +78,9 @@ class Result:
 
 def write_table(table: pa.Table, path: Path) -> None:
     """Write a Parquet table (zstd, deterministic bytes for equal tables)."""
-    pq.write_table(table, path, compression="zstd")
+    from sim.recorder import parquet_options
+
+    pq.write_table(table, path, **parquet_options(table.schema))
 
 
 def write_json(data: Mapping[str, Any], path: Path) -> None:
