@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 import numpy as np
@@ -22,6 +22,9 @@ import numpy.typing as npt
 
 from sim.calendar import Clock
 from sim.scenario.schema import MedicalService, PerPointPerHour
+
+if TYPE_CHECKING:
+    from sim.population import Population
 
 __all__ = [
     "ArrivalBatch",
@@ -113,6 +116,29 @@ def defaults(n: int) -> Columns:
         "point": np.zeros(n, dtype=np.int64),
         "channel": np.zeros(n, dtype=np.uint8),
         "level": np.zeros(n, dtype=np.uint8),
+    }
+
+
+def holder_columns(
+    code: int,
+    time_s: npt.NDArray[np.float64],
+    site: npt.NDArray[np.int64],
+    holder: npt.NDArray[np.int64],
+    population: Population,
+) -> Columns:
+    """The columns every stream fills the same way, and :func:`defaults` for the rest.
+
+    When, what, where and who: with the holder's home, card kind and scheme.
+    """
+    return {
+        **defaults(site.size),
+        "time_s": time_s,
+        "service": np.full(site.size, code, dtype=np.uint8),
+        "site": site,
+        "holder": holder,
+        "home": population.home[holder].astype(np.int64),
+        "card": population.card_kind[holder],
+        "scheme": population.scheme[holder],
     }
 
 

@@ -23,7 +23,7 @@ import numpy.typing as npt
 import simpy
 
 from sim.calendar import Clock, open_weights
-from sim.demand import Columns, defaults, poisson_hour
+from sim.demand import Columns, holder_columns, poisson_hour
 from sim.distributions import sampler, uniform_sampler
 from sim.domain import SERVICE_CODES, CardKind, Channel, Outcome, Reason
 from sim.kernel import call_later
@@ -212,14 +212,7 @@ class LibraryArrivals:
             holder[partner] = population.draw_local(self._partners(site[partner]), rng)
         self_service = rng.random(n) < spec.libraries.self_service_share
         return {
-            **defaults(n),
-            "time_s": time_s,
-            "service": np.full(n, CODE, dtype=np.uint8),
-            "site": site,
-            "holder": holder,
-            "home": population.home[holder].astype(np.int64),
-            "card": population.card_kind[holder],
-            "scheme": population.scheme[holder],
+            **holder_columns(CODE, time_s, site, holder, population),
             "point": (rng.random(n) * self.library_counts[site]).astype(np.int64),
             "channel": np.where(self_service, Channel.SELF_SERVICE, Channel.COUNTER).astype(
                 np.uint8

@@ -19,7 +19,7 @@ import numpy.typing as npt
 import simpy
 
 from sim.calendar import hourly_weights
-from sim.demand import Columns, arrival_rates, defaults, poisson_hour
+from sim.demand import Columns, arrival_rates, holder_columns, poisson_hour
 from sim.distributions import sample_fen, sampler
 from sim.domain import SERVICE_CODES, CardKind, Outcome, Reason
 from sim.kernel import call_later
@@ -122,14 +122,7 @@ class MedicalArrivals:
             population.draw_cross(cross_site, resident, rng, self.outflow),
         ))  # fmt: skip
         return {
-            **defaults(n),
-            "time_s": time_s,
-            "service": np.full(n, self.code, dtype=np.uint8),
-            "site": site,
-            "holder": holder,
-            "home": population.home[holder].astype(np.int64),
-            "card": population.card_kind[holder],
-            "scheme": population.scheme[holder],
+            **holder_columns(self.code, time_s, site, holder, population),
             "filed": ~cross | (rng.random(n) < spec.filed_in_advance),
             "ineligible": rng.random(n) < spec.ineligible_share,
             "amount_fen": sample_fen(spec.amount, rng, n),

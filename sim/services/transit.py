@@ -26,7 +26,7 @@ import numpy.typing as npt
 import simpy
 
 from sim.calendar import hourly_weights
-from sim.demand import Columns, defaults, poisson_hour
+from sim.demand import Columns, holder_columns, poisson_hour
 from sim.distributions import sample_fen, sampler, uniform_sampler
 from sim.domain import SERVICE_CODES, Channel, Outcome, Reason
 from sim.kernel import call_later
@@ -148,14 +148,7 @@ class TransitArrivals:
         if cross.any():
             holder[cross] = population.draw_cross(site[cross], resident[cross], rng)
         return {
-            **defaults(n),
-            "time_s": time_s,
-            "service": np.full(n, CODE, dtype=np.uint8),
-            "site": site,
-            "holder": holder,
-            "home": population.home[holder].astype(np.int64),
-            "card": population.card_kind[holder],
-            "scheme": population.scheme[holder],
+            **holder_columns(CODE, time_s, site, holder, population),
             "amount_fen": sample_fen(spec.fare, rng, n),
             "point": (rng.random(n) * self.station_counts[site]).astype(np.int64),
             "channel": np.full(n, Channel.GATE, dtype=np.uint8),

@@ -20,7 +20,7 @@ import numpy.typing as npt
 import simpy
 
 from sim.calendar import Clock, hourly_weights
-from sim.demand import Columns, defaults, poisson_hour
+from sim.demand import Columns, holder_columns, poisson_hour
 from sim.distributions import sample_fen, sampler
 from sim.domain import SERVICE_CODES, Channel, Outcome, Reason
 from sim.kernel import call_later
@@ -164,14 +164,7 @@ class WithdrawalArrivals:
         amount = sample_fen(spec.amount, rng, n)
         amount[rng.random(n) < spec.balance_check_share] = 0
         return {
-            **defaults(n),
-            "time_s": time_s,
-            "service": np.full(n, CODE, dtype=np.uint8),
-            "site": site,
-            "holder": holder,
-            "home": population.home[holder].astype(np.int64),
-            "card": population.card_kind[holder],
-            "scheme": population.scheme[holder],
+            **holder_columns(CODE, time_s, site, holder, population),
             "amount_fen": amount,
             "point": (rng.random(n) * points).astype(np.int64),
             "channel": channel,
