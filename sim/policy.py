@@ -13,6 +13,7 @@ import bisect
 from collections.abc import Sequence
 
 import attrs
+import numpy as np
 
 from sim.domain import Fen, Level, Scheme
 from sim.scenario.schema import PolicyRule, PolicySpec
@@ -86,30 +87,73 @@ def split(
 
 
 class YearToDate:
-    """Each holder's fund payments in the current calendar year (sparse: only payers)."""
+    """Each holder's fund payments in the current calendar year (sparse: only payers).
 
-    __slots__ = ("_paid", "_year_starts")
+    A national day has tens of millions of payers, so totals live in two sorted
+    numpy arrays (8 + 8 bytes a holder) with a small dict of recent totals in front;
+    the dict is merged into the arrays when it grows past an eighth of them. Simulation
+    time never goes backwards, so a new year simply forgets everything.
+    """
+
+    __slots__ = ("_ids", "_paid", "_recent", "_year", "_year_starts")
+
+    #: The dict of recent totals is merged into the arrays beyond this many entries
+    #: (or an eighth of the arrays, whichever is larger: amortised merging).
+    MERGE_AT = 1 << 20
 
     def __init__(self, year_starts_s: Sequence[float] = ()) -> None:
         self._year_starts = list(year_starts_s)
-        self._paid: dict[int, tuple[int, Fen]] = {}
+        self._year = 0
+        self._recent: dict[int, Fen] = {}
+        self._ids = np.empty(0, dtype=np.int64)
+        self._paid = np.empty(0, dtype=np.int64)
 
-    def _year(self, now: float) -> int:
-        return bisect.bisect_right(self._year_starts, now)
+    def _roll(self, now: float) -> None:
+        year = bisect.bisect_right(self._year_starts, now)
+        if year > self._year:
+            self._year = year
+            self._recent.clear()
+            self._ids = self._ids[:0]
+            self._paid = self._paid[:0]
 
     def paid(self, holder: int, now: float) -> Fen:
         """Fund payments for ``holder`` so far in the year containing ``now``."""
-        entry = self._paid.get(holder)
-        if entry is None or entry[0] != self._year(now):
-            return 0
-        return entry[1]
+        if self._year_starts:
+            self._roll(now)
+        total = self._recent.get(holder)
+        if total is not None:
+            return total
+        ids = self._ids
+        i = int(ids.searchsorted(holder))
+        if i < ids.size and ids[i] == holder:
+            return int(self._paid[i])
+        return 0
 
     def add(self, holder: int, fund_fen: Fen, now: float) -> None:
         """Count a fund payment (negative to undo one)."""
-        self._paid[holder] = (self._year(now), self.paid(holder, now) + fund_fen)
+        recent = self._recent
+        recent[holder] = self.paid(holder, now) + fund_fen
+        if len(recent) > max(self.MERGE_AT, self._ids.size >> 3):
+            self._merge()
+
+    def _merge(self) -> None:
+        """Fold the recent totals into the sorted arrays (recent totals win)."""
+        n = len(self._recent)
+        new_ids = np.fromiter(self._recent.keys(), dtype=np.int64, count=n)
+        new_paid = np.fromiter(self._recent.values(), dtype=np.int64, count=n)
+        keep = ~np.isin(self._ids, new_ids, assume_unique=True)
+        ids = np.concatenate((self._ids[keep], new_ids))
+        paid = np.concatenate((self._paid[keep], new_paid))
+        order = np.argsort(ids, kind="stable")
+        self._ids, self._paid = ids[order], paid[order]
+        self._recent.clear()
 
     def __len__(self) -> int:
-        return len(self._paid)
+        return self._ids.size + sum(1 for h in self._recent if not self._in_arrays(h))
+
+    def _in_arrays(self, holder: int) -> bool:
+        i = int(self._ids.searchsorted(holder))
+        return i < self._ids.size and self._ids[i] == holder
 
 
 class PolicyTable:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -181,9 +182,10 @@ def test_annual_ceiling_counts_year_to_date() -> None:
     assert (5_000, 5_000) == table.split(0, 2, 10_000, holder=7, now=2.0)
     assert (0, 10_000) == table.split(0, 2, 10_000, holder=7, now=3.0)
     assert (10_000, 0) == table.split(0, 2, 10_000, holder=8, now=3.0)  # another holder
-    assert (10_000, 0) == table.split(0, 2, 10_000, holder=7, now=1_000.0)  # new year
     table.undo(8, 10_000, now=4.0)
     assert 0 == table.ytd.paid(8, 4.0)
+    assert (10_000, 0) == table.split(0, 2, 10_000, holder=7, now=1_000.0)  # new year
+    assert 0 == table.ytd.paid(8, 1_000.0)
 
 
 def test_year_to_date_is_sparse() -> None:
@@ -192,3 +194,20 @@ def test_year_to_date_is_sparse() -> None:
     ytd.add(3, 500, 0.0)
     ytd.add(3, 200, 1.0)
     assert (700, 0, 1) == (ytd.paid(3, 2.0), ytd.paid(4, 2.0), len(ytd))
+
+
+def test_year_to_date_merges_recent_totals_into_arrays(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Totals survive the merge into the sorted arrays, and later payments add to them."""
+    monkeypatch.setattr(YearToDate, "MERGE_AT", 4)
+    ytd = YearToDate(year_starts_s=[100.0])
+    rng = np.random.default_rng(3)
+    holders = rng.integers(0, 50, size=400)
+    amounts = rng.integers(-5, 100, size=400)
+    expected: dict[int, int] = {}
+    for h, a in zip(holders.tolist(), amounts.tolist(), strict=True):
+        ytd.add(h, a, 1.0)
+        expected[h] = expected.get(h, 0) + a
+    assert all(ytd.paid(h, 2.0) == v for h, v in expected.items())
+    assert (len(expected), 0) == (len(ytd), ytd.paid(50, 2.0))
+    ytd.add(7, 10, 100.0)  # a new year forgets the old one
+    assert (10, 0, 1) == (ytd.paid(7, 100.0), ytd.paid(int(holders[0]), 100.0), len(ytd))
