@@ -7,23 +7,21 @@ problems by path so the loader can list them together.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 from sim import calendar
 from sim.provinces import BUILTIN_TABLES, load_provinces
 from sim.scenario.codec import Problem
 from sim.scenario.schema import Scenario
+from sim.units import show_value
 
 
 def cross_check(scenario: Scenario) -> list[Problem]:
     """Every cross-section problem of a structurally valid scenario."""
-    problems: list[Problem] = []
+    problems: list[Problem] = _check_calendar(scenario)
     if scenario.provinces not in BUILTIN_TABLES:
-        known = ", ".join(sorted(BUILTIN_TABLES))
-        problems.append(
-            Problem("provinces", f"unknown province table {scenario.provinces!r} (known: {known})")
-        )
-        return problems
+        return [*problems, _unknown_table(scenario.provinces)]
     ids = set(load_provinces(scenario.provinces).ids)
     tables: dict[str, Mapping[str, object]] = {
         "population.inflow": scenario.population.inflow,
@@ -75,6 +73,33 @@ def cross_check(scenario: Scenario) -> list[Problem]:
             )
         )
     return problems
+
+
+LAST_YEAR = 9000
+"""Runs end before this year, leaving the calendar's year and month arithmetic headroom."""
+
+
+def _check_calendar(scenario: Scenario) -> list[Problem]:
+    """The run's end (``start`` + ``horizon``) is a date the calendar can count up to."""
+    try:
+        end = scenario.start + dt.timedelta(seconds=scenario.horizon)
+    except OverflowError:
+        end = None
+    if end is None or end.year >= LAST_YEAR:
+        return [Problem("horizon", f"start + horizon must fall before the year {LAST_YEAR}")]
+    return []
+
+
+def _unknown_table(name: str) -> Problem:
+    """Why ``provinces`` is refused; a path gets its own message, as files are never read."""
+    known = ", ".join(sorted(BUILTIN_TABLES))
+    if any(mark in name for mark in ("/", "\\", ":", "~")) and not name.startswith("builtin:"):
+        return Problem(
+            "provinces",
+            f"{show_value(name)} looks like a file or URL: scenario files cannot name files "
+            f"to read; use a builtin table ({known})",
+        )
+    return Problem("provinces", f"unknown province table {show_value(name)} (known: {known})")
 
 
 def _check_profile(profile: str | tuple[float, ...], path: str) -> list[Problem]:
