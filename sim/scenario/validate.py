@@ -72,9 +72,21 @@ def cross_check(scenario: Scenario) -> list[Problem]:
                 f"too fine: {samples:.0f} samples over the horizon (max 1000000)",
             )
         )
+    period = scenario.clearing.period_s
+    if period is not None and scenario.horizon / period > MAX_CLEARING_PERIODS:
+        periods = scenario.horizon / period
+        problems.append(
+            Problem(
+                "clearing.period",
+                f"too fine: {periods:.0f} clearing periods over the horizon "
+                f"(max {MAX_CLEARING_PERIODS}; each nets 31 provinces in the ledger)",
+            )
+        )
     return problems
 
 
+MAX_CLEARING_PERIODS = 100_000
+"""Most clearing periods a run may have (a period of 1 minute over two months)."""
 LAST_YEAR = 9000
 """Runs end before this year, leaving the calendar's year and month arithmetic headroom."""
 

@@ -31,7 +31,7 @@ from sim.stations import StationStats
 from sim.streams import Streams
 from sim.transaction import Transaction
 
-__all__ = ["ServiceContext", "ServiceRuntime", "build_services"]
+__all__ = ["ServiceContext", "ServiceLoad", "ServiceRuntime", "build_services", "expected_loads"]
 
 
 @attrs.define(eq=False)
@@ -68,7 +68,27 @@ class ServiceRuntime:
     """Family-specific headline figures for ``summary.json`` (computed after the run)."""
 
 
+@attrs.frozen
+class ServiceLoad:
+    """What one service is expected to ask of a run, worked out from the scenario alone.
+
+    The resource guard (:mod:`sim.guard`) sums these before anything is built, so
+    every figure must come from the scenario and the province table: building the
+    population to count would itself be the cost being guarded against.
+    """
+
+    transactions: float
+    """Expected transactions over the horizon."""
+    events_per_transaction: float
+    """Expected simulation events one transaction schedules, from arrival to its end."""
+    busiest_hour: float
+    """Expected transactions in the busiest local hour (one arrival batch)."""
+    points: float
+    """Service points (stations) simulated."""
+
+
 Builder = Callable[[ServiceContext, str, Any], ServiceRuntime]
+Estimator = Callable[[Scenario, Any, float, int], ServiceLoad]
 
 
 def _builders() -> dict[str, Builder]:
@@ -86,3 +106,20 @@ def build_services(ctx: ServiceContext) -> dict[str, ServiceRuntime]:
     builders = _builders()
     return {name: builders[name](ctx, name, spec)
             for name, spec in ctx.scenario.services.enabled().items()}  # fmt: skip
+
+
+def _estimators() -> dict[str, Estimator]:
+    from sim.services import medical
+
+    return {
+        "medical_outpatient": medical.expected_load,
+        "medical_inpatient": medical.expected_load,
+        "pharmacy": medical.expected_load,
+    }
+
+
+def expected_loads(scenario: Scenario, holders: float, provinces: int) -> dict[str, ServiceLoad]:
+    """Each enabled service's expected load, given the simulated holders and provinces."""
+    estimators = _estimators()
+    return {name: estimators[name](scenario, spec, holders, provinces)
+            for name, spec in scenario.services.enabled().items()}  # fmt: skip

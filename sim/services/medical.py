@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
-from sim.calendar import hourly_weights
+from sim.calendar import Clock, hourly_weights
 from sim.demand import Columns, defaults, poisson_hour
 from sim.distributions import sample_fen, sampler
 from sim.domain import SERVICE_CODES, CardKind, Outcome, Reason
@@ -27,13 +27,14 @@ from sim.population import Population
 from sim.protocol import Answer, Protocol
 from sim.provinces import apportion
 from sim.recorder import TransactionRecorder
+from sim.scenario import Scenario
 from sim.scenario.schema import MedicalService, PopulationSpec
 from sim.transaction import Transaction
 
 if TYPE_CHECKING:
-    from sim.services import ServiceContext, ServiceRuntime
+    from sim.services import ServiceContext, ServiceLoad, ServiceRuntime
 
-__all__ = ["MedicalArrivals", "MedicalDesk", "build"]
+__all__ = ["MedicalArrivals", "MedicalDesk", "build", "events_per_transaction", "expected_load"]
 
 
 def build(ctx: ServiceContext, name: str, spec: MedicalService) -> ServiceRuntime:
@@ -53,6 +54,67 @@ def build(ctx: ServiceContext, name: str, spec: MedicalService) -> ServiceRuntim
                        on_cross_settled=ctx.clearing.record)  # fmt: skip
     return ServiceRuntime(arrivals=[arrivals], handlers={SERVICE_CODES[name]: desk.arrive},
                           stations=[g.stats for g in groups])  # fmt: skip
+
+
+def expected_load(
+    scenario: Scenario, spec: MedicalService, holders: float, provinces: int
+) -> ServiceLoad:
+    """Expected transactions, events and points of one medical service, without building it.
+
+    Arrivals per second are ``holders × rate`` at profile weight 1, as in
+    :class:`MedicalArrivals` (cross-province patients only move the same volume
+    between provinces), integrated over the profile for the whole horizon.
+    """
+    from sim.services import ServiceLoad
+
+    weights = hourly_weights(spec.profile)
+    per_s = holders * spec.rate.per_holder_per_day / 86400.0
+    seconds = Clock(scenario.start).weighted_seconds(weights, float(scenario.horizon))
+    return ServiceLoad(
+        transactions=per_s * seconds,
+        events_per_transaction=events_per_transaction(spec, scenario.population.ecard_share),
+        busiest_hour=per_s * float(weights.max()) * 3600.0,
+        points=_points_estimate(spec, scenario.scale, provinces),
+    )
+
+
+def events_per_transaction(spec: MedicalService, ecard_share: float) -> float:
+    """Simulation events one visit schedules, on average, when nothing times out.
+
+    The arrival and the end of the counter's service time; for an e-card, the
+    verification exchange; then the settlement exchange: the local route visits
+    one node, the cross-province route five (treatment, national, home, national,
+    treatment; see :meth:`sim.network.Network.settlement_route`). A cross-province
+    patient at a point not connected for direct settlement sends no request.
+    Retries after timeouts add more; measured runs (smoke, baseline) agree with
+    this count to within a few per cent.
+    """
+    cross = spec.cross_province_share
+    settle = (1.0 - cross) * _exchange_events(1) + cross * spec.networked_share * _exchange_events(
+        5
+    )
+    return 2.0 + ecard_share * _exchange_events(1) + settle
+
+
+def _exchange_events(nodes: int) -> int:
+    """Events of one request/answer over a route through ``nodes`` nodes.
+
+    Each link crossing (one more than the nodes) and each node's service is one
+    event, and the requester's timeout timer is one more, answered or not.
+    """
+    return (nodes + 1) + nodes + 1
+
+
+def _points_estimate(spec: MedicalService, scale: float, provinces: int) -> float:
+    """Points simulated, as :func:`sim.points.point_counts` scales them (at least one each).
+
+    Worked out in floats: a typo such as ``total: 1e40`` must give a huge
+    estimate, not an integer overflow.
+    """
+    points = spec.points
+    if points.per_province is not None:
+        return provinces * max(float(points.per_province) * scale, 1.0)
+    return float(points.total or 0) * scale + provinces
 
 
 class MedicalArrivals:
