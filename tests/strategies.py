@@ -16,9 +16,14 @@ from sim.calendar import BUILTIN_PROFILES
 from sim.provinces import load_provinces
 from sim.scenario.schema import (
     SERVICE_NAMES,
+    AdvanceSpec,
+    CatalogueSpec,
+    ClearingSpec,
     Constant,
     Exponential,
     Gamma,
+    LevelRatios,
+    LevelShares,
     LinkSpec,
     Lognormal,
     MedicalService,
@@ -31,12 +36,14 @@ from sim.scenario.schema import (
     PolicyRule,
     PolicySpec,
     PopulationSpec,
+    RatioTable,
     RetrySpec,
     Scenario,
     ServicesSpec,
     SettlementSpec,
     Uniform,
 )
+from sim.units import format_duration
 
 PROVINCE_IDS = load_provinces().ids
 
@@ -119,6 +126,14 @@ profiles = st.one_of(
 
 
 @st.composite
+def level_shares(draw: st.DrawFn) -> LevelShares:
+    """Shares of primary, secondary and tertiary points that add up to 1 (within 1e-9)."""
+    primary = draw(shares)
+    secondary = draw(st.floats(0.0, 1.0 - primary))
+    return LevelShares(primary, secondary, max(1.0 - primary - secondary, 0.0))
+
+
+@st.composite
 def points_specs(draw: st.DrawFn) -> PointsSpec:
     """Points given either per province or as a national total (exactly one)."""
     count = draw(st.integers(1, 10**6))
@@ -128,6 +143,7 @@ def points_specs(draw: st.DrawFn) -> PointsSpec:
         service_time=draw(duration_distributions),
         per_province=count if per_province else None,
         total=None if per_province else count,
+        levels=draw(level_shares()),
     )
 
 
@@ -141,8 +157,12 @@ medical_services = st.builds(
     resident_share=shares,
     filed_in_advance=shares,
     ineligible_share=shares,
+    networked_share=shares,
     settlement=st.builds(SettlementSpec, st.none() | duration_distributions),
 )
+
+province_weights = st.dictionaries(st.sampled_from(PROVINCE_IDS), st.floats(1e-6, 1e6), max_size=4)
+"""Sparse positive weights by province id (``population.inflow`` and ``outflow``)."""
 
 population_specs = st.builds(
     PopulationSpec,
@@ -150,6 +170,8 @@ population_specs = st.builds(
     ecard_share=shares,
     employee_share=shares,
     migrant_share=shares,
+    inflow=province_weights,
+    outflow=province_weights,
 )
 
 node_specs = st.builds(NodeSpec, st.integers(1, 10_000), duration_distributions)
@@ -165,21 +187,50 @@ network_specs = st.builds(
     retry=st.builds(RetrySpec, st.integers(0, 10), st.one_of(st.just(0.0), durations_s)),
 )
 
-policy_rules = st.builds(
-    PolicyRule, ratio=shares, deductible=money_fen, ceiling=st.none() | money_fen
+level_ratios = st.builds(LevelRatios, shares, shares, shares)
+ratio_tables = st.builds(RatioTable, level_ratios, level_ratios)
+
+policy_rules = st.one_of(
+    st.builds(PolicyRule, ratio=shares, deductible=money_fen, ceiling=st.none() | money_fen),
+    st.builds(
+        PolicyRule, ratios=ratio_tables, deductible=money_fen, ceiling=st.none() | money_fen
+    ),
 )
+"""A rule with one ``ratio``, or ``ratios`` by scheme and level (never both)."""
+
+
+@st.composite
+def catalogue_specs(draw: st.DrawFn, services: tuple[str, ...]) -> CatalogueSpec:
+    """Covered shares by service, and by treatment province and service."""
+    by_service = st.dictionaries(st.sampled_from(services), shares, max_size=len(services))
+    return CatalogueSpec(
+        default=draw(by_service),
+        provinces=draw(st.dictionaries(st.sampled_from(PROVINCE_IDS), by_service, max_size=3)),
+    )
 
 
 @st.composite
 def policy_specs(draw: st.DrawFn, services: tuple[str, ...]) -> PolicySpec:
-    """A default rule for every enabled service, and some province overrides."""
+    """A default rule for every enabled service, some province overrides, a catalogue."""
     default = {name: draw(policy_rules) for name in services}
     overridden = draw(st.lists(st.sampled_from(PROVINCE_IDS), max_size=3, unique=True))
     provinces = {
         pid: draw(st.dictionaries(st.sampled_from(services), policy_rules, max_size=2))
         for pid in overridden
     }
-    return PolicySpec(default, provinces)
+    return PolicySpec(default, provinces, draw(catalogue_specs(services)))
+
+
+@st.composite
+def clearing_specs(draw: st.DrawFn, horizon_s: float) -> ClearingSpec:
+    """Calendar months or a fixed period (at most 100,000 periods over the horizon)."""
+    finest = horizon_s / 1e5 * (1 + 1e-9)
+    period = draw(st.just("month") | st.floats(finest, 1e8).map(format_duration))
+    return ClearingSpec(
+        period=period,
+        apply_after=draw(st.just(0.0) | durations_s),
+        advance=draw(st.builds(AdvanceSpec, st.floats(0.0, 1000.0), shares)),
+    )
 
 
 @st.composite
@@ -209,5 +260,6 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         services=services,
         network=draw(network_specs),
         policy=draw(policy_specs(enabled)),
+        clearing=draw(clearing_specs(horizon)),
         outputs=OutputsSpec(draw(st.booleans()), sample_every),
     )
