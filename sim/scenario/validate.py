@@ -69,7 +69,7 @@ def cross_check(scenario: Scenario) -> list[Problem]:
         problems.append(
             Problem(
                 "outputs.sample_every",
-                f"too fine: {samples:.0f} samples over the horizon (max 1000000)",
+                f"too fine: {_count(samples)} samples over the horizon (max 1000000)",
             )
         )
     period = scenario.clearing.period_s
@@ -78,7 +78,7 @@ def cross_check(scenario: Scenario) -> list[Problem]:
         problems.append(
             Problem(
                 "clearing.period",
-                f"too fine: {periods:.0f} clearing periods over the horizon "
+                f"too fine: {_count(periods)} clearing periods over the horizon "
                 f"(max {MAX_CLEARING_PERIODS}; each nets 31 provinces in the ledger)",
             )
         )
@@ -89,6 +89,11 @@ MAX_CLEARING_PERIODS = 100_000
 """Most clearing periods a run may have (a period of 1 minute over two months)."""
 LAST_YEAR = 9000
 """Runs end before this year, leaving the calendar's year and month arithmetic headroom."""
+
+
+def _count(n: float) -> str:
+    """A count for a message: whole below a trillion, in scientific notation above."""
+    return f"{n:.0f}" if n < 1e12 else f"{n:.3g}"
 
 
 def _check_calendar(scenario: Scenario) -> list[Problem]:
