@@ -12,8 +12,9 @@ Events: each service's expected transactions over the horizon times the events
 one transaction schedules (both from :func:`sim.services.expected_loads`, next
 to each service's own code), plus the run's own events: opening each hour's
 arrival batch, station samples and clearing periods. Memory: the holder columns
-(the dominant term), service-point stations, the hour-by-hour schedule and the
-busiest hour's arrival batch, with constants measured on the shipped scenarios.
+(the dominant term), service-point stations, the hour-by-hour schedule, the
+busiest hour's arrival batch and the station time series, with constants
+measured on the shipped scenarios.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ HOUR_BYTES = 200.0
 """One hour of the demand schedule (its edges and piece; 136 measured)."""
 ARRIVAL_BYTES = 1000.0
 """One arrival of the busiest hour's batch: columns, their Python lists, the ended record."""
+SAMPLE_BYTES = 64.0
+"""One station at one sample time: the series arrays, then the time-series table."""
 
 
 @attrs.frozen
@@ -120,12 +123,14 @@ def estimate(scenario: Scenario) -> Estimate:
     periods = horizon / (period if period is not None else 28 * 86400.0) + 2.0
     points = sum(load.points for load in loads)
     busiest = sum(load.busiest_hour for load in loads)
+    stations = len(table) * (len(loads) + 1) + 2  # point groups, then the nodes
     memory = (
         BASE_BYTES
         + holders * HOLDER_BYTES
         + points * POINT_BYTES
         + hours * HOUR_BYTES
         + busiest * ARRIVAL_BYTES
+        + samples * stations * SAMPLE_BYTES
     )
     return Estimate(
         transactions=sum(load.transactions for load in loads),

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from sim.calendar import BUILTIN_PROFILES
 from sim.provinces import load_provinces
 from sim.scenario.schema import (
+    MAX_CV,
+    MIN_CV,
     SERVICE_NAMES,
     AdvanceSpec,
     CatalogueSpec,
@@ -43,6 +45,7 @@ from sim.scenario.schema import (
     SettlementSpec,
     Uniform,
 )
+from sim.scenario.validate import MAX_BILL_FEN
 from sim.units import format_duration
 
 PROVINCE_IDS = load_provinces().ids
@@ -89,7 +92,7 @@ def distributions(
 
     Means come from ``positive``; uniform bounds and constants from ``non_negative``.
     """
-    cvs = st.floats(min_value=0.0, max_value=10.0, exclude_min=True)
+    cvs = st.floats(min_value=MIN_CV, max_value=MAX_CV)
     uniform = st.tuples(non_negative, non_negative).map(lambda lh: Uniform(min(lh), max(lh)))
     return st.one_of(
         st.builds(Exponential, positive),
@@ -103,8 +106,10 @@ def distributions(
 duration_distributions = distributions(durations_s, st.just(0.0) | durations_s)
 """Distributions of durations (seconds)."""
 
-money_distributions = distributions(st.integers(1, 10**15).map(float), money_fen.map(float))
-"""Distributions of money (whole fen, held as floats as the loader holds them)."""
+money_distributions = distributions(
+    st.integers(1, MAX_BILL_FEN).map(float), st.integers(0, MAX_BILL_FEN).map(float)
+)
+"""Distributions of bills (whole fen, held as floats as the loader holds them)."""
 
 # --- sections ----------------------------------------------------------------------
 

@@ -8,12 +8,15 @@ problems by path so the loader can list them together.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
+
+import attrs
 
 from sim import calendar
 from sim.provinces import BUILTIN_TABLES, load_provinces
 from sim.scenario.codec import Problem
-from sim.scenario.schema import Scenario
+from sim.scenario.schema import Distribution, Scenario
 from sim.units import show_value
 
 
@@ -39,6 +42,7 @@ def cross_check(scenario: Scenario) -> list[Problem]:
     for name, service in scenario.services.enabled().items():
         path = f"services.{name}"
         problems.extend(_check_profile(service.profile, f"{path}.profile"))
+        problems.extend(_check_bill(service.amount, f"{path}.amount"))
         if scenario.policy.rule("", name) is None:
             problems.append(
                 Problem(f"policy.default.{name}", f"missing: {path} needs a reimbursement rule")
@@ -129,4 +133,22 @@ def _check_profile(profile: str | tuple[float, ...], path: str) -> list[Problem]
         return [Problem(path, f"needs 24 hourly weights, got {len(profile)}")]
     if any(w < 0 for w in profile) or sum(profile) <= 0:
         return [Problem(path, "weights must be ≥ 0 and not all zero")]
+    if not math.isfinite(sum(profile)):
+        return [Problem(path, "weights too large to add up; only their proportions matter")]
     return []
+
+
+MAX_BILL_FEN = 100_000_000_000
+"""Largest amount parameter (one billion yuan): larger bills overflow the fen sums."""
+
+
+def _check_bill(amount: Distribution, path: str) -> list[Problem]:
+    """An amount distribution's parameters stay within what fen sums can hold."""
+    kind = type(amount).TAG
+    values = {f.name: getattr(amount, f.name) for f in attrs.fields(type(amount))}
+    return [
+        Problem(f"{path}.{kind}" + ("" if name == "value" else f".{name}"),
+                f"at most 1000000000 yuan for one bill, got {value / 100:.3g} yuan")
+        for name, value in values.items()
+        if name in ("mean", "low", "high", "value") and value > MAX_BILL_FEN
+    ]  # fmt: skip

@@ -265,3 +265,34 @@ def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "ok.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# --- values that validate by type but would break the run ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("override", "path", "message"),
+    [
+        ("services.pharmacy.amount={gamma: {mean: 90 yuan, cv: 1e-200}}",
+         "services.pharmacy.amount.gamma.cv", "must be ≥ 1e-06, got 1e-200"),
+        ("services.pharmacy.amount={lognormal: {mean: 90 yuan, cv: 1e200}}",
+         "services.pharmacy.amount.lognormal.cv", "must be ≤ 100, got 1e+200"),
+        ("services.pharmacy.amount={exponential: {mean: 1e15 yuan}}",
+         "services.pharmacy.amount.exponential.mean",
+         "at most 1000000000 yuan for one bill, got 1e+15 yuan"),
+        ("services.pharmacy.amount={constant: 2e9 yuan}", "services.pharmacy.amount.constant",
+         "at most 1000000000 yuan for one bill, got 2e+09 yuan"),
+        ("clearing.advance.days=1e300", "clearing.advance.days", "must be ≤ 3660, got 1e+300"),
+        ("services.pharmacy.profile=[" + ", ".join(["1e308"] * 24) + "]",
+         "services.pharmacy.profile",
+         "weights too large to add up; only their proportions matter"),
+    ],
+)  # fmt: skip
+def test_values_that_would_overflow_the_run_are_refused(
+    smoke_path: Path, override: str, path: str, message: str
+) -> None:
+    """Before these checks each validated, then ended the run in a traceback (found by hand:
+    a gamma shape of 1/cv² dividing by zero, fen beyond int64, advance funds overflowing)."""
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(smoke_path, [override])
+    assert [(path, message)] == [(p.path, p.message) for p in info.value.problems]
