@@ -102,16 +102,12 @@ def _memory_size(text: str) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``sscard-sim`` and ``python -m sim``; returns the exit code."""
     args = _parser().parse_args(argv)
-    out: list[Path] = []  # the results folder, once ``run`` has chosen it
     try:
         if args.command == "validate":
             return _validate(args.scenarios, args.overrides)
-        return _run(args, out)
+        return _run(args)
     except KeyboardInterrupt:
-        if out and out[0].exists():  # interrupted after the folder was complete
-            print(f"interrupted: the results folder {out[0]} is complete", file=sys.stderr)
-        else:
-            print("interrupted: no results folder was written", file=sys.stderr)
+        print("interrupted: no results folder was written", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
@@ -128,7 +124,7 @@ def _validate(paths: Sequence[Path], overrides: Sequence[str]) -> int:
     return status
 
 
-def _run(args: argparse.Namespace, chosen: list[Path]) -> int:
+def _run(args: argparse.Namespace) -> int:
     from sim.api import run_once  # deferred: validation alone need not import the model
     from sim.ledger import MoneyError
 
@@ -140,7 +136,6 @@ def _run(args: argparse.Namespace, chosen: list[Path]) -> int:
     if not _fits(scenario, args):
         return EXIT_BAD_INPUT
     out = args.out if args.out is not None else default_out_dir(scenario.name)
-    chosen.append(out)
     if out.exists():
         print(f"error: results folder already exists: {out}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -151,6 +146,11 @@ def _run(args: argparse.Namespace, chosen: list[Path]) -> int:
     except MoneyError as exc:
         print(f"run failed: {exc}\nno results folder was written", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        if not out.exists():
+            raise  # the staging folder is gone; main says no folder was written
+        print(f"interrupted: the results folder {out} is complete", file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         progress.close()
     if not args.quiet:

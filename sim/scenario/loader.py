@@ -92,6 +92,8 @@ def parse_scenario(raw: Any, source: str = "<scenario>") -> Scenario:
     scenario = structure(raw, Scenario, "", problems)
     if scenario is not INVALID:
         problems.extend(validate.cross_check(scenario))
+    elif not problems:  # every refusal records why; never hand back INVALID as a scenario
+        problems.append(Problem("", "could not be read (no reason recorded: please report)"))
     if problems:
         raise ScenarioError(source, problems)
     return scenario  # type: ignore[no-any-return]

@@ -148,7 +148,7 @@ def _check_bill(amount: Distribution, path: str) -> list[Problem]:
     values = {f.name: getattr(amount, f.name) for f in attrs.fields(type(amount))}
     return [
         Problem(f"{path}.{kind}" + ("" if name == "value" else f".{name}"),
-                f"at most 1000000000 yuan for one bill, got {value / 100:.3g} yuan")
+                f"at most {MAX_BILL_FEN // 100} yuan for one bill, got {value / 100:.3g} yuan")
         for name, value in values.items()
         if name in ("mean", "low", "high", "value") and value > MAX_BILL_FEN
     ]  # fmt: skip

@@ -90,9 +90,8 @@ def events_per_transaction(spec: MedicalService, ecard_share: float) -> float:
     this count to within a few per cent.
     """
     cross = spec.cross_province_share
-    settle = (1.0 - cross) * _exchange_events(1) + cross * spec.networked_share * _exchange_events(
-        5
-    )
+    local_route, cross_route = _exchange_events(1), _exchange_events(5)
+    settle = (1.0 - cross) * local_route + cross * spec.networked_share * cross_route
     return 2.0 + ecard_share * _exchange_events(1) + settle
 
 

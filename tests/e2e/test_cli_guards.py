@@ -84,3 +84,29 @@ def test_interrupted_run_leaves_no_folder(tmp_path: Path, signum: signal.Signals
     assert "interrupted: no results folder was written" in stderr
     assert "Traceback" not in stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("finished", [False, True], ids=["while running", "after writing"])
+def test_interrupt_message_says_what_is_on_disk(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    finished: bool,
+) -> None:
+    """Ctrl-C after the folder was renamed into place says it is complete, not missing."""
+    from sim import api, cli
+
+    def interrupted_run(_scenario: object, out: Path, progress: object = None) -> None:
+        if finished:
+            out.mkdir()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, "run_once", interrupted_run)
+    out = tmp_path / "out"
+    code = cli.main(["run", str(SCENARIOS / "smoke.yaml"), "--out", str(out), "--quiet"])
+    message = capsys.readouterr().err
+    assert 130 == code
+    if finished:
+        assert f"interrupted: the results folder {out} is complete" in message
+    else:
+        assert "interrupted: no results folder was written" in message
