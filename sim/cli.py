@@ -1,11 +1,13 @@
-"""The command line: ``sscard-sim run``, ``sscard-sim validate``.
+"""The command line: ``sscard-sim run``, ``validate``, ``sweep``, ``report``, ``capacity``.
 
-Exit codes: 0 success; 1 the run failed; 2 bad input (a scenario that does not
-validate, a run larger than the resource limits, a wrong option, an existing
-results folder); 130 interrupted. Bad scenarios are reported as a list of
-problems by key path, never a traceback. A run is sized by :mod:`sim.guard`
-before anything is built, and one expected to exceed ``--max-events`` or
-``--max-memory`` is refused with the estimate and the option that would allow it.
+Exit codes: 0 success; 1 the run failed (for ``sweep``: some tasks failed, and
+the sweep folder records them); 2 bad input (a scenario that does not validate,
+a run larger than the resource limits, a wrong option, an existing results
+folder, a folder holding another sweep); 130 interrupted. Bad scenarios are
+reported as a list of problems by key path, never a traceback. ``run`` sizes a
+run with :mod:`sim.guard` before anything is built, and refuses one expected to
+exceed ``--max-events`` or ``--max-memory`` with the estimate and the option
+that would allow it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from sim import guard
 from sim.console import RunProgress, print_summary
@@ -28,6 +31,8 @@ from sim.units import UnitError, parse_bytes
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+NODE_NAMES = ["national", "provincial", "card_platform"]
+"""Nodes ``capacity --node`` accepts (the keys of ``sim.experiment.capacity.NODES``)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a scenario key (repeatable)",
     )
+    _experiment_parsers(commands)
     return parser
 
 
@@ -99,15 +105,112 @@ def _memory_size(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _experiment_parsers(commands: Any) -> None:
+    """The ``sweep``, ``report`` and ``capacity`` subcommands."""
+    sweep = commands.add_parser(
+        "sweep", help="replications of every combination of --vary values; intervals"
+    )
+    sweep.add_argument("scenario", type=Path, help="scenario file (YAML)")
+    sweep.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="a scenario key and its values; several --vary make a full factorial",
+    )
+    sweep.add_argument(
+        "--precision",
+        action="append",
+        default=[],
+        metavar="FIGURE=HALFWIDTH",
+        help="add replications until FIGURE's 95%% half-width is at most HALFWIDTH",
+    )
+    sweep.add_argument(
+        "--max-replications",
+        type=int,
+        default=50,
+        metavar="N",
+        help="most replications --precision may ask for (default 50)",
+    )
+    capacity = commands.add_parser(
+        "capacity", help="fewest servers of a node meeting a target, by bisection over sweeps"
+    )
+    capacity.add_argument("scenario", type=Path, help="scenario file (YAML)")
+    capacity.add_argument(
+        "--node", choices=NODE_NAMES, default="national", help="node whose servers vary"
+    )
+    capacity.add_argument(
+        "--target",
+        required=True,
+        metavar="FIGURE<=VALUE",
+        help="e.g. p99_latency_s<=3, utilisation<=0.7, or any figure of sweep.parquet",
+    )
+    capacity.add_argument("--min-servers", type=int, default=1, metavar="N")
+    capacity.add_argument("--max-servers", type=int, default=4096, metavar="N")
+    for command, default in ((sweep, 5), (capacity, 5)):
+        command.add_argument(
+            "--replications",
+            type=int,
+            default=default,
+            metavar="N",
+            help=f"replications per variant (default {default})",
+        )
+        command.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a scenario key in every variant (repeatable)",
+        )
+        command.add_argument("--executor", choices=["local", "dask"], default="local")
+        command.add_argument(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
+            "(default with --executor dask: a local cluster)",
+        )
+        command.add_argument(
+            "--workers",
+            type=int,
+            metavar="K",
+            help="worker processes (default: one per CPU; 1 runs tasks in this process)",
+        )
+        command.add_argument(
+            "--out",
+            type=Path,
+            help="sweep folder (default: sweeps/<scenario-name>-…); re-run to resume",
+        )
+        command.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    report = commands.add_parser("report", help="print the comparison table of a sweep folder")
+    report.add_argument("sweep_dir", type=Path, help="a folder written by sscard-sim sweep")
+    report.add_argument(
+        "--figure",
+        dest="figures",
+        action="append",
+        default=[],
+        metavar="FIGURE",
+        help="a headline figure to show (repeatable; default: a few latency and load figures)",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``sscard-sim`` and ``python -m sim``; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "validate":
             return _validate(args.scenarios, args.overrides)
+        if args.command in ("sweep", "report", "capacity"):
+            from sim.experiment import commands  # deferred: run and validate need none of it
+
+            return commands.COMMANDS[args.command](args)
         return _run(args)
     except KeyboardInterrupt:
-        print("interrupted: no results folder was written", file=sys.stderr)
+        if args.command in ("sweep", "capacity"):
+            print("interrupted: finished tasks are kept; run the same command again to resume",
+                  file=sys.stderr)  # fmt: skip
+        else:
+            print("interrupted: no results folder was written", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

@@ -139,13 +139,20 @@ def print_summary(
     console.print(table)
     medical = summary["medical"]
     rate = medical["cross_province_inpatient_direct_settlement_rate"]
-    lines = [
-        f"medical settlements/day (full scale): {_count(medical['settled_per_day_full_scale'])}",
-        f"cross-province share of settlements: {_pct(medical['cross_province_share_of_settled'])}",
-        "inpatient share of cross-province settlements: "
-        f"{_pct(medical['inpatient_share_of_cross_province_settled'])}",
-        f"cross-province inpatient direct settlement rate: {_pct(rate)}",
-        *_money_lines(summary),
+    lines = []
+    if any(name in MEDICAL for name in summary["services"]):
+        lines += [
+            "medical settlements/day (full scale): "
+            f"{_count(medical['settled_per_day_full_scale'])}",
+            "cross-province share of settlements: "
+            f"{_pct(medical['cross_province_share_of_settled'])}",
+            "inpatient share of cross-province settlements: "
+            f"{_pct(medical['inpatient_share_of_cross_province_settled'])}",
+            f"cross-province inpatient direct settlement rate: {_pct(rate)}",
+        ]
+    lines += family_lines(summary.get("figures", {}))
+    lines += _money_lines(summary)
+    lines += [
         "protocol: "
         + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in summary["protocol"].items()),
         f"{manifest['transactions']:,} transactions, {manifest['events']:,} events in "
@@ -153,6 +160,12 @@ def print_summary(
         f"({(manifest['events_per_wall_second'] or 0):,.0f} events/s)",
         f"results: {folder}",
     ]
+    warmup = summary.get("warmup", {})
+    if warmup.get("method", "fixed") != "fixed":
+        dropped = warmup["transactions_dropped"]
+        flag = " (at the search limit: run longer)" if warmup["at_search_limit"] else ""
+        lines.insert(-2, f"warm-up ({warmup['method']}): cut at {_clock(warmup['cut_s'])}, "
+                         f"{dropped:,} transactions dropped{flag}")  # fmt: skip
     for line in lines:
         console.print(line, highlight=False)
 
@@ -178,6 +191,55 @@ def _money_lines(summary: dict[str, Any]) -> list[str]:
             f"{clearing['netting_ratio']:.3f})"
         )
     return lines
+
+
+MEDICAL = ("medical_outpatient", "medical_inpatient", "pharmacy")
+
+
+def family_lines(figures: dict[str, Any]) -> list[str]:
+    """One or two lines of headline figures per service family that reports them."""
+    lines = []
+    library = figures.get("library")
+    if library is not None:
+        verify = library["verification_s"]
+        lines.append(
+            f"library verification p99: local {_ms(verify['local']['p99'])} ms, "
+            f"interconnected {_ms(verify['interconnected']['p99'])} ms; visitors "
+            f"{library['visitors']:,} ({library['not_interconnected']:,} not interconnected)"
+        )
+    transit = figures.get("transit")
+    if transit is not None:
+        debit = transit["tap_to_debit_s"]
+        lines.append(
+            f"transit: tap p99 {_ms(transit['tap_latency_s']['p99'])} ms, max gate queue "
+            f"{transit['max_gate_queue']}, upload backlog max "
+            f"{transit['upload_backlog_max_records']:,} records, tap-to-debit p99 "
+            f"{_s(debit['all']['p99'])} (local {_s(debit['local']['p99'])}, "
+            f"interconnected {_s(debit['interconnected']['p99'])})"
+        )
+    payout = figures.get("pension_payout")
+    if payout is not None:
+        met = payout["deadline_met"]
+        verdict = "no payday in the run" if met is None else ("met" if met else "MISSED")
+        late = sorted({p for d in payout["paydays"].values() for p in d["provinces_late"]})
+        lines.append(
+            f"payout: last credit {payout['last_credit_at'] or '–'}, deadline "
+            f"{payout['deadline']} {verdict}" + (f" (late: {', '.join(late)})" if late else "")
+        )
+        banks = payout.get("withdrawals")
+        if banks is not None:
+            lines.append(
+                f"bank visits: {banks['visits']:,} (counter {banks['counter']:,}, ATM "
+                f"{banks['atm']:,}); declined, credit not landed: "
+                f"{banks['declined_credit_pending']:,}"
+            )
+    return lines
+
+
+def _s(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:,.0f}s"
 
 
 def _pct(share: dict[str, Any]) -> str:

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from sim.calendar import Clock
 
-__all__ = ["ArrivalBatch", "ArrivalStream", "Demand", "poisson_hour"]
+__all__ = ["ArrivalBatch", "ArrivalStream", "Demand", "IdRanges", "poisson_hour"]
 
 Columns = dict[str, npt.NDArray[np.generic]]
 
@@ -62,6 +62,14 @@ class ArrivalBatch:
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in attrs.fields(ArrivalBatch))[4:]
 """The per-arrival columns every stream provides (see :func:`defaults`)."""
+
+
+class IdRanges(Protocol):
+    """Where transaction ids come from: contiguous ranges on request."""
+
+    def take(self, n: int) -> int:
+        """The first id of a new range of ``n`` ids."""
+        ...
 
 
 class ArrivalStream(Protocol):
@@ -117,13 +125,20 @@ class Demand:
         """Expected number of arrivals of each stream over the horizon."""
         return [sum(s.expected(h, a, b) for h, a, b in self.pieces()) for s in self.streams]
 
-    def batches(self, first_id: int = 0) -> Iterator[ArrivalBatch]:
-        """Successive hourly batches; transaction ids run on across batches."""
+    def batches(self, first_id: int = 0, ids: IdRanges | None = None) -> Iterator[ArrivalBatch]:
+        """Successive hourly batches; transaction ids run on across batches.
+
+        With ``ids`` (the run's id counter, shared with blocks recorded directly)
+        each batch takes its range from it when drawn; otherwise ids start at
+        ``first_id``.
+        """
         next_id = first_id
         for index, (hour, t0, t1) in enumerate(self.pieces()):
             parts = [stream.draw(hour, t0, t1) for stream in self.streams]
             batch = _merge(index, t0, t1, next_id, parts)
-            next_id += batch.size
+            if ids is not None:
+                batch.first_id = ids.take(batch.size)
+            next_id = batch.first_id + batch.size
             yield batch
 
 

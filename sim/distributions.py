@@ -15,8 +15,9 @@ import numpy as np
 import numpy.typing as npt
 
 from sim.scenario.schema import Constant, Distribution, Exponential, Gamma, Lognormal, Uniform
+from sim.scenario.units_types import Quantity
 
-__all__ = ["BatchSampler", "mean", "sample", "sample_fen", "sampler"]
+__all__ = ["BatchSampler", "mean", "sample", "sample_fen", "sampler", "uniform_sampler"]
 
 BLOCK = 4096
 
@@ -78,3 +79,8 @@ def sampler(dist: Distribution, rng: np.random.Generator) -> Callable[[], float]
         value = float(dist.value)
         return lambda: value
     return BatchSampler(dist, rng)
+
+
+def uniform_sampler(rng: np.random.Generator) -> Callable[[], float]:
+    """Uniform draws on [0, 1) one at a time (a decision taken per event), in blocks."""
+    return BatchSampler(Uniform(Quantity(0.0), Quantity(1.0)), rng)

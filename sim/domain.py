@@ -74,6 +74,10 @@ class Reason(IntEnum):
     """The home platform found the holder not eligible."""
     NOT_NETWORKED = 5
     """The hospital is not connected to cross-province direct settlement."""
+    NOT_INTERCONNECTED = 6
+    """A library cannot verify a holder insured in a province it is not interconnected with."""
+    CREDIT_PENDING = 7
+    """A withdrawal on payday before the holder's credit has landed: nothing to withdraw yet."""
 
 
 SERVICES: tuple[str, ...] = (

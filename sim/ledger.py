@@ -24,11 +24,22 @@ import pyarrow.parquet as pq
 
 from sim.domain import SERVICE_CODES, SERVICES, Outcome, labels
 
-__all__ = ["Account", "AccountKind", "Ledger", "MoneyError", "PostingKind", "medical_postings"]
+__all__ = [
+    "Account",
+    "AccountKind",
+    "Ledger",
+    "MoneyError",
+    "PostingKind",
+    "expected_movements",
+    "transaction_postings",
+]
 
 Ints = npt.NDArray[np.int64]
 
 MEDICAL = tuple(SERVICE_CODES[s] for s in ("medical_outpatient", "medical_inpatient", "pharmacy"))
+CREDITS = (SERVICE_CODES["pension_credit"], SERVICE_CODES["benefit_credit"])
+TRANSIT = SERVICE_CODES["transit"]
+WITHDRAWAL = SERVICE_CODES["bank_withdrawal"]
 
 
 class AccountKind(IntEnum):
@@ -44,6 +55,16 @@ class AccountKind(IntEnum):
     """A treatment province's advance fund for cross-province bills."""
     NATIONAL = 4
     """The national platform's clearing account (always back to zero after clearing)."""
+    PENSION_FUND = 5
+    """A province's pension and benefit funds."""
+    BANK = 6
+    """The banks behind a province's cards' financial accounts."""
+    CARD = 7
+    """The financial accounts of a province's cards (holders' money in the bank)."""
+    TRANSIT = 8
+    """The transit operators of a province."""
+    CASH = 9
+    """Cash in holders' hands (withdrawn from card accounts)."""
 
 
 class PostingKind(IntEnum):
@@ -56,6 +77,14 @@ class PostingKind(IntEnum):
     TOP_UP = 4
     CLEARING_INTERNAL = 5
     CLEARING_NET = 6
+    PAYOUT_TRANSFER = 7
+    """Pension fund → bank, for each credit (made when the batch is sent)."""
+    CREDIT = 8
+    """Bank → card account, when the credit lands."""
+    FARE = 9
+    """Card account → transit operator, when the tap is debited."""
+    WITHDRAWAL = 10
+    """Card account → cash, at a bank counter or ATM."""
 
 
 NATIONAL_PROVINCE = -1
@@ -67,48 +96,85 @@ class MoneyError(RuntimeError):
     """A conservation check failed: the run's money does not add up."""
 
 
-def medical_postings(columns: Mapping[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
-    """Postings of ended medical transactions, as aligned arrays (one entry per posting).
+def transaction_postings(columns: Mapping[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
+    """Postings of ended transactions, as aligned arrays (one entry per posting).
 
-    Settled: the patient pays the personal share and the fund share is paid to the
-    hospital, by the home fund for a local patient and by the treatment province's
-    advance fund for a cross-province one (to be cleared later). Not settled: the
-    patient pays the whole bill; nothing moves on the fund side.
+    Medical, settled: the patient pays the personal share and the fund share is
+    paid to the hospital, by the home fund for a local patient and by the treatment
+    province's advance fund for a cross-province one (cleared later). Medical, not
+    settled: the patient pays the whole bill; nothing moves on the fund side.
+    A credit: the pension fund pays the bank when the batch is sent, the bank pays
+    the card account when the credit lands. A debited fare: card account → the
+    operator where the tap was. A withdrawal: card account → cash. A library loan
+    moves no money.
     """
-    medical = np.isin(columns["service"], MEDICAL)
-    settled = medical & (columns["outcome"] == Outcome.SETTLED)
+    service, outcome = columns["service"], columns["outcome"]
+    settled = outcome == Outcome.SETTLED
+    medical = np.isin(service, MEDICAL)
+    paid = settled & medical
     cross = columns["site"] != columns["home"]
+    credit = settled & np.isin(service, CREDITS)
     rules = [
-        (settled & (columns["personal_fen"] > 0), PostingKind.PERSONAL_SHARE, "personal_fen",
-         AccountKind.HOLDERS, "home"),
-        (settled & (columns["fund_fen"] > 0) & ~cross, PostingKind.FUND_SHARE, "fund_fen",
-         AccountKind.FUND, "home"),
-        (settled & (columns["fund_fen"] > 0) & cross, PostingKind.FUND_SHARE, "fund_fen",
-         AccountKind.ADVANCE, "site"),
+        # mask, kind, amount column, time column, (from kind, province column), (to kind, …)
+        (paid & (columns["personal_fen"] > 0), PostingKind.PERSONAL_SHARE, "personal_fen",
+         "end_s", (AccountKind.HOLDERS, "home"), (AccountKind.HOSPITAL, "site")),
+        (paid & (columns["fund_fen"] > 0) & ~cross, PostingKind.FUND_SHARE, "fund_fen",
+         "end_s", (AccountKind.FUND, "home"), (AccountKind.HOSPITAL, "site")),
+        (paid & (columns["fund_fen"] > 0) & cross, PostingKind.FUND_SHARE, "fund_fen",
+         "end_s", (AccountKind.ADVANCE, "site"), (AccountKind.HOSPITAL, "site")),
         (medical & ~settled & (columns["amount_fen"] > 0), PostingKind.SELF_PAY, "amount_fen",
-         AccountKind.HOLDERS, "home"),
+         "end_s", (AccountKind.HOLDERS, "home"), (AccountKind.HOSPITAL, "site")),
+        (credit & (columns["amount_fen"] > 0), PostingKind.PAYOUT_TRANSFER, "amount_fen",
+         "arrival_s", (AccountKind.PENSION_FUND, "home"), (AccountKind.BANK, "home")),
+        (credit & (columns["amount_fen"] > 0), PostingKind.CREDIT, "amount_fen",
+         "end_s", (AccountKind.BANK, "home"), (AccountKind.CARD, "home")),
+        (settled & (service == TRANSIT) & (columns["amount_fen"] > 0), PostingKind.FARE,
+         "amount_fen", "end_s", (AccountKind.CARD, "home"), (AccountKind.TRANSIT, "site")),
+        (settled & (service == WITHDRAWAL) & (columns["amount_fen"] > 0),
+         PostingKind.WITHDRAWAL, "amount_fen", "end_s", (AccountKind.CARD, "home"),
+         (AccountKind.CASH, "home")),
     ]  # fmt: skip
     parts = []
-    for mask, kind, amount, source_kind, source_province in rules:
+    for mask, kind, amount, time, (from_kind, from_prov), (to_kind, to_prov) in rules:
         rows = np.flatnonzero(mask)
+        hospital = to_kind == AccountKind.HOSPITAL
         parts.append({
             "row": rows,
             "txn_id": columns["txn_id"][rows],
-            "time_s": columns["end_s"][rows],
+            "time_s": columns[time][rows],
             "kind": np.full(rows.size, kind, dtype=np.int8),
             "amount_fen": columns[amount][rows].astype(np.int64),
-            "from_kind": np.full(rows.size, source_kind, dtype=np.int8),
-            "from_province": columns[source_province][rows].astype(np.int64),
+            "from_kind": np.full(rows.size, from_kind, dtype=np.int8),
+            "from_province": columns[from_prov][rows].astype(np.int64),
             "from_service": np.full(rows.size, -1, dtype=np.int64),
             "from_point": np.full(rows.size, -1, dtype=np.int64),
-            "to_kind": np.full(rows.size, AccountKind.HOSPITAL, dtype=np.int8),
-            "to_province": columns["site"][rows].astype(np.int64),
-            "to_service": columns["service"][rows].astype(np.int64),
-            "to_point": columns["point"][rows].astype(np.int64),
+            "to_kind": np.full(rows.size, to_kind, dtype=np.int8),
+            "to_province": columns[to_prov][rows].astype(np.int64),
+            "to_service": (columns["service"][rows].astype(np.int64) if hospital
+                           else np.full(rows.size, -1, dtype=np.int64)),
+            "to_point": (columns["point"][rows].astype(np.int64) if hospital
+                         else np.full(rows.size, -1, dtype=np.int64)),
         })  # fmt: skip
     merged = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     order = np.lexsort((merged["kind"], merged["row"]))  # by transaction, then rule
     return {key: value[order] for key, value in merged.items()}
+
+
+def expected_movements(columns: Mapping[str, npt.NDArray[Any]]) -> tuple[Ints, Ints]:
+    """What each transaction must move, stated plainly: (fund-side, everything else).
+
+    Fund side: a settled medical bill's fund share. Everything else: the rest of a
+    medical bill (personal share, or the whole bill if not settled); a landed credit
+    twice (fund → bank → card); a debited fare or a withdrawal once; nothing else.
+    """
+    service, settled = columns["service"], columns["outcome"] == Outcome.SETTLED
+    medical = np.isin(service, MEDICAL)
+    amount = columns["amount_fen"].astype(np.int64)
+    fund = np.where(medical & settled, columns["fund_fen"], 0).astype(np.int64)
+    other = np.where(medical, amount - fund, 0)
+    other += np.where(settled & np.isin(service, CREDITS), 2 * amount, 0)
+    other += np.where(settled & np.isin(service, (TRANSIT, WITHDRAWAL)), amount, 0)
+    return fund, other
 
 
 def _key(kind: Ints, province: Ints, service: Ints, point: Ints) -> Ints:
@@ -163,13 +229,13 @@ class Ledger:
 
     def post_transactions(self, columns: Mapping[str, npt.NDArray[Any]]) -> None:
         """Post and check the ended transactions of one batch (and any single postings)."""
-        postings = medical_postings(columns)
+        postings = transaction_postings(columns)
         self._check_transactions(columns, postings)
         self._write(postings)
 
     def flush(self) -> None:
         """Write single postings made since the last batch."""
-        self._write(medical_postings(_EMPTY))
+        self._write(transaction_postings(_EMPTY))
 
     def balance(self, account: Account) -> int:
         """Current balance of one account (money in minus money out)."""
@@ -236,15 +302,13 @@ class Ledger:
     def _check_transactions(self, columns: Mapping[str, npt.NDArray[Any]],
                             postings: dict[str, npt.NDArray[Any]]) -> None:  # fmt: skip
         """Each transaction has exactly its postings; hospitals' receivables add up."""
-        medical = np.isin(columns["service"], MEDICAL)
         n = columns["txn_id"].size
         row = postings["row"]
         is_fund = postings["kind"] == PostingKind.FUND_SHARE
         fund = np.bincount(row[is_fund], postings["amount_fen"][is_fund], minlength=n)
         paid = np.bincount(row[~is_fund], postings["amount_fen"][~is_fund], minlength=n)
-        settled = medical & (columns["outcome"] == Outcome.SETTLED)
-        want_fund = np.where(settled, columns["fund_fen"], 0)
-        want_paid = np.where(medical, columns["amount_fen"] - want_fund, 0)
+        want_fund, want_paid = expected_movements(columns)
+        settled = np.isin(columns["service"], MEDICAL) & (columns["outcome"] == Outcome.SETTLED)
         bad = np.flatnonzero((fund != want_fund) | (paid != want_paid))
         if bad.size:
             ids = ", ".join(map(str, columns["txn_id"][bad[:10]].tolist()))
@@ -299,7 +363,7 @@ _EMPTY: dict[str, npt.NDArray[Any]] = {
     "outcome": np.zeros(0, np.int64), "site": np.zeros(0, np.int64),
     "home": np.zeros(0, np.int64), "personal_fen": np.zeros(0, np.int64),
     "fund_fen": np.zeros(0, np.int64), "amount_fen": np.zeros(0, np.int64),
-    "end_s": np.zeros(0), "point": np.zeros(0, np.int64),
+    "end_s": np.zeros(0), "arrival_s": np.zeros(0), "point": np.zeros(0, np.int64),
 }  # fmt: skip
 
 

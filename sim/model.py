@@ -37,12 +37,13 @@ from sim.policy import PolicyTable
 from sim.population import Population, build_population
 from sim.protocol import Protocol
 from sim.provinces import ProvinceTable, load_provinces
-from sim.recorder import StationSeries, TransactionRecorder, sample_stations
+from sim.recorder import IdCounter, StationSeries, TransactionRecorder, sample_stations
 from sim.scenario import Scenario, dump_scenario
 from sim.services import ServiceContext, ServiceRuntime, build_services
 from sim.stations import StationStats
 from sim.streams import Streams
 from sim.transaction import Transaction
+from sim.warmup import AutoWarmup, checkpoints_needed
 
 __all__ = ["Model", "build", "simulate"]
 
@@ -94,7 +95,8 @@ def build(scenario: Scenario, workdir: Path) -> Model:
                          clock.year_starts(horizon + 86400.0 * 366))  # fmt: skip
     protocol = Protocol(env, network, policy, settle_times)
     ledger = Ledger(workdir / results.LEDGER, provinces.ids)
-    recorder = TransactionRecorder(workdir / results.TRANSACTIONS, provinces.ids,
+    ids = IdCounter()
+    recorder = TransactionRecorder(workdir / results.TRANSACTIONS, provinces.ids, ids,
                                    on_batch=ledger.post_transactions)  # fmt: skip
     clearing = ClearingHouse(
         scenario.clearing, provinces.ids, population.holders_per_province,
@@ -115,7 +117,7 @@ def build(scenario: Scenario, workdir: Path) -> Model:
     stations += [node.stats for node in network.nodes]
     stations += [node.stats for runtime in services.values() for node in runtime.nodes]
     demand = Demand(clock, horizon, arrivals)
-    feed = ArrivalFeed(env, demand.batches(), recorder, handlers)
+    feed = ArrivalFeed(env, demand.batches(ids=ids), recorder, handlers)
     return Model(scenario, env, provinces, population, demand, network, protocol, recorder,
                  feed, stations, workdir, services, ledger, clearing)  # fmt: skip
 
@@ -131,11 +133,20 @@ def simulate(model: Model, progress: Progress | None = None) -> results.Result:
     model.feed.start()
     model.clearing.start(env)
     env.process(sample_stations(env, series, every, horizon))
-    if scenario.warmup > 0:
+    auto: AutoWarmup | None = None
+    if isinstance(scenario.warmup, str):  # WARMUP_AUTO
+        # The cut is estimated after the run; until then, checkpoint the stations.
+        auto = AutoWarmup(model.stations, checkpoints_needed(horizon, every))
+        env.process(auto.checkpoint(env, every, horizon))
+    elif scenario.warmup > 0:
         call_later(env, float(scenario.warmup), _reset_stations, model.stations)
     try:
         _run_until(env, horizon, progress)
-        stations = station_table(model.stations, horizon)
+        stations: dict[str, list[Any]] = {}
+        if auto is None:
+            stations = station_table(model.stations, horizon)
+        else:
+            auto.freeze()
         env.run()  # no new arrivals: let every transaction in flight reach its end
         model.clearing.finish(env.now)
         model.recorder.close()
@@ -146,7 +157,7 @@ def simulate(model: Model, progress: Progress | None = None) -> results.Result:
         raise
     wall_s = time.perf_counter() - wall_start
     events = events_scheduled(env)
-    return _collect(model, series, stations, wall_s, events, money)
+    return _collect(model, series, stations, wall_s, events, money, auto)
 
 
 def _close_books(model: Model) -> dict[str, Any]:
@@ -195,19 +206,28 @@ def _collect(
     wall_s: float,
     events: int,
     money: dict[str, Any],
+    auto: AutoWarmup | None,
 ) -> results.Result:
     scenario = model.scenario
     workdir = model.workdir
     txns = model.recorder.rows_written
+    table = results.pq_read(workdir / results.TRANSACTIONS, results.SUMMARY_COLUMNS)
+    if auto is None:
+        warmup_s = float(scenario.warmup)
+        warmup: dict[str, Any] = {"method": "fixed", "cut_s": warmup_s}
+    else:
+        cut = auto.cut(table["arrival_s"].to_numpy(), table["latency_s"].to_numpy())
+        stations = station_table(auto.stations_from(cut), float(scenario.horizon))
+        warmup_s, warmup = cut.cut_s, cut.report()
     extra = {
         "scenario": scenario.name,
         "seed": scenario.seed,
         "scale": scenario.scale,
+        "warmup": warmup,
         "protocol": model.protocol.counters(),
         **money,
     }
-    table = results.pq_read(workdir / results.TRANSACTIONS, results.SUMMARY_COLUMNS)
-    codes = sorted(code for r in model.services.values() for code in r.handlers)
+    codes = sorted({code for r in model.services.values() for code in [*r.handlers, *r.recorded]})
     figures = {name: r.figures() for name, r in model.services.items() if r.figures is not None}
     if figures:
         extra = {**extra, "figures": figures}
@@ -215,7 +235,7 @@ def _collect(
         table,
         services=[SERVICES[code] for code in codes],
         service_names=list(SERVICES),
-        warmup_s=float(scenario.warmup),
+        warmup_s=warmup_s,
         horizon_s=float(scenario.horizon),
         scale=scenario.scale,
         extra=extra,
@@ -223,6 +243,7 @@ def _collect(
     manifest = {
         "scenario": dump_scenario(scenario),
         "seed": scenario.seed,
+        "warmup": warmup,
         "package": {"name": "sscard-sim", "version": _version()},
         "python": platform.python_version(),
         "libraries": {name: _version(name) for name in ("simpy", "numpy", "pyarrow")},

@@ -17,7 +17,7 @@ from sim.provinces import apportion
 from sim.scenario.schema import PointsSpec
 from sim.stations import Station, StationStats
 
-__all__ = ["PointGroup", "point_counts"]
+__all__ = ["PointGroup", "point_counts", "scaled_counts"]
 
 
 def point_counts(
@@ -32,15 +32,28 @@ def point_counts(
     return np.maximum(counts, 1)
 
 
+def scaled_counts(full: npt.NDArray[np.int64], scale: float) -> npt.NDArray[np.int64]:
+    """Full-scale counts per province times ``scale``, rounded, at least one each."""
+    counts: npt.NDArray[np.int64] = np.maximum(np.rint(full * scale), 1).astype(np.int64)
+    return counts
+
+
 class PointGroup:
     """All points of one service in one province, sharing one set of figures."""
 
     __slots__ = ("networked", "points", "stats")
 
     def __init__(
-        self, env: simpy.Environment, service: str, province: str, count: int, capacity: int
+        self,
+        env: simpy.Environment,
+        service: str,
+        province: str,
+        count: int,
+        capacity: int,
+        channel: str = "",
     ) -> None:
-        self.stats = StationStats(f"point:{service}:{province}", "point", province, service)
+        name = f"point:{service}:{province}" + (f":{channel}" if channel else "")
+        self.stats = StationStats(name, "point", province, service)
         self.points = [Station(env, capacity, self.stats) for _ in range(count)]
         self.networked = [True] * count
         """Per point: connected to cross-province direct settlement."""

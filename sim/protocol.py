@@ -216,7 +216,10 @@ class SettleHandler:
 
 
 class VerifyHandler:
-    """The card platform's QR verification: a lookup, always valid in this model."""
+    """A verification at a node (the card platform's QR check, a home platform's card check).
+
+    A lookup that is always valid in this model; it takes the node's own service time.
+    """
 
     __slots__ = ("node",)
 
@@ -224,7 +227,7 @@ class VerifyHandler:
         self.node = node
 
     def service_time(self, _msg: Message) -> float:
-        """Verification time at the card platform."""
+        """Verification time at the node."""
         return self.node.service_time()
 
     def handle(self, msg: Message) -> None:
@@ -256,6 +259,8 @@ class Protocol:
         for node, settler in zip(network.provincial, self.settlers, strict=True):
             node.handlers[Role.SETTLE] = settler
         network.card_platform.handlers[Role.VERIFY] = VerifyHandler(network.card_platform)
+        for node in network.provincial:  # a holder's home platform can vouch for its card
+            node.handlers[Role.VERIFY] = VerifyHandler(node)
         self.attempts = 0
         self.retries = 0
         self.timeouts = 0
@@ -270,6 +275,16 @@ class Protocol:
     def verify(self, txn: Transaction, on_answer: Callable[[Transaction, Answer], None]) -> None:
         """Ask the card platform to verify the holder's e-card QR code."""
         Exchange(self, txn, self.network.verify_route, on_answer, is_settlement=False).send()
+
+    def request(
+        self, txn: Transaction, route: Route, on_answer: Callable[[Transaction, Answer], None]
+    ) -> None:
+        """Send the transaction's own request along ``route``, with timeout and retries.
+
+        Library loans use it to have the holder's home platform verify the card;
+        the exchange's attempts are recorded as the transaction's.
+        """
+        Exchange(self, txn, route, on_answer, is_settlement=True).send()
 
     @property
     def duplicates_suppressed(self) -> int:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from importlib import resources
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BUILTIN_TABLES", "ProvinceTable", "load_provinces"]
+__all__ = ["BUILTIN_TABLES", "ProvinceTable", "apportion", "full_scale_counts", "load_provinces"]
 
 BUILTIN_TABLES = {"builtin:2020": "provinces_2020.csv"}
 
@@ -65,6 +66,30 @@ def apportion(weights: npt.NDArray[np.float64], total: float) -> npt.NDArray[np.
         order = np.argsort(-(exact - parts), kind="stable")
         parts[order[:short]] += 1
     return parts
+
+
+def full_scale_counts(
+    table: ProvinceTable,
+    per_province: int | None,
+    total: int | None,
+    overrides: Mapping[str, int] | None = None,
+) -> npt.NDArray[np.int64]:
+    """Counts of something per province at full scale (points, libraries, stations).
+
+    Either the same count in every province or a national ``total`` apportioned
+    by holders; ``overrides`` then replaces the count of the provinces it names
+    (unknown ids are ignored here: validation reports them).
+    """
+    if per_province is not None:
+        counts = np.full(len(table), per_province, dtype=np.int64)
+    elif total is not None:
+        counts = apportion(table.holders.astype(np.float64), float(total))
+    else:
+        raise ValueError("give per_province or total")
+    for pid, count in (overrides or {}).items():
+        if pid in table.ids:
+            counts[table.index(pid)] = count
+    return counts
 
 
 def load_provinces(name: str = "builtin:2020") -> ProvinceTable:

@@ -2,9 +2,13 @@
 
 :class:`TransactionRecorder` keeps each arrival batch's outcomes until every
 transaction of the batch has ended, then writes the batch as one Parquet row
-group, in batch order. Memory therefore holds only the batches still in flight,
-whatever the run's length. :func:`sample_stations` is a small SimPy process that
-reads every station's queue and busy servers at a fixed interval.
+group, in id order. Memory therefore holds only the batches still in flight,
+whatever the run's length. Transactions that never exist as objects (a bank's
+block of credits, whose landing times are computed arithmetically) are recorded
+a block at a time with :meth:`TransactionRecorder.record_block`; batches and
+blocks draw their ids from one :class:`IdCounter`. :func:`sample_stations` is a
+small SimPy process that reads every station's queue and busy servers at a
+fixed interval.
 """
 
 from __future__ import annotations
@@ -25,7 +29,14 @@ from sim.domain import SERVICES, CardKind, Channel, Level, Outcome, Reason, Sche
 from sim.stations import StationStats
 from sim.transaction import Transaction
 
-__all__ = ["StationSeries", "TransactionRecorder", "sample_stations", "transaction_schema"]
+__all__ = [
+    "BLOCK_COLUMNS",
+    "IdCounter",
+    "StationSeries",
+    "TransactionRecorder",
+    "sample_stations",
+    "transaction_schema",
+]
 
 
 _CATEGORY = pa.dictionary(pa.int8(), pa.string())
@@ -56,9 +67,6 @@ _TRANSACTION_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("personal_fen", pa.int64()),
 )
 
-ROW_GROUP_ROWS = 65_536
-"""Completed batches are written together once they hold this many rows."""
-
 _ENDED = ("row", "start_s", "end_s", "settle_s", "outcome", "reason", "attempts",
           "fund_fen", "personal_fen", "leave_s")  # fmt: skip
 """What :meth:`TransactionRecorder.finish` keeps of a transaction, in this order."""
@@ -69,49 +77,124 @@ def transaction_schema() -> pa.Schema:
     return pa.schema(list(_TRANSACTION_COLUMNS))
 
 
+BLOCK_COLUMNS: tuple[str, ...] = (
+    "service", "home", "site", "holder", "card", "scheme", "channel", "arrival_s",
+    "start_s", "end_s", "settle_s", "leave_s", "outcome", "reason", "attempts",
+    "amount_fen", "fund_fen", "personal_fen",
+)  # fmt: skip
+"""What :meth:`TransactionRecorder.record_block` needs per row: codes, times, money.
+
+``settle_s`` is a duration (the settlement or verification round trip) and
+``leave_s`` the time the holder left the point; a negative value means "none"
+and is written as null. ``level`` and ``point`` are optional (none, -1).
+"""
+
+ROW_GROUP_ROWS = 65_536
+"""Completed batches and blocks are written together once they hold this many rows."""
+
+
+class IdCounter:
+    """Hands out transaction ids in contiguous ranges, from one counter per run.
+
+    Arrival batches and recorded blocks draw their ranges from the same counter,
+    so ids are unique and, in the order ranges are drawn, contiguous.
+    """
+
+    __slots__ = ("next_id",)
+
+    def __init__(self, first_id: int = 0) -> None:
+        self.next_id = first_id
+
+    def take(self, n: int) -> int:
+        """The first id of a new range of ``n`` ids."""
+        first = self.next_id
+        self.next_id += n
+        return first
+
+
 class _OpenBatch:
-    __slots__ = ("batch", "ended")
+    __slots__ = ("batch", "ended", "first_id", "size")
 
     def __init__(self, batch: ArrivalBatch) -> None:
         self.batch = batch
+        self.first_id = batch.first_id
+        self.size = batch.size
         self.ended: list[tuple[Any, ...]] = []
 
     @property
     def complete(self) -> bool:
-        return len(self.ended) == self.batch.size
+        return len(self.ended) == self.size
+
+    def columns(self) -> dict[str, npt.NDArray[Any]]:
+        b = self.batch
+        rows = np.array(self.ended, dtype=np.float64)  # exact for fen below 2**53
+        rows = rows[np.argsort(rows[:, 0], kind="stable")]
+        ended = {name: rows[:, i] for i, name in enumerate(_ENDED)}
+        return {
+            **ended,
+            "service": b.service, "home": b.home, "site": b.site, "holder": b.holder,
+            "card": b.card, "scheme": b.scheme, "channel": b.channel, "arrival_s": b.time_s,
+            "amount_fen": b.amount_fen, "level": b.level, "point": b.point,
+        }  # fmt: skip
+
+
+class _Block:
+    """Rows recorded all at once (complete from the start), such as a block of credits."""
+
+    __slots__ = ("data", "first_id", "size")
+    complete = True
+
+    def __init__(self, first_id: int, data: dict[str, npt.NDArray[Any]]) -> None:
+        self.first_id = first_id
+        self.data = data
+        self.size = int(data["service"].size)
+
+    def columns(self) -> dict[str, npt.NDArray[Any]]:
+        return self.data
+
+
+OnBatch = Callable[[Mapping[str, npt.NDArray[Any]]], None]
+"""Called with the columns of each row group written (the ledger posts from them)."""
 
 
 class TransactionRecorder:
-    """Collects ended transactions and streams them to ``transactions.parquet``."""
+    """Collects ended transactions and streams them to ``transactions.parquet``.
+
+    Row groups are written in transaction id order: an arrival batch or block is
+    written once it and everything before it is complete.
+    """
 
     def __init__(
         self,
         path: Path,
         province_ids: Sequence[str],
-        on_batch: Callable[[Mapping[str, npt.NDArray[Any]]], None] | None = None,
+        ids: IdCounter | None = None,
+        on_batch: OnBatch | None = None,
     ) -> None:
         self.path = path
         self.on_batch = on_batch
-        """Called with each written batch's columns (the ledger posts from them)."""
         self.schema = transaction_schema()
+        self.ids = ids if ids is not None else IdCounter()
         self._writer = pq.ParquetWriter(path, self.schema, compression="zstd")
-        self._open: deque[_OpenBatch] = deque()
+        self._open: deque[_OpenBatch | _Block] = deque()
         self._by_index: dict[int, _OpenBatch] = {}
+        self._expected_id = self.ids.next_id
         self._provinces = pa.array(list(province_ids), pa.string())
         self._services = pa.array(list(SERVICES), pa.string())
         self._channels = pa.array(labels(Channel), pa.string())
-        self._levels = pa.array(labels(Level), pa.string())
         self._cards = pa.array(labels(CardKind), pa.string())
         self._schemes = pa.array(labels(Scheme), pa.string())
         self._outcomes = pa.array(labels(Outcome), pa.string())
         self._reasons = pa.array(labels(Reason), pa.string())
+        self._levels = pa.array(labels(Level), pa.string())
         self.ended = 0
         self.rows_written = 0
-        self._buffer: list[dict[str, npt.NDArray[Any]]] = []
+        self._buffer: list[tuple[int, int, Mapping[str, npt.NDArray[Any]]]] = []
         self._buffered = 0
 
     def open(self, batch: ArrivalBatch) -> None:
-        """Expect the transactions of a new batch."""
+        """Expect the transactions of a new batch (its ids follow the last range recorded)."""
+        self._take_range(batch.first_id, batch.size)
         entry = _OpenBatch(batch)
         self._open.append(entry)
         self._by_index[batch.index] = entry
@@ -127,6 +210,37 @@ class TransactionRecorder:
         if entry.complete and entry is self._open[0]:
             self._flush()
 
+    def record_block(self, columns: Mapping[str, npt.ArrayLike]) -> int:
+        """Record a block of ended transactions at once; returns the first of their ids.
+
+        ``columns`` holds one array per name in :data:`BLOCK_COLUMNS`, all of one
+        length. The block takes the next id range, so it is written after every
+        batch opened before it, keeping the file in id order.
+        """
+        missing = [name for name in BLOCK_COLUMNS if name not in columns]
+        if missing:
+            raise ValueError(f"block lacks column(s) {', '.join(missing)}")
+        data = {name: np.asarray(columns[name]) for name in BLOCK_COLUMNS}
+        size = int(data["service"].size)
+        data["level"] = np.asarray(columns.get("level", np.zeros(size, dtype=np.uint8)))
+        data["point"] = np.asarray(columns.get("point", np.full(size, -1, dtype=np.int64)))
+        sizes = {a.shape for a in data.values()}
+        if len(sizes) != 1 or len(next(iter(sizes))) != 1:
+            raise ValueError(f"block columns must be 1-d and of one length, got {sizes}")
+        n = int(data["service"].size)
+        first = self.ids.take(n)
+        self._take_range(first, n)
+        self._open.append(_Block(first, data))
+        self.ended += n
+        self._flush()
+        return first
+
+    def _take_range(self, first_id: int, n: int) -> None:
+        if first_id != self._expected_id:
+            raise ValueError(f"ids must follow on: expected {self._expected_id}, got {first_id}")
+        self._expected_id = first_id + n
+        self.ids.next_id = max(self.ids.next_id, self._expected_id)
+
     @property
     def in_flight_batches(self) -> int:
         """Batches with transactions still in flight (or not yet written)."""
@@ -138,7 +252,7 @@ class TransactionRecorder:
         self._write_buffer()
         self._writer.close()
         if self._open:
-            pending = sum(e.batch.size - len(e.ended) for e in self._open)
+            pending = sum(e.size - len(e.ended) for e in self._open if isinstance(e, _OpenBatch))
             raise RuntimeError(f"{pending} transaction(s) never reached a terminal state")
 
     def abort(self) -> None:
@@ -146,90 +260,99 @@ class TransactionRecorder:
         self._writer.close()
 
     def _flush(self) -> None:
+        """Write complete entries from the head: each batch alone, a run of blocks together.
+
+        Blocks (credits) come in runs of many small ones; one row group per run
+        keeps the file's row groups few.
+        """
         while self._open and self._open[0].complete:
             entry = self._open.popleft()
-            del self._by_index[entry.batch.index]
-            if entry.batch.size:
-                self._buffer.append(self._columns(entry))
-                self._buffered += entry.batch.size
+            if isinstance(entry, _OpenBatch):
+                del self._by_index[entry.batch.index]
+                if entry.size:
+                    self._write(entry.first_id, entry.size, entry.columns())
+                continue
+            run = [entry]
+            while self._open and isinstance(self._open[0], _Block):
+                run.append(self._open.popleft())  # type: ignore[arg-type]
+            size = sum(b.size for b in run)
+            data = {name: np.concatenate([b.data[name] for b in run]) for name in run[0].data}
+            self._write(entry.first_id, size, data)
         if self._buffered >= ROW_GROUP_ROWS:
             self._write_buffer()
 
+    def _write(self, first_id: int, size: int, columns: Mapping[str, npt.NDArray[Any]]) -> None:
+        """Buffer complete rows; they are written in groups of at least ROW_GROUP_ROWS."""
+        if size:
+            self._buffer.append((first_id, size, columns))
+            self._buffered += size
+
     def _write_buffer(self) -> None:
-        """Write buffered batches as one row group (and hand them to ``on_batch``)."""
+        """Write the buffered rows as one row group (and hand them to ``on_batch``)."""
         if not self._buffer:
             return
-        columns = {k: np.concatenate([c[k] for c in self._buffer]) for k in self._buffer[0]}
+        first_id = self._buffer[0][0]
+        n = self._buffered
+        names = [*BLOCK_COLUMNS, "level", "point"]
+        columns = {k: np.concatenate([np.asarray(c[k]) for _, _, c in self._buffer])
+                   for k in names}  # fmt: skip
         self._buffer, self._buffered = [], 0
         if self.on_batch is not None:
-            self.on_batch(columns)
-        table = self._arrow(columns)
-        self._writer.write_table(table, row_group_size=table.num_rows)
-        self.rows_written += table.num_rows
+            self.on_batch(_ledger_view(first_id, n, columns))
+        self._writer.write_table(self._table(first_id, n, columns), row_group_size=n)
+        self.rows_written += n
 
-    def _columns(self, entry: _OpenBatch) -> dict[str, npt.NDArray[Any]]:
-        """A completed batch as numpy columns (codes for categories), in row order."""
-        b = entry.batch
-        rows = np.array(entry.ended, dtype=np.float64)  # exact for fen below 2**53
-        rows = rows[np.argsort(rows[:, 0], kind="stable")]
-        ended = {name: rows[:, i] for i, name in enumerate(_ENDED)}
-        return {
-            "txn_id": b.first_id + np.arange(b.size, dtype=np.int64),
-            "service": b.service.astype(np.int64),
-            "home": b.home,
-            "site": b.site,
-            "holder": b.holder,
-            "card": b.card,
-            "scheme": b.scheme,
-            "channel": b.channel,
-            "level": b.level,
-            "point": b.point,
-            "arrival_s": b.time_s,
-            "start_s": ended["start_s"],
-            "end_s": ended["end_s"],
-            "leave_s": ended["leave_s"],
-            "settle_s": ended["settle_s"],
-            "outcome": ended["outcome"].astype(np.int64),
-            "reason": ended["reason"].astype(np.int64),
-            "attempts": ended["attempts"].astype(np.int8),
-            "amount_fen": b.amount_fen,
-            "fund_fen": ended["fund_fen"].astype(np.int64),
-            "personal_fen": ended["personal_fen"].astype(np.int64),
-        }
-
-    def _arrow(self, c: Mapping[str, npt.NDArray[Any]]) -> pa.Table:
+    def _table(self, first_id: int, n: int, c: Mapping[str, npt.NDArray[Any]]) -> pa.Table:
         def cat(codes: npt.ArrayLike, dictionary: pa.Array) -> pa.DictionaryArray:
             indices = pa.array(np.asarray(codes, dtype=np.int8))
             return pa.DictionaryArray.from_arrays(indices, dictionary)
 
-        settle = c["settle_s"]
+        arrival = np.asarray(c["arrival_s"], dtype=np.float64)
+        start = np.asarray(c["start_s"], dtype=np.float64)
+        end = np.asarray(c["end_s"], dtype=np.float64)
+        settle = np.asarray(c["settle_s"], dtype=np.float64)
+        leave = np.asarray(c["leave_s"], dtype=np.float64)
+        home, site = np.asarray(c["home"]), np.asarray(c["site"])
         columns = {
-            "txn_id": pa.array(c["txn_id"]),
+            "txn_id": pa.array(first_id + np.arange(n, dtype=np.int64)),
             "service": cat(c["service"], self._services),
-            "home_province": cat(c["home"], self._provinces),
-            "site_province": cat(c["site"], self._provinces),
-            "cross_province": pa.array(c["site"] != c["home"]),
-            "holder_id": pa.array(c["holder"]),
+            "home_province": cat(home, self._provinces),
+            "site_province": cat(site, self._provinces),
+            "cross_province": pa.array(site != home),
+            "holder_id": pa.array(np.asarray(c["holder"], dtype=np.int64)),
             "card_kind": cat(c["card"], self._cards),
             "scheme": cat(c["scheme"], self._schemes),
             "channel": cat(c["channel"], self._channels),
             "level": cat(c["level"], self._levels),
-            "point": pa.array(c["point"].astype(np.int32)),
-            "arrival_s": pa.array(c["arrival_s"]),
-            "start_s": pa.array(c["start_s"]),
-            "end_s": pa.array(c["end_s"]),
-            "latency_s": pa.array(c["end_s"] - c["arrival_s"]),
-            "wait_s": pa.array(c["start_s"] - c["arrival_s"]),
-            "point_latency_s": pa.array(c["leave_s"] - c["arrival_s"]),
+            "point": pa.array(np.asarray(c["point"]).astype(np.int32)),
+            "arrival_s": pa.array(arrival),
+            "start_s": pa.array(start),
+            "end_s": pa.array(end),
+            "latency_s": pa.array(end - arrival),
+            "wait_s": pa.array(start - arrival),
+            "point_latency_s": pa.array(np.where(leave >= 0, leave - arrival, np.nan)),
             "settle_latency_s": pa.array(np.where(settle >= 0, settle, np.nan)),
             "outcome": cat(c["outcome"], self._outcomes),
             "reason": cat(c["reason"], self._reasons),
-            "attempts": pa.array(c["attempts"]),
-            "amount_fen": pa.array(c["amount_fen"]),
-            "fund_fen": pa.array(c["fund_fen"]),
-            "personal_fen": pa.array(c["personal_fen"]),
+            "attempts": pa.array(np.asarray(c["attempts"]).astype(np.int8)),
+            "amount_fen": pa.array(np.asarray(c["amount_fen"], dtype=np.int64)),
+            "fund_fen": pa.array(np.asarray(c["fund_fen"]).astype(np.int64)),
+            "personal_fen": pa.array(np.asarray(c["personal_fen"]).astype(np.int64)),
         }
         return pa.Table.from_arrays(list(columns.values()), schema=self.schema)
+
+
+def _ledger_view(
+    first_id: int, n: int, c: Mapping[str, npt.NDArray[Any]]
+) -> dict[str, npt.NDArray[Any]]:
+    """The columns the ledger posts from, with integer codes and money."""
+    as_int = ("service", "home", "site", "point", "outcome", "amount_fen", "fund_fen",
+              "personal_fen", "channel", "reason")  # fmt: skip
+    view = {name: np.asarray(c[name]).astype(np.int64) for name in as_int}
+    view["txn_id"] = first_id + np.arange(n, dtype=np.int64)
+    view["end_s"] = np.asarray(c["end_s"], dtype=np.float64)
+    view["arrival_s"] = np.asarray(c["arrival_s"], dtype=np.float64)
+    return view
 
 
 class StationSeries:

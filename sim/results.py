@@ -140,6 +140,7 @@ SUMMARY_COLUMNS = [
     "arrival_s",
     "latency_s",
     "wait_s",
+    "point_latency_s",
     "settle_latency_s",
     "amount_fen",
     "fund_fen",
@@ -179,9 +180,11 @@ def summarise(
     settle = table["settle_latency_s"].to_numpy()[window]
     latency = table["latency_s"].to_numpy()[window]
     wait = table["wait_s"].to_numpy()[window]
+    point = table["point_latency_s"].to_numpy()[window]
     amount = table["amount_fen"].to_numpy()[window]
     fund = table["fund_fen"].to_numpy()[window]
     settled = outcome == Outcome.SETTLED
+    requested = np.isfinite(settle)  # a settlement request was sent and ended
     per_day = 24.0 / hours / scale  # measured count → full-scale daily count
 
     def outcomes(mask: npt.NDArray[np.bool_]) -> dict[str, int]:
@@ -205,6 +208,7 @@ def summarise(
             },
             "latency_s": percentiles(latency[mine]),
             "wait_s": percentiles(wait[mine]),
+            "point_latency_s": percentiles(point[mine & ~np.isnan(point)]),
             "amount_fen": int(amount[ok].sum()),
             "fund_fen": int(fund[ok].sum()),
         }
@@ -220,6 +224,12 @@ def summarise(
         "end_to_end_settle_latency_s": {
             "local": percentiles(settle[settled & ~cross]),
             "cross_province": percentiles(settle[settled & cross]),
+        },
+        # Every settlement request whatever its answer; one that timed out counts with
+        # the time until the point gave up, so an overloaded node cannot look fast.
+        "request_latency_s": {
+            "local": percentiles(settle[requested & ~cross]),
+            "cross_province": percentiles(settle[requested & cross]),
         },
         "medical": _medical(service, service_names, settled, cross, per_day),
     }

@@ -13,17 +13,33 @@ import datetime as dt
 from hypothesis import strategies as st
 
 from sim.calendar import BUILTIN_PROFILES
-from sim.provinces import load_provinces
+from sim.provinces import full_scale_counts, load_provinces
+from sim.scenario.card_services import (
+    PAYOUT_BATCHES,
+    BankSpec,
+    ChannelSpec,
+    ClearingSpec,
+    LibrariesSpec,
+    LibraryInterconnectionSpec,
+    LibraryService,
+    OpeningHours,
+    PayoutBatchSpec,
+    PensionPayoutService,
+    SpikeSpec,
+    TransitService,
+    TransitStationsSpec,
+    WithdrawalsSpec,
+)
 from sim.scenario.schema import (
     MAX_CV,
     MIN_CV,
     SERVICE_NAMES,
     AdvanceSpec,
     CatalogueSpec,
-    ClearingSpec,
     Constant,
     Exponential,
     Gamma,
+    HospitalPointsSpec,
     LevelRatios,
     LevelShares,
     LinkSpec,
@@ -45,10 +61,13 @@ from sim.scenario.schema import (
     SettlementSpec,
     Uniform,
 )
+from sim.scenario.schema import ClearingSpec as FundClearingSpec
 from sim.scenario.validate import MAX_BILL_FEN
 from sim.units import format_duration
 
-PROVINCE_IDS = load_provinces().ids
+TABLE = load_provinces()
+PROVINCE_IDS = TABLE.ids
+MEDICAL = ("medical_outpatient", "medical_inpatient", "pharmacy")
 
 # --- plain values ------------------------------------------------------------------
 
@@ -109,7 +128,8 @@ duration_distributions = distributions(durations_s, st.just(0.0) | durations_s)
 money_distributions = distributions(
     st.integers(1, MAX_BILL_FEN).map(float), st.integers(0, MAX_BILL_FEN).map(float)
 )
-"""Distributions of bills (whole fen, held as floats as the loader holds them)."""
+"""Distributions of money (whole fen, held as floats as the loader holds them), at most
+what a bill may be."""
 
 # --- sections ----------------------------------------------------------------------
 
@@ -139,16 +159,20 @@ def level_shares(draw: st.DrawFn) -> LevelShares:
 
 
 @st.composite
-def points_specs(draw: st.DrawFn) -> PointsSpec:
-    """Points given either per province or as a national total (exactly one)."""
+def points_specs(draw: st.DrawFn, cls: type[PointsSpec] = PointsSpec) -> PointsSpec:
+    """Points given either per province or as a national total (exactly one).
+
+    Hospital points also get hospital levels.
+    """
     count = draw(st.integers(1, 10**6))
     per_province = draw(st.booleans())
-    return PointsSpec(
+    levels = {"levels": draw(level_shares())} if cls is HospitalPointsSpec else {}
+    return cls(
         capacity=draw(st.integers(1, 1000)),
         service_time=draw(duration_distributions),
         per_province=count if per_province else None,
         total=None if per_province else count,
-        levels=draw(level_shares()),
+        **levels,
     )
 
 
@@ -156,7 +180,7 @@ medical_services = st.builds(
     MedicalService,
     rate=rates,
     amount=money_distributions,
-    points=points_specs(),
+    points=points_specs(HospitalPointsSpec),
     profile=profiles,
     cross_province_share=shares,
     resident_share=shares,
@@ -227,15 +251,155 @@ def policy_specs(draw: st.DrawFn, services: tuple[str, ...]) -> PolicySpec:
 
 
 @st.composite
-def clearing_specs(draw: st.DrawFn, horizon_s: float) -> ClearingSpec:
+def fund_clearing_specs(draw: st.DrawFn, horizon_s: float) -> FundClearingSpec:
     """Calendar months or a fixed period (at most 100,000 periods over the horizon)."""
     finest = horizon_s / 1e5 * (1 + 1e-9)
     period = draw(st.just("month") | st.floats(finest, 1e8).map(format_duration))
-    return ClearingSpec(
+    return FundClearingSpec(
         period=period,
         apply_after=draw(st.just(0.0) | durations_s),
         advance=draw(st.builds(AdvanceSpec, st.floats(0.0, 1000.0), shares)),
     )
+
+
+# --- the card's other services ------------------------------------------------------
+
+times_of_day = st.floats(0.0, 86400.0)
+"""A local time of day in seconds (both ends allowed)."""
+
+
+@st.composite
+def opening_hours(draw: st.DrawFn) -> OpeningHours:
+    """Opening hours that open before they close."""
+    opens = draw(st.floats(0.0, 86000.0))
+    return OpeningHours(opens, draw(st.floats(opens + 1.0, 86400.0)))
+
+
+channel_specs = st.builds(ChannelSpec, st.integers(1, 100), duration_distributions)
+province_counts = st.dictionaries(st.sampled_from(PROVINCE_IDS), st.integers(1, 10**4), max_size=3)
+
+
+@st.composite
+def library_services(draw: st.DrawFn) -> LibraryService:
+    """A library section, with or without an interconnection between some provinces."""
+    count = draw(st.integers(1, 10**5))
+    per_province = draw(st.booleans())
+    libraries = LibrariesSpec(
+        counter=draw(channel_specs),
+        self_service=draw(channel_specs),
+        per_province=count if per_province else None,
+        total=None if per_province else count,
+        provinces=draw(province_counts),
+        self_service_share=draw(shares),
+    )
+    link = None
+    if draw(st.booleans()):
+        members = tuple(
+            draw(st.lists(st.sampled_from(PROVINCE_IDS), min_size=2, max_size=4, unique=True))
+        )
+        # No more interconnected libraries than the province has at full scale.
+        full = full_scale_counts(
+            TABLE, libraries.per_province, libraries.total, libraries.provinces
+        )
+        link = LibraryInterconnectionSpec(
+            provinces=members,
+            libraries={
+                p: draw(st.integers(0, int(full[TABLE.index(p)])))
+                for p in members
+                if draw(st.booleans())
+            },
+            visitor_share=draw(shares),
+            latency=draw(st.none() | duration_distributions),
+        )
+    return LibraryService(
+        rate=draw(rates),
+        libraries=libraries,
+        profile=draw(profiles),
+        opening_hours=draw(opening_hours()),
+        cross_province_share=draw(shares),
+        resident_share=draw(shares),
+        interconnection=link,
+    )
+
+
+@st.composite
+def transit_stations(draw: st.DrawFn) -> TransitStationsSpec:
+    """Stations given per province or as a national total."""
+    count = draw(st.integers(1, 10**6))
+    per_province = draw(st.booleans())
+    return TransitStationsSpec(
+        gates=draw(st.integers(1, 50)),
+        tap_time=draw(duration_distributions),
+        per_province=count if per_province else None,
+        total=None if per_province else count,
+    )
+
+
+transit_services = st.builds(
+    TransitService,
+    rate=rates,
+    fare=money_distributions,
+    stations=transit_stations(),
+    upload_every=durations_s,
+    profile=profiles,
+    cross_province_share=shares,
+    resident_share=shares,
+    other_city_share=shares,
+    clearing=st.builds(
+        ClearingSpec, st.integers(1, 1000), duration_distributions, st.just(0.0) | durations_s
+    ),
+    interconnection=node_specs,
+)
+
+withdrawals_specs = st.builds(
+    WithdrawalsSpec,
+    rate=rates,
+    amount=money_distributions,
+    counters=points_specs(),
+    atms=points_specs(),
+    profile=profiles,
+    spike=st.builds(SpikeSpec, st.floats(0.0, 100.0), durations_s),
+    balance_check_share=shares,
+    counter_share=shares,
+    counter_hours=opening_hours(),
+)
+
+
+@st.composite
+def pension_payout_services(draw: st.DrawFn) -> PensionPayoutService:
+    """A payout section with at least one batch, each sent before the deadline."""
+    deadline = draw(st.floats(1.0, 86400.0))
+    batch = st.builds(
+        PayoutBatchSpec,
+        recipients=st.floats(1.0, 1e9),
+        amount=money_distributions,
+        batch_time=st.floats(0.0, deadline, exclude_max=True),
+    )
+    names = draw(st.lists(st.sampled_from(PAYOUT_BATCHES), min_size=1, max_size=3, unique=True))
+    return PensionPayoutService(
+        payday=draw(st.integers(1, 31)),
+        bank=BankSpec(
+            draw(positive_floats),
+            draw(st.dictionaries(st.sampled_from(PROVINCE_IDS), positive_floats, max_size=3)),
+        ),
+        paydays=draw(
+            st.dictionaries(st.sampled_from(PROVINCE_IDS), st.integers(1, 31), max_size=3)
+        ),
+        deadline=deadline,
+        withdrawals=draw(st.none() | withdrawals_specs),
+        **{name: draw(batch) for name in names},
+    )
+
+
+SERVICE_STRATEGIES: dict[str, st.SearchStrategy[object]] = {
+    "medical_outpatient": medical_services,
+    "medical_inpatient": medical_services,
+    "pharmacy": medical_services,
+    "library": library_services(),
+    "transit": transit_services,
+    "pension_payout": pension_payout_services(),
+}
+"""The strategy of each service section, by scenario name."""
 
 
 @st.composite
@@ -246,9 +410,10 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             lambda names: tuple(sorted(names, key=SERVICE_NAMES.index))
         )
     )
-    services = ServicesSpec(**{name: draw(medical_services) for name in enabled})
+    services = ServicesSpec(**{name: draw(SERVICE_STRATEGIES[name]) for name in enabled})
+    medical = tuple(name for name in enabled if name in MEDICAL)
     horizon = draw(st.floats(1.0, 1e7))
-    warmup = draw(st.floats(0.0, horizon, exclude_max=True))
+    warmup = draw(st.floats(0.0, horizon, exclude_max=True) | st.just("auto"))
     # At most one million samples over the horizon (validate.cross_check).
     finest = horizon / 1e6 * (1 + 1e-9)
     sample_every = draw(st.floats(finest, 1e7))
@@ -264,7 +429,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         population=draw(population_specs),
         services=services,
         network=draw(network_specs),
-        policy=draw(policy_specs(enabled)),
-        clearing=draw(clearing_specs(horizon)),
+        policy=draw(policy_specs(medical)) if medical else PolicySpec(),
+        clearing=draw(fund_clearing_specs(horizon)),
         outputs=OutputsSpec(draw(st.booleans()), sample_every),
     )

@@ -4,6 +4,11 @@
 or raises :class:`ScenarioError` listing every problem by key path.
 """
 
+# The schema is imported first: it completes itself by importing the other
+# service families' sections (``card_services``), which build on its primitives.
+from sim.scenario.schema import SERVICE_NAMES, Scenario
+
+# isort: split
 from sim.scenario.loader import (
     ScenarioError,
     apply_overrides,
@@ -11,7 +16,6 @@ from sim.scenario.loader import (
     load_scenario,
     parse_scenario,
 )
-from sim.scenario.schema import SERVICE_NAMES, Scenario
 
 __all__ = [
     "SERVICE_NAMES",

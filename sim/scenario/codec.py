@@ -113,6 +113,20 @@ def _structure_union(
     if raw is None and type(None) in options:
         return None
     options = tuple(o for o in options if o is not type(None))
+    words = _literal_words(options)
+    if words:
+        # ``DurationS | Literal["auto"]``: a listed word, or else the one other option.
+        if isinstance(raw, str) and raw in words:
+            return raw
+        options = tuple(o for o in options if typing.get_origin(o) is not typing.Literal)
+        if len(options) == 1:
+            before = len(problems)
+            value = structure(raw, options[0], path, problems, unit)
+            alternatives = " or ".join(repr(w) for w in words)
+            for i in range(before, len(problems)):
+                problem = problems[i]
+                problems[i] = Problem(problem.path, f"{problem.message} (or {alternatives})")
+            return value
     tags = _tagged(options)
     if tags is not None:
         return _structure_tagged(raw, tags, path, problems, unit)
@@ -128,6 +142,16 @@ def _structure_union(
         return structure(raw, options[0], path, problems, unit)
     problems.append(Problem(path, f"expected {_describe(options)}, got {_show(raw)}"))
     return INVALID
+
+
+def _literal_words(options: tuple[Any, ...]) -> list[str]:
+    """The fixed words a union accepts through its ``Literal`` options."""
+    return [
+        word
+        for option in options
+        if typing.get_origin(option) is typing.Literal
+        for word in typing.get_args(option)
+    ]
 
 
 def _structure_tagged(
@@ -351,6 +375,9 @@ def unstructure(obj: Any, tp: Any = None, unit: str | None = None) -> Any:
 def _union_branch(obj: Any, options: tuple[Any, ...]) -> Any:
     """The option of a union that a (non-None, non-attrs) value was read as."""
     options = tuple(o for o in options if o is not type(None))
+    if isinstance(obj, str) and obj in _literal_words(options):
+        return None  # a fixed word is written as it is
+    options = tuple(o for o in options if typing.get_origin(o) is not typing.Literal)
     if len(options) == 1:
         return options[0]
     for option in options:

@@ -10,7 +10,7 @@ live in ``check()`` methods (within one class) and in :mod:`sim.scenario.validat
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
+from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
@@ -165,14 +165,20 @@ class PointsSpec:
     service_time: Distribution = attrs.field(metadata=IN_DURATION)
     per_province: int | None = attrs.field(default=None, validator=at_least(1))
     total: int | None = attrs.field(default=None, validator=at_least(1))
-    levels: LevelShares = LevelShares()
-    """Hospital levels of the points (each province's points are split in these shares)."""
 
     def check(self) -> Problems:
         """Exactly one of ``per_province`` and ``total`` is given."""
         if (self.per_province is None) == (self.total is None):
             return [("per_province", "give exactly one of 'per_province' and 'total'")]
         return []
+
+
+@attrs.frozen
+class HospitalPointsSpec(PointsSpec):
+    """Points of a medical service: hospitals or pharmacies, each of a hospital level."""
+
+    levels: LevelShares = LevelShares()
+    """Hospital levels of the points (each province's points are split in these shares)."""
 
 
 @attrs.frozen
@@ -189,7 +195,7 @@ class MedicalService:
 
     rate: Rate
     amount: Distribution = attrs.field(metadata=IN_MONEY)
-    points: PointsSpec
+    points: HospitalPointsSpec
     profile: Profile = "office_hours"
     cross_province_share: float = attrs.field(default=0.0, validator=share)
     resident_share: float = attrs.field(default=0.5, validator=share)
@@ -207,8 +213,11 @@ class ServicesSpec:
     medical_outpatient: MedicalService | None = None
     medical_inpatient: MedicalService | None = None
     pharmacy: MedicalService | None = None
+    library: LibraryService | None = None
+    transit: TransitService | None = None
+    pension_payout: PensionPayoutService | None = None
 
-    def enabled(self) -> dict[str, MedicalService]:
+    def enabled(self) -> dict[str, AnyService]:
         """Services present in the scenario, in a fixed order."""
         return {
             f.name: getattr(self, f.name)
@@ -441,6 +450,19 @@ class OutputsSpec:
     """Interval of the station time series."""
 
 
+WARMUP_AUTO = "auto"
+"""``warmup: auto``: estimate the warm-up after the run (MSER-5, see :mod:`sim.warmup`)."""
+
+Warmup = DurationS | Literal["auto"]
+"""A fixed warm-up, or ``"auto"``."""
+
+
+def _warmup_length(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """Validator: a fixed warm-up is ≥ 0 (``"auto"`` needs no check)."""
+    if not isinstance(value, str):
+        at_least(0)(instance, attribute, value)
+
+
 @attrs.frozen
 class Scenario:
     """A complete, validated situation to simulate. Build variants with ``attrs.evolve``."""
@@ -450,7 +472,7 @@ class Scenario:
     horizon: DurationS = attrs.field(validator=greater_than(0))
     seed: int = attrs.field(default=0, validator=at_least(0))
     description: str = ""
-    warmup: DurationS = attrs.field(default=DurationS(0.0), validator=at_least(0))
+    warmup: Warmup = attrs.field(default=DurationS(0.0), validator=_warmup_length)
     scale: float = attrs.field(default=1e-3, validator=[greater_than(0), share])
     provinces: str = "builtin:2020"
     population: PopulationSpec = PopulationSpec()
@@ -463,6 +485,18 @@ class Scenario:
     def check(self) -> Problems:
         """Rules spanning the top-level keys."""
         problems: Problems = []
-        if self.warmup >= self.horizon:
+        if not isinstance(self.warmup, str) and self.warmup >= self.horizon:
             problems.append(("warmup", f"must be shorter than horizon ({self.horizon:g}s)"))
         return problems
+
+
+# The other service families' sections import the primitives above, so they are
+# imported last; the names must be module globals for the codec's type hints.
+from sim.scenario.card_services import (  # noqa: E402
+    LibraryService,
+    PensionPayoutService,
+    TransitService,
+)
+
+AnyService: TypeAlias = MedicalService | LibraryService | TransitService | PensionPayoutService
+"""The section of any one service family."""

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import attrs
 
 from sim import calendar
-from sim.provinces import BUILTIN_TABLES, load_provinces
+from sim.provinces import BUILTIN_TABLES, ProvinceTable, full_scale_counts, load_provinces
+from sim.scenario.card_services import LibraryService, PensionPayoutService
 from sim.scenario.codec import Problem
-from sim.scenario.schema import Distribution, Scenario
+from sim.scenario.schema import AnyService, Distribution, Profile, Scenario
 from sim.units import show_value
 
 
@@ -25,28 +26,33 @@ def cross_check(scenario: Scenario) -> list[Problem]:
     problems: list[Problem] = _check_calendar(scenario)
     if scenario.provinces not in BUILTIN_TABLES:
         return [*problems, _unknown_table(scenario.provinces)]
-    ids = set(load_provinces(scenario.provinces).ids)
+    table = load_provinces(scenario.provinces)
+    ids = set(table.ids)
     tables: dict[str, Mapping[str, object]] = {
         "population.inflow": scenario.population.inflow,
         "population.outflow": scenario.population.outflow,
         "policy.catalogue.provinces": scenario.policy.catalogue.provinces,
     }
-    for path, table in tables.items():
+    for path, weights in tables.items():
         problems.extend(
             Problem(f"{path}.{pid}", f"unknown province (known: {', '.join(sorted(ids))})")
-            for pid in table
+            for pid in weights
             if pid not in ids
         )
     # ServicesSpec.check runs only when the key is written; an omitted key is no better.
     problems.extend(Problem("services", message) for _, message in scenario.services.check())
+    medical = scenario.services.medical()
     for name, service in scenario.services.enabled().items():
         path = f"services.{name}"
-        problems.extend(_check_profile(service.profile, f"{path}.profile"))
-        problems.extend(_check_bill(service.amount, f"{path}.amount"))
-        if scenario.policy.rule("", name) is None:
+        for sub, profile in _profiles(service):
+            problems.extend(_check_profile(profile, f"{path}.{sub}"))
+        if name in medical:
+            problems.extend(_check_bill(medical[name].amount, f"{path}.amount"))
+        if name in medical and scenario.policy.rule("", name) is None:
             problems.append(
                 Problem(f"policy.default.{name}", f"missing: {path} needs a reimbursement rule")
             )
+    problems.extend(_check_card_services(scenario, table))
     for province_id, rules in scenario.policy.provinces.items():
         if province_id not in ids:
             problems.append(
@@ -56,17 +62,17 @@ def cross_check(scenario: Scenario) -> list[Problem]:
                 )
             )
         for rule_service in rules:
-            if rule_service not in scenario.services.enabled():
+            if rule_service not in medical:
                 problems.append(
                     Problem(
                         f"policy.provinces.{province_id}.{rule_service}",
-                        "not a service of this scenario",
+                        "not a medical service of this scenario",
                     )
                 )
     for rule_service in scenario.policy.default:
-        if rule_service not in scenario.services.enabled():
+        if rule_service not in medical:
             problems.append(
-                Problem(f"policy.default.{rule_service}", "not a service of this scenario")
+                Problem(f"policy.default.{rule_service}", "not a medical service of this scenario")
             )
     samples = scenario.horizon / scenario.outputs.sample_every
     if samples > 1_000_000:
@@ -152,3 +158,66 @@ def _check_bill(amount: Distribution, path: str) -> list[Problem]:
         for name, value in values.items()
         if name in ("mean", "low", "high", "value") and value > MAX_BILL_FEN
     ]  # fmt: skip
+
+
+def _profiles(service: AnyService) -> Iterator[tuple[str, Profile]]:
+    """(key path below the service, profile) of every profile a service section holds."""
+    if isinstance(service, PensionPayoutService):
+        if service.withdrawals is not None:
+            yield "withdrawals.profile", service.withdrawals.profile
+    else:
+        yield "profile", service.profile
+
+
+def _unknown_ids(keys: Iterable[str], path: str, ids: set[str]) -> list[Problem]:
+    return [
+        Problem(f"{path}.{pid}", f"unknown province (known: {', '.join(sorted(ids))})")
+        for pid in keys
+        if pid not in ids
+    ]
+
+
+def _check_card_services(scenario: Scenario, table: ProvinceTable) -> list[Problem]:
+    """Province ids named by the library, transit and payout sections, and library counts."""
+    ids = set(table.ids)
+    problems: list[Problem] = []
+    services = scenario.services
+    if isinstance(services.library, LibraryService):
+        path = "services.library"
+        library = services.library
+        problems += _unknown_ids(library.libraries.provinces, f"{path}.libraries.provinces", ids)
+        hours = library.opening_hours
+        if not _check_profile(library.profile, ""):
+            try:
+                calendar.open_weights(library.profile, hours.opens, hours.closes)
+            except ValueError as exc:
+                problems.append(Problem(f"{path}.opening_hours", str(exc)))
+        link = library.interconnection
+        if link is not None:
+            unknown = [p for p in link.provinces if p not in ids]
+            if unknown:
+                problems.append(
+                    Problem(
+                        f"{path}.interconnection.provinces",
+                        f"unknown province(s) {', '.join(unknown)}",
+                    )
+                )
+            else:
+                spec = library.libraries
+                full = full_scale_counts(table, spec.per_province, spec.total, spec.provinces)
+                for pid, count in link.libraries.items():
+                    have = int(full[table.index(pid)])
+                    if count > have:
+                        problems.append(
+                            Problem(
+                                f"{path}.interconnection.libraries.{pid}",
+                                f"must be ≤ the province's libraries at full scale ({have}), "
+                                f"got {count}",
+                            )
+                        )
+    if isinstance(services.pension_payout, PensionPayoutService):
+        path = "services.pension_payout"
+        payout = services.pension_payout
+        problems += _unknown_ids(payout.paydays, f"{path}.paydays", ids)
+        problems += _unknown_ids(payout.bank.provinces, f"{path}.bank.provinces", ids)
+    return problems

@@ -64,6 +64,8 @@ class ServiceRuntime:
     stations: list[StationStats] = attrs.Factory(list)
     nodes: list[Node] = attrs.Factory(list)
     """Nodes of the family's own (banks, transit clearing), reported with the others."""
+    recorded: list[int] = attrs.Factory(list)
+    """Service codes the family records directly as blocks (no handler), such as credits."""
     figures: Callable[[], dict[str, Any]] | None = None
     """Family-specific headline figures for ``summary.json`` (computed after the run)."""
 
@@ -92,12 +94,15 @@ Estimator = Callable[[Scenario, Any, float, int], ServiceLoad]
 
 
 def _builders() -> dict[str, Builder]:
-    from sim.services import medical
+    from sim.services import library, medical, pension, transit
 
     return {
         "medical_outpatient": medical.build,
         "medical_inpatient": medical.build,
         "pharmacy": medical.build,
+        "library": library.build,
+        "transit": transit.build,
+        "pension_payout": pension.build,
     }
 
 

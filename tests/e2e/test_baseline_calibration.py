@@ -9,6 +9,10 @@ cross-province inpatient settlements at 1:1000 (a 95% interval of about ±35%), 
 10% check there would test the seed, not the model: at 1:1000 the target must lie
 in the reported 95% interval, and at 1:100 (~300 cases) the estimate must also be
 within 10%.
+The larger run keeps only the medical services: the others draw from their own
+random streams, so the medical arrivals are the same without them, and they share
+no station with medical visits (library verification visits the provincial
+platforms, but a few hundred times a day).
 """
 
 from __future__ import annotations
@@ -30,6 +34,15 @@ def summary(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     """The baseline's summary at the shipped scale and at ten times that."""
     scenario = load_scenario(SCENARIOS / "baseline_weekday.yaml")
     scenario = attrs.evolve(scenario, scale=request.param)
+    if request.param > 1e-3:
+        medical = scenario.services.medical()
+        scenario = attrs.evolve(
+            scenario,
+            services=attrs.evolve(
+                scenario.services, library=None, transit=None, pension_payout=None
+            ),
+        )
+        assert scenario.services.enabled() == medical
     out: Path = tmp_path_factory.mktemp("baseline") / "out"
     return run_once(scenario, out).summary
 

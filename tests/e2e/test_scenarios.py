@@ -15,9 +15,10 @@ ALL = sorted(SCENARIOS.rglob("*.yaml"))
 
 
 def test_scenarios_are_shipped() -> None:
-    """The baseline and smoke scenarios exist."""
+    """The baseline, smoke, payday and library interconnection scenarios exist."""
     names = {p.name for p in ALL}
-    assert {"baseline_weekday.yaml", "smoke.yaml"} <= names
+    assert {"baseline_weekday.yaml", "smoke.yaml", "pension_payday.yaml",
+            "chengdu_chongqing_libraries.yaml"} <= names  # fmt: skip
 
 
 def test_all_scenarios_validate_from_the_command_line() -> None:

@@ -21,18 +21,22 @@ from sim.scenario.schema import AdvanceSpec, ClearingSpec
 
 PROVINCES = ("AA", "BB", "CC", "DD")
 MEDICAL = (0, 1, 2)
+SERVICES = tuple(range(8))  # medical, library, transit, credits, withdrawals
 
 
 @st.composite
 def transactions(draw: st.DrawFn) -> dict[str, np.ndarray]:
-    """Ended medical transactions: any outcome, any route, fund share within the bill."""
+    """Ended transactions of every service: any outcome, any route; a fund share (within the
+    bill) only for settled medical ones."""
     n = draw(st.integers(0, 60))
     rows = []
     for i in range(n):
         amount = draw(st.integers(0, 5_000_000))
         outcome = draw(st.sampled_from([Outcome.SETTLED, Outcome.FALLBACK, Outcome.DECLINED]))
-        fund = draw(st.integers(0, amount)) if outcome == Outcome.SETTLED else 0
-        rows.append((i, draw(st.sampled_from(MEDICAL)), draw(st.integers(0, 3)),
+        service = draw(st.sampled_from(SERVICES))
+        medical = service in MEDICAL and outcome == Outcome.SETTLED
+        fund = draw(st.integers(0, amount)) if medical else 0
+        rows.append((i, service, draw(st.integers(0, 3)),
                      draw(st.integers(0, 3)), draw(st.integers(0, 2)), amount, int(outcome),
                      fund, draw(st.floats(0, 300, allow_nan=False))))  # fmt: skip
     columns = np.array(rows, dtype=np.float64).reshape(n, 9)
@@ -47,6 +51,7 @@ def transactions(draw: st.DrawFn) -> dict[str, np.ndarray]:
         "fund_fen": columns[:, 7].astype(np.int64),
         "personal_fen": (columns[:, 5] - columns[:, 7]).astype(np.int64),
         "end_s": columns[:, 8],
+        "arrival_s": columns[:, 8] / 2,
     }
 
 
@@ -110,7 +115,7 @@ def test_a_transaction_missing_its_fund_share_is_named() -> None:
         "site": np.array([0, 1]), "point": np.array([0, 0]),
         "amount_fen": np.array([1000, 2000]), "outcome": np.array([0, 0]),
         "fund_fen": np.array([600, 1500]), "personal_fen": np.array([400, 500]),
-        "end_s": np.array([1.0, 2.0]),
+        "end_s": np.array([1.0, 2.0]), "arrival_s": np.array([0.5, 1.0]),
     }  # fmt: skip
     ledger = Ledger(None, PROVINCES)
     tampered = dict(txns, personal_fen=np.array([400, 2000]))  # posts 2000 + 1500 ≠ 2000

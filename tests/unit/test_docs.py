@@ -5,9 +5,11 @@ text is its dotted path in backticks, for example ``### `network.retry.max```.
 Keys that repeat under a name the user chooses use placeholders:
 
 - ``services.<medical service>`` for medical_outpatient, medical_inpatient and
-  pharmacy (they share one schema class);
+  pharmacy (they share one schema class), and ``services.pension_payout.<payout
+  batch>`` for the three payout batches;
 - ``policy.default.<service>`` and ``policy.provinces.<ID>.<service>`` for the
-  keys of the ``policy`` mappings.
+  keys of the ``policy`` mappings, and ``<ID>`` for the province ids of the
+  library and payout mappings.
 
 Distributions and rates are one-key mappings documented in their own sections,
 so their inner fields (``mean``, ``cv``, ``value`` …) are not key paths.
@@ -31,12 +33,16 @@ import attrs
 import pytest
 
 from sim.scenario import ScenarioError, parse_scenario
+from sim.scenario.card_services import PayoutBatchSpec
 from sim.scenario.loader import read_yaml
 from sim.scenario.schema import MedicalService, PolicyRule, Scenario
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
 
-CLASS_PLACEHOLDERS: dict[type, str] = {MedicalService: "<medical service>"}
+CLASS_PLACEHOLDERS: dict[type, str] = {
+    MedicalService: "<medical service>",
+    PayoutBatchSpec: "<payout batch>",
+}
 """Fields of these classes are documented once, under a placeholder name."""
 
 DICT_PLACEHOLDERS = {
@@ -48,6 +54,10 @@ DICT_PLACEHOLDERS = {
     "policy.catalogue.provinces.<ID>": "<service>",
     "population.inflow": "<ID>",
     "population.outflow": "<ID>",
+    "services.library.libraries.provinces": "<ID>",
+    "services.library.interconnection.libraries": "<ID>",
+    "services.pension_payout.paydays": "<ID>",
+    "services.pension_payout.bank.provinces": "<ID>",
 }
 """Placeholder for the user-chosen keys of each ``dict`` in the schema."""
 

@@ -156,13 +156,13 @@ def test_a_money_error_stops_the_run_and_keeps_no_folder(
     import sim.ledger
     from sim.ledger import MoneyError
 
-    real = sim.ledger.medical_postings
+    real = sim.ledger.transaction_postings
 
     def lose_one(columns):  # drop the first posting of each batch
         postings = real(columns)
         return {k: v[1:] for k, v in postings.items()}
 
-    monkeypatch.setattr(sim.ledger, "medical_postings", lose_one)
+    monkeypatch.setattr(sim.ledger, "transaction_postings", lose_one)
     with pytest.raises(MoneyError, match="txn_id"):
         run_once(smoke, tmp_path / "out")
     assert not (tmp_path / "out").exists()

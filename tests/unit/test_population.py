@@ -30,6 +30,11 @@ def population(provinces: ProvinceTable) -> Population:
     return build_population(provinces, SPEC, SCALE, np.random.default_rng(42))
 
 
+def everyone(population: Population, column: str) -> np.ndarray:
+    """A whole column, computed for every holder id."""
+    return getattr(population, column)[np.arange(population.size)]
+
+
 def tolerance(p: float, n: int) -> float:
     """Five standard errors of a sample proportion."""
     return 5 * math.sqrt(p * (1 - p) / n)
@@ -60,50 +65,67 @@ def test_ids_contiguous_per_home(population: Population, provinces: ProvinceTabl
     for h in range(len(provinces)):
         block = population.home[offsets[h] : offsets[h + 1]]
         assert np.all(block == h)
-    assert np.all(np.diff(population.home.astype(np.int64)) >= 0)
+    assert np.all(np.diff(everyone(population, "home").astype(np.int64)) >= 0)
 
 
-def test_column_types(population: Population) -> None:
-    """Columns are compact: one byte per holder for each code."""
+def test_columns_cost_nothing_per_holder(population: Population) -> None:
+    """Columns are computed from ids (one byte each when read); the population stores only
+    range boundaries, so its memory does not grow with the number of holders."""
+    ids = np.arange(0, population.size, 997)
     for column in (population.home, population.residence, population.card_kind, population.scheme):
-        assert np.uint8 == column.dtype
-        assert (population.size,) == column.shape
-    assert population.nbytes >= 4 * population.size
+        assert np.uint8 == column[ids].dtype
+        assert ids.shape == column[ids].shape
+    assert population.nbytes < 100_000
+    bigger = build_population(load_provinces(), SPEC, 1.0, np.random.default_rng(42))
+    assert 1_335_000_000 == bigger.size
+    assert bigger.nbytes == population.nbytes
+
+
+def test_columns_are_functions_of_the_id(population: Population) -> None:
+    """Reading a holder twice, alone or among others, gives the same attributes."""
+    ids = np.array([5, 123_456, 1_334_999])
+    for column in (population.home, population.residence, population.card_kind, population.scheme):
+        together = column[ids].tolist()
+        assert together == [int(column[np.array([i])][0]) for i in ids]
 
 
 def test_card_kind_share(population: Population) -> None:
     """The e-card share matches the spec within five standard errors."""
-    share = float(np.mean(population.card_kind == CardKind.ECARD))
+    cards = everyone(population, "card_kind")
+    share = float(np.mean(cards == CardKind.ECARD))
     assert 0.3 == pytest.approx(share, abs=tolerance(0.3, population.size))
-    assert set(np.unique(population.card_kind).tolist()) == {CardKind.CHIP, CardKind.ECARD}
+    assert set(np.unique(cards).tolist()) == {CardKind.CHIP, CardKind.ECARD}
 
 
 def test_employee_share(population: Population) -> None:
     """The employee-scheme share matches the spec within five standard errors."""
-    share = float(np.mean(population.scheme == Scheme.EMPLOYEE))
+    share = float(np.mean(everyone(population, "scheme") == Scheme.EMPLOYEE))
     assert 0.25 == pytest.approx(share, abs=tolerance(0.25, population.size))
 
 
 def test_migrant_share(population: Population) -> None:
     """About 5% of holders live outside their home province."""
-    migrant = population.residence != population.home
-    assert 0.05 == pytest.approx(migrant.mean(), abs=tolerance(0.05, population.size))
-    assert int(migrant.sum()) == population.migrants_by_residence.size
+    migrant = everyone(population, "residence") != everyone(population, "home")
+    assert 0.05 == pytest.approx(migrant.mean(), abs=0.001)  # apportioned, not drawn
+    assert int(migrant.sum()) == int(population.migrants.sum())
 
 
 def test_migrants_grouped_by_residence(population: Population) -> None:
-    """migrants_by_residence[migrant_offsets[p]:migrant_offsets[p+1]] live in p, away from home."""
-    offsets = population.migrant_offsets
-    assert (0, population.migrants_by_residence.size) == (offsets[0], offsets[-1])
-    for p in range(offsets.size - 1):
-        ids = population.migrants_by_residence[offsets[p] : offsets[p + 1]]
-        assert np.all(population.residence[ids] == p)
-        assert np.all(population.home[ids] != p)
+    """Within each home range, those living at home come first, then migrants by residence."""
+    residence = everyone(population, "residence")
+    for h in range(31):
+        start, stop = population.offsets[h], population.offsets[h + 1]
+        block = residence[start:stop]
+        assert np.all(block[: population.stay[h]] == h)
+        away = block[population.stay[h] :]
+        assert np.all(away != h)
+        assert np.all(np.diff(away.astype(np.int64)) >= 0)
+        assert np.bincount(away, minlength=31).tolist() == population.migrants[h].tolist()
 
 
 def test_migrants_go_where_people_are(population: Population, provinces: ProvinceTable) -> None:
     """Destinations follow population: Guangdong receives more migrants than Tibet."""
-    received = np.diff(population.migrant_offsets)
+    received = population.migrants.sum(axis=0)
     assert received[provinces.index("GD")] > 10 * received[provinces.index("XZ")]
     assert int(np.argmax(received)) == int(np.argmax(provinces.population))
 
@@ -111,26 +133,29 @@ def test_migrants_go_where_people_are(population: Population, provinces: Provinc
 def test_no_migrants(provinces: ProvinceTable) -> None:
     """With migrant_share 0 everyone lives at home and the migrant index is empty."""
     pop = build_population(provinces, PopulationSpec(), 1e-5, np.random.default_rng(1))
-    assert pop.residence.tolist() == pop.home.tolist()
-    assert 0 == pop.migrants_by_residence.size
-    assert [0] * 32 == pop.migrant_offsets.tolist()
+    assert everyone(pop, "residence").tolist() == everyone(pop, "home").tolist()
+    assert 0 == int(pop.migrants.sum())
+    assert pop.stay.tolist() == pop.holders_per_province.tolist()
 
 
 def test_same_seed_same_population(provinces: ProvinceTable) -> None:
     """The same generator seed builds identical columns."""
     a = build_population(provinces, SPEC, 1e-5, np.random.default_rng(9))
     b = build_population(provinces, SPEC, 1e-5, np.random.default_rng(9))
-    for name in ("home", "residence", "card_kind", "scheme", "migrants_by_residence"):
-        assert getattr(a, name).tolist() == getattr(b, name).tolist()
+    for name in ("home", "residence", "card_kind", "scheme"):
+        assert everyone(a, name).tolist() == everyone(b, name).tolist()
+    c = build_population(provinces, SPEC, 1e-5, np.random.default_rng(10))
+    assert everyone(a, "card_kind").tolist() != everyone(c, "card_kind").tolist()
 
 
 def test_draw_local_returns_holders_of_that_province(population: Population) -> None:
-    """Each draw is a holder insured in the asked province."""
+    """Each draw is a holder insured in, and living in, the asked province."""
     rng = np.random.default_rng(3)
     province = rng.integers(0, 31, 50_000)
     holders = population.draw_local(province, rng)
     assert np.int64 == holders.dtype
     assert province.tolist() == population.home[holders].tolist()
+    assert province.tolist() == population.residence[holders].tolist()
 
 
 def test_draw_local_is_uniform_within_province(population: Population) -> None:
@@ -138,7 +163,8 @@ def test_draw_local_is_uniform_within_province(population: Population) -> None:
     rng = np.random.default_rng(4)
     n = 100_000
     holders = population.draw_local(np.full(n, 25), rng)  # XZ, the smallest
-    start, stop = population.offsets[25], population.offsets[26]
+    start = population.offsets[25]
+    stop = start + population.stay[25]  # local patients live at home
     assert np.all((start <= holders) & (holders < stop))
     in_first_half = np.mean(holders < (start + stop) / 2)
     assert 0.5 == pytest.approx(in_first_half, abs=tolerance(0.5, n))

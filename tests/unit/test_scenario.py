@@ -258,7 +258,7 @@ def test_scenario_is_frozen_and_evolvable(raw: dict[str, Any]) -> None:
         (
             lambda r: r["policy"].update(provinces={"BJ": {"medical_inpatient": {"ratio": 0.5}}}),
             "policy.provinces.BJ.medical_inpatient",
-            "not a service of this scenario",
+            "not a medical service of this scenario",
         ),
         (
             lambda r: r.update(horizon="1 fortnight"),
@@ -349,7 +349,8 @@ def test_scenario_is_frozen_and_evolvable(raw: dict[str, Any]) -> None:
         (
             lambda r: r["services"]["pharmacy"].update(profile="nightly"),
             "services.pharmacy.profile",
-            "unknown profile 'nightly' (known: flat, inpatient_discharge, office_hours, retail)",
+            "unknown profile 'nightly' (known: banking, flat, inpatient_discharge, library, "
+            "office_hours, retail, transit_rush)",
         ),
         (
             lambda r: r["services"]["pharmacy"].update(profile=[1] * 23),
@@ -386,7 +387,7 @@ def test_scenario_is_frozen_and_evolvable(raw: dict[str, Any]) -> None:
             lambda r: r["services"].update(pharmacy=None),
             "services",
             "no service enabled: add at least one of medical_outpatient, medical_inpatient, "
-            "pharmacy",
+            "pharmacy, library, transit, pension_payout",
         ),
         (
             lambda r: r["policy"]["default"].pop("pharmacy"),
@@ -396,7 +397,7 @@ def test_scenario_is_frozen_and_evolvable(raw: dict[str, Any]) -> None:
         (
             lambda r: r["policy"]["default"].update(medical_inpatient={"ratio": 0.5}),
             "policy.default.medical_inpatient",
-            "not a service of this scenario",
+            "not a medical service of this scenario",
         ),
         (
             lambda r: r["services"]["pharmacy"].update(
@@ -423,7 +424,7 @@ def test_omitted_services_is_refused(raw: dict[str, Any]) -> None:
         (
             "services",
             "no service enabled: add at least one of medical_outpatient, medical_inpatient, "
-            "pharmacy",
+            "pharmacy, library, transit, pension_payout",
         )
     ] == problems_of(raw)
 

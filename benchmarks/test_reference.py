@@ -1,0 +1,98 @@
+"""The full model against a plain SimPy model of the same path, on the same arrivals.
+
+Both run every transaction of a cross-province-only day: the full model with
+everything it records (transactions, stations, time series, ledger, clearing,
+summary), the reference (``reference_simpy.py``) with a process per transaction,
+a Resource per node and no recording at all. The ratio of transactions per
+wall-second (full ÷ reference) is the figure ``benchmarks/README.md`` reports;
+it is measured here, in one process, best of three rounds each.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import attrs
+import numpy as np
+import pytest
+
+from benchmarks.reference_simpy import Reference
+from sim import run_once
+from sim.scenario import Scenario, apply_overrides, parse_scenario
+from sim.scenario.loader import read_yaml
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+CROSS_ONLY = [
+    "services.medical_inpatient.cross_province_share=1.0",
+    "services.medical_inpatient.filed_in_advance=1.0",
+    "services.medical_inpatient.ineligible_share=0.0",
+    "services.medical_inpatient.settlement.service_time=null",
+    "population.ecard_share=0.0", "horizon=1d", "warmup=0s",
+]  # fmt: skip
+
+
+def cross_only(scale: float) -> Scenario:
+    """The smoke scenario reduced to cross-province inpatient settlement, chip cards only."""
+    raw = apply_overrides(read_yaml((SCENARIOS / "smoke.yaml").read_text(), "smoke"), CROSS_ONLY)
+    for section in (raw["services"], raw["policy"]["default"]):
+        del section["medical_outpatient"], section["pharmacy"]
+    del raw["policy"]["provinces"]
+    return attrs.evolve(parse_scenario(raw, "cross-only"), scale=scale)
+
+
+def _best(fn, rounds: int = 3) -> tuple[float, object]:
+    best, value = float("inf"), None
+    for _ in range(rounds):
+        start = time.perf_counter()
+        value = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, value
+
+
+@pytest.mark.benchmark(group="reference")
+def test_full_model_vs_reference_simpy(benchmark) -> None:
+    """Transactions per wall-second, full model ÷ idiomatic SimPy, same arrival stream."""
+    scenario = cross_only(scale=2e-2)
+    rounds = 1 if benchmark.disabled else 3
+
+    def full() -> object:
+        return run_once(scenario, Path(tempfile.mkdtemp()) / "out")
+
+    full_s, result = _best(full, rounds)
+    table = result.transactions(["arrival_s", "site_province", "home_province", "point"])
+    ids = list(_province_ids())
+    arrivals = table["arrival_s"].to_numpy()
+    sites = np.array([ids.index(p) for p in table["site_province"].to_pylist()])
+    homes = np.array([ids.index(p) for p in table["home_province"].to_pylist()])
+    points = table["point"].to_numpy()
+    per_province = np.bincount(sites, minlength=len(ids))
+    counts = [int(points[sites == p].max()) + 1 if per_province[p] else 1
+              for p in range(len(ids))]  # fmt: skip
+    spec = scenario.services.medical_inpatient
+    net = scenario.network
+    means = (300.0, 0.02, 0.025, 0.010, 0.025)  # point, link, provincial, national, settle
+
+    def reference() -> int:
+        model = Reference(counts, spec.points.capacity, net.provincial.servers,
+                          net.national.servers)  # fmt: skip
+        return model.run(arrivals, sites, homes, points, means)
+
+    ref_s, done = _best(reference, rounds)
+    n = arrivals.size
+    assert done == n > 1000
+    ratio = (n / full_s) / (n / ref_s)
+    benchmark.extra_info.update({
+        "transactions": n, "full_s": full_s, "reference_s": ref_s, "ratio": ratio,
+        "full_per_s": n / full_s, "reference_per_s": n / ref_s,
+    })  # fmt: skip
+    benchmark.pedantic(lambda: None, rounds=1)
+    print(f"\n{n} transactions: full {n / full_s:,.0f}/s, reference {n / ref_s:,.0f}/s, "
+          f"ratio {ratio:.2f}")  # fmt: skip
+
+
+def _province_ids() -> tuple[str, ...]:
+    from sim.provinces import load_provinces
+
+    return load_provinces().ids

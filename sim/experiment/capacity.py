@@ -1,0 +1,214 @@
+"""Capacity search: the fewest servers at a settlement node that meet a target, with confidence.
+
+"How many national servers keep the p99 settle latency under 3 s?" is answered
+by bisection over the node's server count, each step a small sweep of
+replications with common random numbers (replication r draws the same arrivals
+at every server count, so the measured curve is smooth and nearly monotone). A
+count meets the target when the whole 95% interval does: its upper end for
+``<=``, its lower end for ``>=``. Each step's sweep keeps its own folder below
+the search's folder, so a repeated search (another target, more replications)
+reuses what was run.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+import pyarrow as pa
+
+from sim.experiment.executors import Executor, Runner
+from sim.experiment.figures import node_figure
+from sim.experiment.plan import Plan, PlanError
+from sim.experiment.progress import SweepProgress
+from sim.experiment.stats import Interval, mean_interval
+from sim.experiment.summary import figure_matrix
+from sim.experiment.sweep import run_sweep
+from sim.experiment.task import run_task
+from sim.results import write_table
+
+__all__ = ["NODES", "CapacityResult", "Point", "Target", "bisect", "search_capacity"]
+
+NODES = {
+    "national": "network.national.servers",
+    "provincial": "network.provincial.servers",
+    "card_platform": "network.card_platform.servers",
+}
+"""Nodes whose servers the search varies, and the scenario key it sets."""
+
+CONTEXT = ("utilisation", "fallback_share")
+"""Figures shown beside the target's on the curve, to read it by."""
+
+
+@attrs.frozen
+class Target:
+    """``figure <= value`` or ``figure >= value``, to hold at a node with 95% confidence."""
+
+    written: str
+    figure: str
+    """The headline figure ``written`` stands for at the node."""
+    op: str
+    value: float
+
+    @classmethod
+    def parse(cls, text: str, node: str) -> Target:
+        """Read ``p99_latency_s<=3`` (the argument of ``--target``) for ``node``."""
+        match = re.fullmatch(r"\s*([A-Za-z0-9_]+)\s*(<=|>=)\s*(\S+)\s*", text)
+        if match is None:
+            raise PlanError(f"--target: expected FIGURE<=VALUE or FIGURE>=VALUE, got {text!r}")
+        name, op, value = match.groups()
+        try:
+            figure = node_figure(node, name)
+        except KeyError as exc:
+            raise PlanError(f"--target: {exc.args[0]}") from None
+        try:
+            number = float(value)
+        except ValueError:
+            raise PlanError(f"--target: expected a number after {op}, got {value!r}") from None
+        if not math.isfinite(number):
+            raise PlanError(f"--target: expected a finite number, got {value!r}")
+        return cls(name, figure, op, number)
+
+    def bound(self, interval: Interval) -> float:
+        """The end of the interval that must satisfy the target."""
+        return interval.high if self.op == "<=" else interval.low
+
+    def met(self, interval: Interval) -> bool:
+        """Whether the whole interval satisfies the target (never with fewer than 2 values)."""
+        bound = self.bound(interval)
+        if not math.isfinite(bound):
+            return False
+        return bound <= self.value if self.op == "<=" else bound >= self.value
+
+
+@attrs.frozen
+class Point:
+    """One measured server count."""
+
+    servers: int
+    interval: Interval
+    met: bool
+    context: dict[str, float]
+    failed: int
+    folder: Path
+
+
+@attrs.frozen
+class CapacityResult:
+    """The answer (None if even the most servers allowed fail) and the measured curve."""
+
+    node: str
+    target: Target
+    answer: int | None
+    curve: tuple[Point, ...]
+    """Measured points, by server count."""
+    folder: Path
+    wall_time_s: float
+
+    @property
+    def monotone(self) -> bool:
+        """Whether the curve meets the target exactly from the answer up (bisection assumes so)."""
+        return all(p.met == (self.answer is not None and p.servers >= self.answer)
+                   for p in self.curve)  # fmt: skip
+
+
+def bisect(
+    meets: Callable[[int], bool], start: int, lowest: int = 1, highest: int = 4096
+) -> int | None:
+    """Smallest n in [lowest, highest] with ``meets(n)``, if ``meets`` is monotone.
+
+    Starts at ``start``; doubles upwards until a count meets the target, then
+    halves the gap between the largest failing and the smallest meeting count.
+    """
+    if not lowest <= highest:
+        raise ValueError(f"empty range of server counts: {lowest}..{highest}")
+    failing, meeting = lowest - 1, None
+    n = min(max(start, lowest), highest)
+    while meeting is None:
+        if meets(n):
+            meeting = n
+        elif n >= highest:
+            return None
+        else:
+            failing, n = n, min(highest, 2 * n)
+    while meeting - failing > 1:
+        mid = (failing + meeting) // 2
+        if meets(mid):
+            meeting = mid
+        else:
+            failing = mid
+    return meeting
+
+
+def search_capacity(
+    plan: Plan,
+    node: str,
+    target: Target,
+    folder: str | Path,
+    replications: int,
+    executor: Executor | None = None,
+    lowest: int = 1,
+    highest: int = 4096,
+    runner: Runner = run_task,
+    progress: Callable[[str], SweepProgress | None] | None = None,
+) -> CapacityResult:
+    """Bisect the server count of ``node`` for the smallest one meeting ``target``."""
+    if node not in NODES:
+        raise PlanError(f"--node: unknown node {node!r} (known: {', '.join(NODES)})")
+    if replications < 2:
+        raise PlanError("--replications: a confidence interval needs at least 2")
+    if plan.factors:
+        raise PlanError("capacity search varies the server count only; drop --vary")
+    root = Path(folder)
+    start = getattr(plan.base.network, node).servers
+    points: dict[int, Point] = {}
+    context = {name: node_figure(node, name) if name != "fallback_share" else name
+               for name in CONTEXT}  # fmt: skip
+    wall = 0.0
+
+    def meets(servers: int) -> bool:
+        nonlocal wall
+        step = plan.with_sets([f"{NODES[node]}={servers}"])
+        bar = progress(f"{node} servers={servers}") if progress is not None else None
+        try:
+            result = run_sweep(step, root / f"servers-{servers:05d}", replications, executor,
+                               runner=runner, progress=bar)  # fmt: skip
+        finally:
+            if bar is not None:
+                bar.close()
+        wall += result.wall_time_s
+        interval = mean_interval(figure_matrix(result.tasks, target.figure, step)[0])
+        extra = {name: mean_interval(figure_matrix(result.tasks, column, step)[0]).mean
+                 for name, column in context.items()}  # fmt: skip
+        met = target.met(interval)
+        points[servers] = Point(servers, interval, met, extra, result.failed, result.folder)
+        return met
+
+    answer = bisect(meets, start, lowest, highest)
+    curve = tuple(points[n] for n in sorted(points))
+    write_table(curve_table(curve, target), _ensure(root) / "capacity.parquet")
+    return CapacityResult(node, target, answer, curve, root, wall)
+
+
+def curve_table(curve: tuple[Point, ...], target: Target) -> pa.Table:
+    """The measured curve as a table (``capacity.parquet``)."""
+    return pa.table(
+        {
+            "servers": pa.array([p.servers for p in curve], pa.int64()),
+            "replications": pa.array([p.interval.n for p in curve], pa.int64()),
+            f"{target.figure}_mean": [p.interval.mean for p in curve],
+            f"{target.figure}_halfwidth": [p.interval.half_width for p in curve],
+            "bound": [target.bound(p.interval) for p in curve],
+            "meets_target": [p.met for p in curve],
+            "failed": pa.array([p.failed for p in curve], pa.int64()),
+            **{name: [p.context[name] for p in curve] for name in CONTEXT},
+        }
+    )
+
+
+def _ensure(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

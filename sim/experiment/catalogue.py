@@ -1,0 +1,214 @@
+"""The sweep folder: every task's results folder, the plan, and the two tables.
+
+Layout (one folder per sweep)::
+
+    plan.json                       what the sweep is: variants, their scenarios' hashes
+    tasks/v000/rep-000/             one run's results folder (the single-run contract)
+    sweep.parquet                   one row per task: variant values, replication, seed,
+                                    status, error, warm-up cut, headline figures, wall time
+    summary.parquet                 one row per variant: mean, 95% half-width and n of
+                                    each figure, and paired differences to variant v000
+
+A task's folder is written all or nothing, so a folder that exists is a
+finished task: re-running the same sweep skips it (resume). ``plan.json``
+guards against resuming into a folder that holds a different sweep.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sim.experiment.figures import HEADLINE, headline, warmup_cut
+from sim.experiment.plan import Plan
+from sim.experiment.task import OK, PENDING, TaskKey, TaskOutcome
+from sim.results import MANIFEST, SUMMARY, staging, write_table
+
+__all__ = ["PLAN_FILE", "SUMMARY_TABLE", "SWEEP_TABLE", "Catalogue", "SweepFolderError"]
+
+PLAN_FILE = "plan.json"
+TASKS = "tasks"
+SWEEP_TABLE = "sweep.parquet"
+SUMMARY_TABLE = "summary.parquet"
+FORMAT = 1
+
+
+class SweepFolderError(ValueError):
+    """The folder holds something other than this sweep."""
+
+
+class Catalogue:
+    """The folder of one sweep: what is done, storing results, writing the tables."""
+
+    def __init__(self, root: Path, plan: Plan) -> None:
+        self.root = root
+        self.plan = plan
+        self._rows: dict[TaskKey, dict[str, Any]] = {}
+
+    @classmethod
+    def open(cls, root: str | Path, plan: Plan) -> Catalogue:
+        """Create the folder, or check that it holds this plan's sweep (to resume it)."""
+        root = Path(root)
+        plan_path = root / PLAN_FILE
+        if plan_path.exists():
+            stored = json.loads(plan_path.read_text("utf-8"))
+            if stored.get("identity") != plan.identity():
+                raise SweepFolderError(
+                    f"{root} holds a different sweep (other variants, scenario or seed); "
+                    "choose another --out"
+                )
+        elif root.exists() and any(root.iterdir()):
+            raise SweepFolderError(f"{root} exists and is not a sweep folder")
+        root.mkdir(parents=True, exist_ok=True)
+        for partial in (root / TASKS).glob("v*/.rep-*.partial-*"):
+            shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted store
+        catalogue = cls(root, plan)
+        if not plan_path.exists():
+            catalogue.write_plan(0)
+        return catalogue
+
+    def write_plan(self, replications: int) -> None:
+        """Write ``plan.json``: the plan's identity and how to read it."""
+        plan = self.plan
+        data = {
+            "format": FORMAT,
+            "scenario": plan.source,
+            "name": plan.base.name,
+            "set": list(plan.sets),
+            "vary": [{"key": f.key, "values": list(f.values)} for f in plan.factors],
+            "replications": replications,
+            "identity": plan.identity(),
+        }
+        _atomic_write_text(self.root / PLAN_FILE, json.dumps(data, indent=2) + "\n")
+
+    def task_dir(self, key: TaskKey) -> Path:
+        """The results folder of a task."""
+        return self.root / TASKS / key.name
+
+    def is_done(self, key: TaskKey) -> bool:
+        """Whether the task's results folder is complete."""
+        folder = self.task_dir(key)
+        return (folder / SUMMARY).is_file() and (folder / MANIFEST).is_file()
+
+    def store(self, outcome: TaskOutcome) -> None:
+        """Write a finished task's files as its results folder (all or nothing)."""
+        folder = self.task_dir(outcome.key)
+        with staging(folder) as work:
+            for name, data in outcome.files.items():
+                (work / name).write_bytes(data)
+
+    def tasks_table(
+        self, replications: int, outcomes: Mapping[TaskKey, TaskOutcome] = {}
+    ) -> pa.Table:
+        """``sweep.parquet``: one row per task of ``replications`` per variant, in key order.
+
+        Finished tasks are read from their folders; ``outcomes`` gives the status
+        and error of tasks that failed in this session; the others are pending.
+        """
+        types = _row_types(self.plan)
+        rows = [
+            self._row(key, outcomes.get(key))
+            for variant in self.plan.variants
+            for key in (TaskKey(variant.index, r) for r in range(replications))
+        ]
+        # NaN (a figure the run cannot give) is stored as null: missing, and equal to itself.
+        return pa.table(
+            {
+                name: pa.array([row[name] for row in rows], kind, from_pandas=True)
+                for name, kind in types.items()
+            }
+        )
+
+    def _row(self, key: TaskKey, outcome: TaskOutcome | None) -> dict[str, Any]:
+        cached = self._rows.get(key)
+        if cached is not None:
+            return cached
+        variant = self.plan.variants[key.variant]
+        row: dict[str, Any] = {"variant": variant.id}
+        row.update(factor_values(self.plan, key.variant))
+        row.update(replication=key.replication, seed=self.plan.seed(key.replication))
+        if self.is_done(key):
+            folder = self.task_dir(key)
+            manifest = json.loads((folder / MANIFEST).read_text("utf-8"))
+            row.update(status=OK, error="", warmup_s=warmup_cut(folder))
+            row.update(headline(folder))
+            row["wall_time_s"] = float(manifest.get("wall_time_s") or float("nan"))
+            self._rows[key] = row
+            return row
+        row.update(status=PENDING, error="", warmup_s=None)
+        row.update({f.name: None for f in HEADLINE})
+        row["wall_time_s"] = None
+        if outcome is not None:
+            row.update(status=outcome.status, error=outcome.error, wall_time_s=outcome.wall_time_s)
+        return row
+
+    def write_tables(self, tasks: pa.Table, summary: pa.Table) -> None:
+        """Write ``sweep.parquet`` and ``summary.parquet`` (each replaced atomically)."""
+        _atomic_write_table(tasks, self.root / SWEEP_TABLE)
+        _atomic_write_table(summary, self.root / SUMMARY_TABLE)
+
+
+def factor_values(plan: Plan, variant: int) -> dict[str, Any]:
+    """A variant's value of each factor, typed as in the tables (numbers when all are)."""
+    combo = plan.variants[variant].settings
+    out = {}
+    for factor, (_key, text) in zip(plan.factors, combo, strict=True):
+        out[factor.key] = factor.typed()[factor.values.index(text)]
+    return out
+
+
+def factor_types(plan: Plan) -> dict[str, pa.DataType]:
+    """Arrow types of the factor columns."""
+    types = {}
+    for factor in plan.factors:
+        values = factor.typed()
+        if all(isinstance(v, int) for v in values):
+            types[factor.key] = pa.int64()
+        elif all(isinstance(v, int | float) for v in values):
+            types[factor.key] = pa.float64()
+        else:
+            types[factor.key] = pa.string()
+    return types
+
+
+def _row_types(plan: Plan) -> dict[str, pa.DataType]:
+    return {
+        "variant": pa.string(),
+        **factor_types(plan),
+        "replication": pa.int32(),
+        "seed": pa.uint64(),
+        "status": pa.string(),
+        "error": pa.string(),
+        "warmup_s": pa.float64(),
+        **{f.name: pa.float64() for f in HEADLINE},
+        "wall_time_s": pa.float64(),
+    }
+
+
+def read_tables(root: str | Path) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
+    """``sweep.parquet``, ``summary.parquet`` and ``plan.json`` of a sweep folder."""
+    root = Path(root)
+    missing = [n for n in (PLAN_FILE, SWEEP_TABLE, SUMMARY_TABLE) if not (root / n).is_file()]
+    if missing:
+        raise SweepFolderError(f"{root} is not a sweep folder (missing {', '.join(missing)})")
+    plan = json.loads((root / PLAN_FILE).read_text("utf-8"))
+    return pq.read_table(root / SWEEP_TABLE), pq.read_table(root / SUMMARY_TABLE), plan
+
+
+def _atomic_write_table(table: pa.Table, path: Path) -> None:
+    temp = path.with_name(f".{path.name}.tmp")
+    write_table(table, temp)
+    os.replace(temp, path)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(text, encoding="utf-8")
+    os.replace(temp, path)

@@ -1,0 +1,134 @@
+"""The ``sweep``, ``report`` and ``capacity`` commands, behind :mod:`sim.cli`'s parser.
+
+Each turns parsed arguments into a plan, an executor and a folder, runs, and
+prints; bad input of any kind (a scenario or variant that does not validate, a
+malformed ``--vary``, a folder holding another sweep, an unreachable Dask
+scheduler) is printed as a message with exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from sim.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from sim.experiment.capacity import Target, search_capacity
+from sim.experiment.catalogue import SweepFolderError, read_tables
+from sim.experiment.executors import ExecutorError, make_executor
+from sim.experiment.figures import figure_names
+from sim.experiment.plan import Plan, PlanError
+from sim.experiment.progress import SweepProgress
+from sim.experiment.report import DEFAULT_FIGURES, print_comparison, print_curve
+from sim.experiment.sweep import Precision, run_sweep
+from sim.scenario import ScenarioError
+
+__all__ = ["COMMANDS"]
+
+BAD_INPUT = (ScenarioError, PlanError, SweepFolderError, ExecutorError)
+
+
+def _bad(exc: Exception) -> int:
+    message = exc.report() if isinstance(exc, ScenarioError) else str(exc)
+    print(message if isinstance(exc, ScenarioError) else f"error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def sweep(args: argparse.Namespace) -> int:
+    """``sscard-sim sweep``: run the factorial, write the sweep folder, print the table."""
+    try:
+        plan = Plan.load(args.scenario, args.vary, args.overrides)
+        precision = [Precision.parse(p) for p in args.precision]
+        if args.max_replications < args.replications:
+            raise PlanError("--max-replications must be ≥ --replications")
+        out = (
+            args.out
+            if args.out is not None
+            else Path("sweeps") / f"{plan.base.name}-{plan.token()}"
+        )
+        executor = make_executor(args.executor, args.workers, args.scheduler)
+    except BAD_INPUT as exc:
+        return _bad(exc)
+    bar = None if args.quiet else SweepProgress(plan.base.name)
+    try:
+        result = run_sweep(plan, out, args.replications, executor, precision,
+                           args.max_replications, progress=bar)  # fmt: skip
+    except BAD_INPUT as exc:
+        return _bad(exc)
+    finally:
+        if bar is not None:
+            bar.close()
+        executor.close()
+    if not args.quiet:
+        tasks, summary, stored = read_tables(out)
+        print_comparison(tasks, summary, stored)
+    total = result.tasks.num_rows
+    print(
+        f"sweep: {len(plan.variants)} variant(s) × {result.replications} replication(s) = "
+        f"{total} tasks: {result.ran} run, {result.skipped} done earlier, {result.failed} "
+        f"failed, in {result.wall_time_s:.1f}s ({executor.name}, {executor.workers} worker(s))"
+    )
+    if precision:
+        state = "met" if result.precision_met else "NOT met"
+        targets = ", ".join(f"{p.figure} ± {p.half_width:g}" for p in precision)
+        print(f"precision {targets}: {state} with {result.replications} replications")
+    print(f"folder: {out}")
+    if result.failed:
+        print(
+            f"{result.failed} task(s) failed (status and error in sweep.parquet); "
+            "run the same command again to retry them",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def report(args: argparse.Namespace) -> int:
+    """``sscard-sim report``: print the comparison table of a sweep folder."""
+    figures = args.figures or list(DEFAULT_FIGURES)
+    unknown = [f for f in figures if f not in figure_names()]
+    if unknown:
+        known = ", ".join(figure_names())
+        print(f"error: unknown figure(s) {', '.join(unknown)} (known: {known})", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        tasks, summary, stored = read_tables(args.sweep_dir)
+    except SweepFolderError as exc:
+        return _bad(exc)
+    print_comparison(tasks, summary, stored, figures)
+    return EXIT_OK
+
+
+def capacity(args: argparse.Namespace) -> int:
+    """``sscard-sim capacity``: bisect a node's servers against a target; print the curve."""
+    try:
+        plan = Plan.load(args.scenario, (), args.overrides)
+        target = Target.parse(args.target, args.node)
+        if not 1 <= args.min_servers <= args.max_servers:
+            raise PlanError("need 1 ≤ --min-servers ≤ --max-servers")
+        name = f"{plan.base.name}-capacity-{args.node}-{plan.token()}"
+        out = args.out if args.out is not None else Path("sweeps") / name
+        executor = make_executor(args.executor, args.workers, args.scheduler)
+    except BAD_INPUT as exc:
+        return _bad(exc)
+
+    def bar(label: str) -> SweepProgress | None:
+        return None if args.quiet else SweepProgress(label)
+
+    try:
+        result = search_capacity(plan, args.node, target, out, args.replications, executor,
+                                 args.min_servers, args.max_servers, progress=bar)  # fmt: skip
+    except BAD_INPUT as exc:
+        return _bad(exc)
+    finally:
+        executor.close()
+    print_curve(result)
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "sweep": sweep,
+    "report": report,
+    "capacity": capacity,
+}

@@ -1,0 +1,251 @@
+"""Where tasks run: in this process, a local process pool, or a Dask cluster.
+
+An executor takes task specs and yields their outcomes as they complete, in
+whatever order. The sweep assembles results by task key, never by completion
+order, and each task is a pure function of its spec, so the results are the
+same whichever executor runs them and with however many workers. A problem of
+the executor itself (a worker process killed, a Dask worker lost) becomes a
+failed outcome for the tasks it hit, like an error inside a task.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Protocol
+
+from sim.experiment.task import FAILED, TaskOutcome, TaskSpec, describe
+
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "ExecutorError",
+    "InProcessExecutor",
+    "LocalExecutor",
+    "make_executor",
+]
+
+Runner = Callable[[TaskSpec], TaskOutcome]
+"""The function that runs one task (``run_task``; tests may pass their own)."""
+
+
+WAIT_FOR_WORKERS_S = 60
+"""How long a sweep waits for a first worker to join the scheduler it was pointed at."""
+
+
+class ExecutorError(RuntimeError):
+    """An executor could not be started (Dask missing, scheduler unreachable)."""
+
+
+class Executor(Protocol):
+    """Runs tasks and yields their outcomes in completion order."""
+
+    name: str
+    workers: int
+
+    def run(self, runner: Runner, specs: Sequence[TaskSpec]) -> Iterator[TaskOutcome]:
+        """Run every spec; yield one outcome per spec as each completes."""
+        ...
+
+    def close(self) -> None:
+        """Release workers (idempotent)."""
+        ...
+
+
+def _failed(spec: TaskSpec, exc: BaseException) -> TaskOutcome:
+    return TaskOutcome(spec.key, FAILED, describe(exc))
+
+
+class InProcessExecutor:
+    """Runs tasks one after another in this process (``--workers 1``)."""
+
+    name = "local"
+    workers = 1
+
+    def run(self, runner: Runner, specs: Sequence[TaskSpec]) -> Iterator[TaskOutcome]:
+        """Run each spec in turn."""
+        for spec in specs:
+            try:
+                outcome = runner(spec)
+            except Exception as exc:  # a runner that raises instead of reporting
+                outcome = _failed(spec, exc)
+            yield outcome
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class LocalExecutor:
+    """A pool of worker processes on this machine (``concurrent.futures``).
+
+    Workers are forked from a ``forkserver`` that has imported the simulator
+    once (``spawn`` where there is none, as on Windows); both are safe alongside
+    threads (the progress bar), unlike a plain ``fork``. Workers are kept for the
+    executor's life, so a capacity search's many small sweeps pay the start-up
+    once. If a worker process dies (killed, out of memory) the pool is
+    restarted for the tasks not yet done, at most ``max_restarts`` times.
+    """
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None, max_restarts: int = 2) -> None:
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        if self.workers < 1:
+            raise ExecutorError(f"--workers must be ≥ 1, got {self.workers}")
+        self.max_restarts = max_restarts
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
+        return self._pool
+
+    def run(self, runner: Runner, specs: Sequence[TaskSpec]) -> Iterator[TaskOutcome]:
+        """Submit every spec to the pool; yield outcomes as they complete."""
+        pending = {spec.key: spec for spec in specs}
+        restarts = 0
+        while pending:
+            pool = self._get_pool()
+            futures: dict[Future[TaskOutcome], TaskSpec] = {
+                pool.submit(runner, spec): spec for spec in pending.values()
+            }
+            broken: BaseException | None = None
+            for future in as_completed(futures):
+                spec = futures[future]
+                try:
+                    outcome = future.result()
+                except BrokenProcessPool as exc:
+                    broken = exc
+                    continue
+                except Exception as exc:
+                    outcome = _failed(spec, exc)
+                del pending[spec.key]
+                yield outcome
+            if broken is not None:
+                self._discard_pool()
+                restarts += 1
+                if restarts > self.max_restarts:
+                    for spec in pending.values():
+                        yield _failed(spec, broken)
+                    return
+
+    def _discard_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def close(self) -> None:
+        """Stop the worker processes (pending tasks are cancelled)."""
+        self._discard_pool()
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["sim.experiment.task"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+class DaskExecutor:
+    """Tasks on a Dask distributed cluster: a running scheduler, or a local cluster.
+
+    Each task is submitted as one future under a unique key. Workers need
+    sscard-sim installed (the same version); they need no access to the sweep
+    folder, since results come back with the outcome.
+    """
+
+    name = "dask"
+
+    def __init__(
+        self,
+        scheduler: str | None = None,
+        workers: int | None = None,
+        processes: bool = True,
+        connect_timeout_s: float = 10.0,
+    ) -> None:
+        try:
+            import distributed as _distributed
+        except ImportError:
+            raise ExecutorError(
+                "--executor dask needs Dask distributed: pip install 'sscard-sim[cluster]'"
+            ) from None
+        distributed: Any = _distributed  # its API is untyped
+        self._distributed = distributed
+        self._cluster: Any = None
+        try:
+            if scheduler is not None:
+                self._client: Any = distributed.Client(
+                    scheduler, timeout=f"{connect_timeout_s}s", set_as_default=False
+                )
+            else:
+                n = workers if workers is not None else (os.cpu_count() or 1)
+                self._cluster = distributed.LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=processes, dashboard_address=None
+                )
+                self._client = distributed.Client(self._cluster, set_as_default=False)
+        except (OSError, TimeoutError, ValueError, RuntimeError) as exc:
+            where = f"the Dask scheduler at {scheduler}" if scheduler else "a Dask LocalCluster"
+            self.close()
+            raise ExecutorError(f"cannot start {where}: {exc}") from None
+        try:
+            self._client.wait_for_workers(1, timeout=WAIT_FOR_WORKERS_S)
+        except TimeoutError:
+            self.close()
+            raise ExecutorError(
+                f"no Dask worker joined the scheduler at {scheduler} in {WAIT_FOR_WORKERS_S}s"
+            ) from None
+        self.workers = len(self._client.scheduler_info().get("workers", {}))
+
+    def run(self, runner: Runner, specs: Sequence[TaskSpec]) -> Iterator[TaskOutcome]:
+        """Submit every spec as a future; yield outcomes as they complete."""
+        token = uuid.uuid4().hex[:12]
+        futures = {
+            self._client.submit(
+                runner,
+                spec,
+                key=f"sscard-{token}-v{spec.key.variant}-r{spec.key.replication}",
+                pure=False,
+            ): spec
+            for spec in specs
+        }
+        try:
+            done = self._distributed.as_completed(list(futures), loop=self._client.loop)
+            for future in done:
+                spec = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # KilledWorker, lost connection, …
+                    outcome = _failed(spec, exc)
+                yield outcome
+        finally:
+            self._client.cancel(list(futures))
+
+    def close(self) -> None:
+        """Disconnect; stop the local cluster if this executor started one."""
+        client = getattr(self, "_client", None)
+        if client is not None:
+            client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+
+def make_executor(
+    name: str, workers: int | None = None, scheduler: str | None = None
+) -> InProcessExecutor | LocalExecutor | DaskExecutor:
+    """The executor named on the command line (``local`` or ``dask``)."""
+    if name == "dask":
+        return DaskExecutor(scheduler, workers)
+    if name != "local":
+        raise ExecutorError(f"unknown executor {name!r} (known: local, dask)")
+    if scheduler is not None:
+        raise ExecutorError("--scheduler needs --executor dask")
+    if workers == 1:
+        return InProcessExecutor()
+    return LocalExecutor(workers)

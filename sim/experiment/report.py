@@ -1,0 +1,142 @@
+"""Printing a sweep's comparison table and a capacity search's curve.
+
+Reads only what the sweep folder holds (``summary.parquet``, ``sweep.parquet``,
+``plan.json``), so ``sscard-sim report`` works on any sweep folder, also one
+copied from a cluster's head node.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+import pyarrow as pa
+from rich.console import Console
+from rich.table import Table
+
+from sim.experiment.capacity import CapacityResult
+from sim.experiment.figures import HEADLINE
+from sim.experiment.task import FAILED
+
+__all__ = ["DEFAULT_FIGURES", "print_comparison", "print_curve"]
+
+DEFAULT_FIGURES = (
+    "settle_p99_local_s",
+    "settle_p99_cross_s",
+    "direct_settlement_rate",
+    "national_utilisation",
+)
+"""Figures ``report`` shows unless told otherwise."""
+
+
+def number(value: Any) -> str:
+    """A figure for a table: thousands separators for large values, 4 digits otherwise."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
+
+
+def _console(stream: TextIO | None) -> Console:
+    out = stream if stream is not None else sys.stdout
+    return Console(file=out, width=None if out.isatty() else 160)
+
+
+def print_comparison(
+    tasks: pa.Table,
+    summary: pa.Table,
+    plan: dict[str, Any],
+    figures: Sequence[str] = DEFAULT_FIGURES,
+    stream: TextIO | None = None,
+) -> None:
+    """One table per figure: each variant's mean ± 95% half-width, and Δ to v000.
+
+    Δ is the paired difference (same replications, common random numbers); one
+    whose interval excludes zero is marked ``*``.
+    """
+    console = _console(stream)
+    factors = [f["key"] for f in plan.get("vary", [])]
+    rows = summary.to_pylist()
+    described = {f.name: f.description for f in HEADLINE}
+    console.print(
+        f"[bold]{plan.get('name', '')}[/bold] · {plan.get('scenario', '')} · "
+        f"{len(rows)} variant(s) · {plan.get('replications', 0)} replication(s) each",
+        highlight=False,
+    )
+    for name in figures:
+        table = Table(title=f"{name}: {described.get(name, '')}", title_justify="left")
+        table.add_column("variant", no_wrap=True)
+        for key in factors:
+            table.add_column(key, justify="right", overflow="fold")
+        for column in ("n", "mean", "± 95%", "Δ vs v000", "± 95% ", ""):
+            table.add_column(column, justify="right", no_wrap=True)
+        for i, row in enumerate(rows):
+            diff, half = row[f"{name}_diff"], row[f"{name}_diff_halfwidth"]
+            table.add_row(
+                row["variant"],
+                *(str(row[k]) for k in factors),
+                str(row[f"{name}_n"]),
+                number(row[f"{name}_mean"]),
+                number(row[f"{name}_halfwidth"]),
+                "" if i == 0 else number(diff),
+                "" if i == 0 else number(half),
+                "*" if i and _excludes_zero(diff, half) else "",
+            )
+        console.print(table)
+    failed = [r for r in tasks.to_pylist() if r["status"] == FAILED]
+    for r in failed[:10]:
+        console.print(f"failed: {r['variant']}/rep-{r['replication']:03d}: {r['error']}",
+                      highlight=False, soft_wrap=True)  # fmt: skip
+    if len(failed) > 10:
+        console.print(f"… and {len(failed) - 10} more failed task(s); see sweep.parquet")
+
+
+def _excludes_zero(mean: float | None, half: float | None) -> bool:
+    if mean is None or half is None or not (math.isfinite(mean) and math.isfinite(half)):
+        return False
+    return abs(mean) > half
+
+
+def print_curve(result: CapacityResult, stream: TextIO | None = None) -> None:
+    """The measured curve of a capacity search, and its answer."""
+    console = _console(stream)
+    t = result.target
+    bound = "upper" if t.op == "<=" else "lower"
+    table = Table(
+        title=f"capacity of {result.node}: {t.written} {t.op} {t.value:g} "
+        f"({t.figure}; {bound} end of the 95% interval)",
+        title_justify="left",
+    )
+    for name in ("servers", "n", "mean", "± 95%", f"{bound} bound", "meets", "utilisation",
+                 "fallback share", "failed"):  # fmt: skip
+        table.add_column(name, justify="right")
+    for p in result.curve:
+        table.add_row(
+            str(p.servers),
+            str(p.interval.n),
+            number(p.interval.mean),
+            number(p.interval.half_width),
+            number(t.bound(p.interval)),
+            "yes" if p.met else "no",
+            number(p.context["utilisation"]),
+            number(p.context["fallback_share"]),
+            str(p.failed),
+        )
+    console.print(table)
+    if result.answer is None:
+        top = max(p.servers for p in result.curve)
+        console.print(f"not met with up to {top} servers", highlight=False)
+    else:
+        console.print(f"smallest {result.node} servers meeting the target: {result.answer}",
+                      highlight=False)  # fmt: skip
+    if not result.monotone:
+        console.print("warning: the measured curve is not monotone; bisection assumes it is "
+                      "(add replications)", highlight=False)  # fmt: skip
+    console.print(f"{len(result.curve)} server counts measured in {result.wall_time_s:.1f}s; "
+                  f"folder: {result.folder}", highlight=False)  # fmt: skip
+
+
+def figure_names_help() -> str:
+    """The headline figures with their meaning, for ``--help``."""
+    return "; ".join(f"{f.name}: {f.description}" for f in HEADLINE)

@@ -1,0 +1,358 @@
+"""Public libraries: the card as reading card, verified by the holder's home platform.
+
+A loan or return queues at a library's counter or self-service terminal (two
+channels, each with its own capacity and service time) while the library is
+open. The terminal reads the card (an e-card QR code is first checked by the
+card platform) and asks the holder's *home* platform to verify it: one round
+trip to the site province's platform for a local holder. Provinces named in an
+interconnection (Chengdu–Chongqing) verify each other's holders at their
+interconnected libraries: the site platform forwards over a direct link to the
+home platform and the answer comes back the same way. A holder from elsewhere,
+or at a library outside the interconnection, cannot be verified and is turned
+away (declined, ``not_interconnected``).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import simpy
+
+from sim.calendar import Clock, open_weights
+from sim.demand import Columns, defaults, poisson_hour
+from sim.distributions import sampler, uniform_sampler
+from sim.domain import SERVICE_CODES, CardKind, Channel, Outcome, Reason
+from sim.kernel import call_later
+from sim.metrics import percentiles
+from sim.network import Network, Role, Route
+from sim.points import PointGroup, scaled_counts
+from sim.population import Population
+from sim.protocol import Answer, Protocol
+from sim.provinces import ProvinceTable, full_scale_counts
+from sim.recorder import TransactionRecorder
+from sim.scenario.card_services import LibraryService
+from sim.transaction import Transaction
+
+if TYPE_CHECKING:
+    from sim.services import ServiceContext, ServiceRuntime
+
+__all__ = [
+    "LibraryArrivals",
+    "LibraryDesk",
+    "LibraryRoutes",
+    "build",
+    "interconnected_share",
+    "members",
+]
+
+CODE = SERVICE_CODES["library"]
+CHANNELS = (Channel.COUNTER, Channel.SELF_SERVICE)
+SETTLED, FALLBACK, DECLINED = Outcome.SETTLED, Outcome.FALLBACK, Outcome.DECLINED
+NONE, VERIFY_TIMEOUT = Reason.NONE, Reason.VERIFY_TIMEOUT
+NOT_INTERCONNECTED = Reason.NOT_INTERCONNECTED
+VERIFIED, ECARD = Answer.VERIFIED, CardKind.ECARD
+"""Members bound once: an enum attribute lookup per event is not free."""
+
+
+def build(ctx: ServiceContext, name: str, spec: LibraryService) -> ServiceRuntime:
+    """Libraries of every province, their arrival stream and desk."""
+    from sim.services import ServiceRuntime
+
+    table = ctx.provinces
+    libs = spec.libraries
+    full = full_scale_counts(table, libs.per_province, libs.total, libs.provinces)
+    counts = scaled_counts(full, ctx.scenario.scale)
+    groups = {
+        channel: [
+            PointGroup(ctx.env, name, pid, int(n), c.capacity, channel.name.lower())
+            for pid, n in zip(table.ids, counts, strict=True)
+        ]
+        for channel, c in zip(CHANNELS, (libs.counter, libs.self_service), strict=True)
+    }
+    service_times = [
+        sampler(libs.counter.service_time, ctx.generator(f"point:{name}:counter")),
+        sampler(libs.self_service.service_time, ctx.generator(f"point:{name}:self_service")),
+    ]
+    link = spec.interconnection
+    direct = sampler(
+        link.latency
+        if link is not None and link.latency is not None
+        else ctx.scenario.network.backbone.latency,
+        ctx.generator("link:library_interconnection"),
+    )
+    access = sampler(ctx.scenario.network.access.latency, ctx.generator("link:access:library"))
+    desk = LibraryDesk(
+        ctx.env,
+        [[g.points for g in groups[ch]] for ch in CHANNELS],
+        service_times,
+        LibraryRoutes(ctx.network, access, direct),
+        interconnected_share(spec, table, full),
+        members(spec, table),
+        ctx.protocol,
+        ctx.recorder,
+        ctx.generator(f"interconnection:{name}"),
+        (float(ctx.scenario.warmup), float(ctx.scenario.horizon)),
+    )
+    arrivals = LibraryArrivals(
+        spec, table, ctx.population, counts, ctx.clock, ctx.generator(f"demand:{name}")
+    )
+    return ServiceRuntime(
+        arrivals=[arrivals],
+        handlers={CODE: desk.arrive},
+        stations=[g.stats for ch in CHANNELS for g in groups[ch]],
+        figures=lambda: desk.figures(spec, table, full),
+    )
+
+
+def interconnected_share(
+    spec: LibraryService, table: ProvinceTable, full: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """Per site province, the share of its libraries that verify interconnected holders."""
+    share = np.zeros(len(table))
+    link = spec.interconnection
+    if link is not None:
+        for pid, count in link.libraries.items():
+            i = table.index(pid)
+            share[i] = min(1.0, count / max(int(full[i]), 1))
+    return share
+
+
+def members(spec: LibraryService, table: ProvinceTable) -> npt.NDArray[np.bool_]:
+    """Per province, whether the interconnection names it."""
+    member = np.zeros(len(table), dtype=np.bool_)
+    if spec.interconnection is not None:
+        member[[table.index(p) for p in spec.interconnection.provinces]] = True
+    return member
+
+
+class LibraryRoutes:
+    """Verification routes: the home platform, directly or across an interconnection."""
+
+    def __init__(
+        self, network: Network, access: Callable[[], float], direct: Callable[[], float]
+    ) -> None:
+        self.network = network
+        self.access = access
+        self.direct = direct
+        self._routes: dict[tuple[int, int], Route] = {}
+
+    def route(self, site: int, home: int) -> Route:
+        """Site platform verifies locally; otherwise site → home platform → site."""
+        key = (site, home)
+        route = self._routes.get(key)
+        if route is None:
+            here, there = self.network.provincial[site], self.network.provincial[home]
+            if site == home:
+                route = Route((here,), (Role.VERIFY,), (self.access, self.access))
+            else:
+                route = Route(
+                    (here, there, here),
+                    (Role.FORWARD, Role.VERIFY, Role.FORWARD),
+                    (self.access, self.direct, self.direct, self.access),
+                )
+            self._routes[key] = route
+        return route
+
+
+class LibraryArrivals:
+    """Loans and returns while libraries are open: local holders, visitors, partners."""
+
+    def __init__(
+        self,
+        spec: LibraryService,
+        table: ProvinceTable,
+        population: Population,
+        library_counts: npt.NDArray[np.int64],
+        clock: Clock,
+        rng: np.random.Generator,
+    ) -> None:
+        self.spec = spec
+        self.population = population
+        self.library_counts = library_counts
+        self.clock = clock
+        self.rng = rng
+        hours = spec.opening_hours
+        self.hours = (float(hours.opens), float(hours.closes))
+        self.weights = open_weights(spec.profile, *self.hours)
+        holders = population.holders_per_province.astype(np.float64)
+        self.base_rate = holders * spec.rate.per_holder_per_day / 86400.0
+        link = spec.interconnection
+        self.members = np.array(
+            [table.index(p) for p in link.provinces] if link else [], dtype=np.int64
+        )
+        self.visitor_share = link.visitor_share if link else 0.0
+
+    def _open(self, t0_s: float, t1_s: float) -> tuple[float, float]:
+        a, b = self.clock.open_part(t0_s, t1_s, *self.hours)
+        return a, max(a, b)
+
+    def expected(self, hour: int, t0_s: float, t1_s: float) -> float:
+        """Expected arrivals in the open part of the piece."""
+        a, b = self._open(t0_s, t1_s)
+        return float(self.base_rate.sum() * self.weights[hour] * (b - a))
+
+    def draw(self, hour: int, t0_s: float, t1_s: float) -> Columns:
+        """Arrivals in the open part of ``[t0_s, t1_s)``, their holders, channel and library."""
+        spec, rng, population = self.spec, self.rng, self.population
+        a, b = self._open(t0_s, t1_s)
+        site, time_s = poisson_hour(self.base_rate * self.weights[hour], a, b, rng)
+        n = site.size
+        holder = population.draw_local(site, rng)
+        cross = rng.random(n) < spec.cross_province_share
+        resident = rng.random(n) < spec.resident_share
+        if cross.any():
+            holder[cross] = population.draw_cross(site[cross], resident[cross], rng)
+        partner = ~cross & np.isin(site, self.members) & (rng.random(n) < self.visitor_share)
+        if partner.any():
+            holder[partner] = population.draw_local(self._partners(site[partner]), rng)
+        self_service = rng.random(n) < spec.libraries.self_service_share
+        return {
+            **defaults(n),
+            "time_s": time_s,
+            "service": np.full(n, CODE, dtype=np.uint8),
+            "site": site,
+            "holder": holder,
+            "home": population.home[holder].astype(np.int64),
+            "card": population.card_kind[holder],
+            "scheme": population.scheme[holder],
+            "point": (rng.random(n) * self.library_counts[site]).astype(np.int64),
+            "channel": np.where(self_service, Channel.SELF_SERVICE, Channel.COUNTER).astype(
+                np.uint8
+            ),
+        }
+
+    def _partners(self, site: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """For each site, another interconnected province, in proportion to its holders."""
+        holders = self.population.holders_per_province.astype(np.float64)
+        home = np.empty_like(site)
+        for member in np.unique(site):
+            here = site == member
+            others = self.members[self.members != member]
+            weights = holders[others] / holders[others].sum()
+            home[here] = self.rng.choice(others, size=int(here.sum()), p=weights)
+        return home
+
+
+class LibraryDesk:
+    """Runs loans and returns at every library: queue, card check, verification, service."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        points: list[list[list[Any]]],
+        service_times: list[Callable[[], float]],
+        routes: LibraryRoutes,
+        interconnected: npt.NDArray[np.float64],
+        member: npt.NDArray[np.bool_],
+        protocol: Protocol,
+        recorder: TransactionRecorder,
+        rng: np.random.Generator,
+        window: tuple[float, float],
+    ) -> None:
+        self.env = env
+        self.points = points
+        """``points[channel][province][library]``: the station of each library's channel."""
+        self.service_times = service_times
+        self.routes = routes
+        self.interconnected: list[float] = interconnected.tolist()
+        """Per site province, the share of its libraries in the interconnection."""
+        self.member: list[bool] = member.tolist()
+        """Per province, whether it is named in the interconnection."""
+        self.protocol = protocol
+        self.recorder = recorder
+        self.uniform = uniform_sampler(rng)
+        self.window = window
+        self.verify_local = array("d")
+        self.verify_interconnected = array("d")
+        self.counts = {"visitors": 0, "verified_interconnected": 0, "not_interconnected": 0}
+
+    def arrive(self, txn: Transaction) -> None:
+        """A holder arrives at their library's counter or terminal and queues."""
+        txn.point = self.points[txn.batch.channel[txn.row]][txn.site][txn.point]
+        txn.point.request(txn, self._start)
+
+    def _start(self, txn: Transaction) -> None:
+        txn.start_s = self.env._now
+        if txn.cross and not self._accepts(txn):
+            self._end(txn, DECLINED, NOT_INTERCONNECTED)
+        elif txn.card == ECARD:
+            self.protocol.verify(txn, self._qr_checked)
+        else:
+            self._ask_home(txn)
+
+    def _accepts(self, txn: Transaction) -> bool:
+        """An interconnected library of the site province, for a holder of a partner province.
+
+        Whether this library is one of the site's interconnected libraries is drawn
+        with their share, only when it matters.
+        """
+        share = self.interconnected[txn.site]
+        return self.member[txn.home] and share > 0 and self.uniform() < share
+
+    def _qr_checked(self, txn: Transaction, answer: Answer) -> None:
+        if answer is VERIFIED:
+            self._ask_home(txn)
+        else:
+            self._end(txn, FALLBACK, VERIFY_TIMEOUT)
+
+    def _ask_home(self, txn: Transaction) -> None:
+        txn.settle_s = self.env._now
+        self.protocol.request(txn, self.routes.route(txn.site, txn.home), self._verified)
+
+    def _verified(self, txn: Transaction, answer: Answer) -> None:
+        txn.settle_s = self.env._now - txn.settle_s
+        if answer is not VERIFIED:
+            self._end(txn, FALLBACK, VERIFY_TIMEOUT)
+            return
+        draw = self.service_times[txn.batch.channel[txn.row]]
+        call_later(self.env, draw(), self._served, txn)
+
+    def _served(self, event: Any) -> None:
+        self._end(event._value, SETTLED, NONE)
+
+    def _end(self, txn: Transaction, outcome: Outcome, reason: Reason) -> None:
+        txn.outcome = outcome
+        txn.reason = reason
+        txn.end_s = txn.leave_s = self.env._now
+        txn.point.release()
+        self.recorder.finish(txn)
+        if self.window[0] <= txn.arrival_s < self.window[1]:
+            self._count(txn)
+
+    def _count(self, txn: Transaction) -> None:
+        if txn.cross:
+            self.counts["visitors"] += 1
+            if txn.reason is NOT_INTERCONNECTED:
+                self.counts["not_interconnected"] += 1
+        if txn.outcome is SETTLED:
+            if txn.cross:
+                self.counts["verified_interconnected"] += 1
+                self.verify_interconnected.append(txn.settle_s)
+            else:
+                self.verify_local.append(txn.settle_s)
+
+    def figures(
+        self, spec: LibraryService, table: ProvinceTable, full: npt.NDArray[np.int64]
+    ) -> dict[str, Any]:
+        """Verification latency (local, interconnected) and the interconnection's reach."""
+        link = spec.interconnection
+        members = link.provinces if link is not None else ()
+        return {
+            "verification_s": {
+                "local": percentiles(np.frombuffer(self.verify_local)),
+                "interconnected": percentiles(np.frombuffer(self.verify_interconnected)),
+            },
+            **self.counts,
+            "interconnection": {
+                pid: {
+                    "libraries": int(full[table.index(pid)]),
+                    "interconnected": link.libraries.get(pid, 0) if link is not None else 0,
+                    "share": self.interconnected[table.index(pid)],
+                }
+                for pid in members
+            },
+        }

@@ -1,0 +1,374 @@
+"""Pension and benefit payout: payday credits landed by each province's bank node.
+
+On a province's payday the fund sends each scheme's batch of monthly credits
+(urban employee pension, urban-rural resident pension, unemployment benefit)
+to the bank node of the province at the batch's time. The bank node lands
+credits one after another at its stated throughput, batches first come first
+served, so credit *i* of a batch that starts at ``b`` lands at ``b + (i+1)/R``.
+Nothing here is a SimPy event per credit: the node takes a block of a few
+thousand credits per event, computes their landing times arithmetically and
+records them as one block of rows (service ``pension_credit`` or
+``benefit_credit``, channel ``bank``). Throughput is given at full scale and
+scaled with the batches, so completion times do not depend on ``scale``.
+
+After crediting, recipients withdraw or check balances at bank counters and
+ATMs (:mod:`sim.services.withdrawals`); one whose credit has not landed yet is
+declined.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+import simpy
+
+from sim.calendar import Clock
+from sim.distributions import sample_fen
+from sim.domain import SERVICE_CODES, Channel, Outcome, Reason, Scheme
+from sim.kernel import call_later
+from sim.population import Column, Population
+from sim.provinces import ProvinceTable, apportion
+from sim.recorder import TransactionRecorder
+from sim.scenario.card_services import PensionPayoutService
+from sim.stations import StationStats
+
+if TYPE_CHECKING:
+    from sim.services import ServiceContext, ServiceRuntime
+
+__all__ = ["BLOCK_CREDITS", "BankNode", "PayoutBatch", "Recipients", "build", "payday_sends"]
+
+BLOCK_CREDITS = 4096
+"""Credits a bank node lands per simulation event."""
+
+SERVICE_OF = {
+    "employee_pension": SERVICE_CODES["pension_credit"],
+    "resident_pension": SERVICE_CODES["pension_credit"],
+    "unemployment_benefit": SERVICE_CODES["benefit_credit"],
+}
+SCHEME_OF = {
+    "employee_pension": Scheme.EMPLOYEE,
+    "resident_pension": Scheme.RESIDENT,
+    "unemployment_benefit": Scheme.EMPLOYEE,
+}
+"""Recipients are drawn among holders of this scheme (pensioners first, then benefits)."""
+
+
+def build(ctx: ServiceContext, name: str, spec: PensionPayoutService) -> ServiceRuntime:
+    """Recipients, bank nodes and payday sends; withdrawals at banks if the scenario has them."""
+    from sim.services import ServiceRuntime, withdrawals
+
+    env, table, scale = ctx.env, ctx.provinces, ctx.scenario.scale
+    recipients = Recipients.draw(spec, table, ctx.population, scale, ctx.generator(f"{name}"))
+    banks = [
+        BankNode(
+            env,
+            pid,
+            spec.bank.provinces.get(pid, spec.bank.credits_per_s) * scale,
+            ctx.recorder,
+            recipients,
+            ctx.population.card_kind,
+        )
+        for pid in table.ids
+    ]
+    horizon = float(ctx.scenario.horizon)
+    for t, p, batch in payday_sends(spec, table, ctx.clock, 0.0, horizon):
+        call_later(env, t, banks[p].receive, recipients.batch(p, batch))
+    runtime = ServiceRuntime(stations=[bank.stats for bank in banks])
+    runtime.recorded = sorted({SERVICE_OF[b] for b in spec.batches()})
+    banking = None
+    if spec.withdrawals is not None:
+        banking = withdrawals.build(ctx, spec, recipients)
+        runtime.arrivals, runtime.handlers = banking.arrivals, banking.handlers
+        runtime.stations = banking.stations + runtime.stations
+    clock = ctx.clock
+
+    def figures() -> dict[str, Any]:
+        out = payout_figures(banks, spec, clock, scale)
+        if banking is not None and banking.figures is not None:
+            out["withdrawals"] = banking.figures()
+        return out
+
+    runtime.figures = figures
+    return runtime
+
+
+def payday_sends(
+    spec: PensionPayoutService, table: ProvinceTable, clock: Clock, from_s: float, to_s: float
+) -> list[tuple[float, int, str]]:
+    """(simulated time, province, batch name) of every batch the fund sends in the window."""
+    sends = [
+        (t, p, name)
+        for p, pid in enumerate(table.ids)
+        for name, batch in spec.batches().items()
+        for t in clock.days_at(spec.payday_of(pid), float(batch.batch_time), from_s, to_s)
+    ]
+    order = {name: i for i, name in enumerate(spec.batches())}
+    return sorted(sends, key=lambda s: (s[0], s[1], order[s[2]]))
+
+
+@attrs.define(eq=False)
+class PayoutBatch:
+    """One scheme's credits for one province: recipients in landing order and amounts."""
+
+    name: str
+    province: int
+    service: int
+    holders: npt.NDArray[np.int64]
+    amounts: npt.NDArray[np.int64]
+    rows: npt.NDArray[np.int64]
+    """Positions of the recipients in :attr:`Recipients.ids` (for the landing registry)."""
+    sent_s: float = -1.0
+    begun_s: float = -1.0
+    done: int = 0
+
+
+class Recipients:
+    """Who receives which credit, and when each recipient's latest credit is due and lands.
+
+    ``ids`` are the recipients' holder ids, sorted; ``due_s`` and ``landed_s`` are
+    aligned with them. A credit is pending from its batch's send until it lands.
+    """
+
+    def __init__(
+        self,
+        ids: npt.NDArray[np.int64],
+        batches: dict[tuple[int, str], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]],
+        by_province: list[npt.NDArray[np.int64]],
+        full_scale: dict[str, float],
+    ) -> None:
+        self.ids = ids
+        self.due_s = np.full(ids.size, -np.inf)
+        self.landed_s = np.full(ids.size, -np.inf)
+        self._batches = batches
+        self.by_province = by_province
+        """Per home province, its recipients' holder ids (any batch)."""
+        self.full_scale = full_scale
+
+    @classmethod
+    def draw(
+        cls,
+        spec: PensionPayoutService,
+        table: ProvinceTable,
+        population: Population,
+        scale: float,
+        rng: np.random.Generator,
+    ) -> Recipients:
+        """Recipients per province in proportion to the aged 60+ (pensions) or holders.
+
+        Holders' attributes are drawn independently, so the first holders of the
+        scheme in each province are as good as a random sample of them; the
+        unemployment batch takes the employee-scheme holders after the pensioners.
+        """
+        aged = table.population * table.aged_60_plus_share
+        weights = {"unemployment_benefit": table.holders.astype(np.float64)}
+        pools = {s: _pool(population, s) for s in Scheme}
+        taken = {s: np.zeros(len(table), dtype=np.int64) for s in Scheme}
+        batches = {}
+        for name, batch in spec.batches().items():
+            counts = apportion(weights.get(name, aged), float(batch.recipients) * scale)
+            scheme = SCHEME_OF[name]
+            for p, n in enumerate(counts):
+                pool = pools[scheme][p]
+                start = taken[scheme][p]
+                chosen = pool[start : start + int(n)]
+                taken[scheme][p] += chosen.size
+                order = rng.permutation(chosen.size)
+                batches[(p, name)] = (chosen[order], sample_fen(batch.amount, rng, chosen.size))
+        empty = np.zeros(0, dtype=np.int64)
+        by_province = [
+            np.sort(np.concatenate([empty, *(h for (q, _), (h, _a) in batches.items() if q == p)]))
+            for p in range(len(table))
+        ]
+        ids = np.sort(np.concatenate([empty, *by_province]))
+        full = {name: float(b.recipients) for name, b in spec.batches().items()}
+        return cls(ids.astype(np.int64), batches, by_province, full)
+
+    def batch(self, province: int, name: str) -> PayoutBatch:
+        """A fresh payout of one scheme's credits in one province (one per payday)."""
+        holders, amounts = self._batches[(province, name)]
+        rows = np.searchsorted(self.ids, holders)
+        return PayoutBatch(name, province, SERVICE_OF[name], holders, amounts, rows)
+
+    def pending(self, holder: int, t: float) -> bool:
+        """Whether the holder's latest credit was sent but has not landed by ``t``."""
+        ids = self.ids
+        i = int(ids.searchsorted(holder))
+        if i == ids.size or ids[i] != holder:
+            return False
+        return bool(self.due_s[i] <= t < self.landed_s[i])
+
+
+def _pool(population: Population, scheme: Scheme) -> list[npt.NDArray[np.int64]]:
+    """Per home province, the ids of its holders in ``scheme``, in id order."""
+    everyone = np.arange(population.size, dtype=np.int64)
+    ids = everyone[population.scheme[everyone] == scheme]
+    cuts = np.searchsorted(ids, population.offsets)
+    return [ids[a:b] for a, b in itertools.pairwise(cuts)]
+
+
+class BankNode:
+    """A province's bank node: lands the credits of its batches in order, a block per event."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        province: str,
+        credits_per_s: float,
+        recorder: TransactionRecorder,
+        recipients: Recipients,
+        card_kind: Column,
+    ) -> None:
+        self.env = env
+        self.card_kind = card_kind
+        self.rate = credits_per_s
+        """Credits landed per second, at the run's scale."""
+        self.recorder = recorder
+        self.recipients = recipients
+        self.stats = StationStats(f"node:bank:{province}", "node", province, "pension_payout")
+        self.stats.servers = 1
+        self.queue: deque[PayoutBatch] = deque()
+        self.history: list[PayoutBatch] = []
+        self.busy = False
+        self._last_block = 0
+
+    def receive(self, event: Any) -> None:
+        """The fund's batch arrives: its credits are due and wait their turn."""
+        batch: PayoutBatch = event._value
+        now = self.env._now
+        batch.sent_s = now
+        self.recipients.due_s[batch.rows] = now
+        self.recipients.landed_s[batch.rows] = np.inf
+        self.history.append(batch)
+        self.queue.append(batch)
+        stats = self.stats
+        stats.advance(now)
+        stats.arrivals += batch.holders.size
+        stats.queue += batch.holders.size
+        stats.max_queue = max(stats.max_queue, stats.queue)
+        if not self.busy:
+            self._next_block(None)
+
+    def _next_block(self, _event: Any) -> None:
+        now = self.env._now
+        stats = self.stats
+        stats.advance(now)
+        stats.completions += self._last_block
+        self._last_block = 0
+        while self.queue and self.queue[0].done == self.queue[0].holders.size:
+            self.queue.popleft()
+        if not self.queue:
+            self.busy = False
+            stats.busy = 0
+            return
+        batch = self.queue[0]
+        if batch.begun_s < 0:
+            batch.begun_s = now
+        first = batch.done
+        last = min(first + BLOCK_CREDITS, batch.holders.size)
+        landing = batch.begun_s + np.arange(first + 1, last + 1, dtype=np.float64) / self.rate
+        self._record(batch, first, last, landing)
+        batch.done = last
+        self._last_block = last - first
+        stats.queue -= last - first
+        stats.busy = 1
+        stats.waits.frombytes(np.full(last - first, now - batch.sent_s, np.float32).tobytes())
+        self.busy = True
+        call_later(self.env, max(float(landing[-1]) - now, 0.0), self._next_block, None)
+
+    def _record(
+        self, batch: PayoutBatch, first: int, last: int, landing: npt.NDArray[np.float64]
+    ) -> None:
+        n = last - first
+        holders = batch.holders[first:last]
+        self.recipients.landed_s[batch.rows[first:last]] = landing
+        amounts = batch.amounts[first:last]
+        self.recorder.record_block(
+            {
+                "service": np.full(n, batch.service, dtype=np.uint8),
+                "home": np.full(n, batch.province),
+                "site": np.full(n, batch.province),
+                "holder": holders,
+                "card": self.card_kind[holders],
+                "scheme": np.full(n, SCHEME_OF[batch.name], dtype=np.uint8),
+                "channel": np.full(n, Channel.BANK, dtype=np.uint8),
+                "arrival_s": np.full(n, batch.sent_s),
+                "start_s": landing - 1.0 / self.rate,
+                "end_s": landing,
+                "settle_s": landing - batch.sent_s,
+                "leave_s": np.full(n, -1.0),
+                "outcome": np.full(n, Outcome.SETTLED, dtype=np.uint8),
+                "reason": np.full(n, Reason.NONE, dtype=np.uint8),
+                "attempts": np.ones(n),
+                "amount_fen": amounts,
+                "fund_fen": amounts,
+                "personal_fen": np.zeros(n, np.int64),
+            }
+        )
+
+
+def payout_figures(
+    banks: list[BankNode], spec: PensionPayoutService, clock: Clock, scale: float
+) -> dict[str, Any]:
+    """Per payday: credits, when the last one landed, and whether the deadline was met."""
+    days: dict[str, list[PayoutBatch]] = {}
+    for bank in banks:
+        for batch in bank.history:
+            days.setdefault(clock.civil(batch.sent_s).date().isoformat(), []).append(batch)
+    deadline = float(spec.deadline)
+    paydays = {}
+    for day, batches in sorted(days.items()):
+        midnight = batches[0].sent_s - float(clock.second_of_day(batches[0].sent_s))
+        due = midnight + deadline
+        paydays[day] = _day_figures(batches, banks, due, clock, scale)
+    every = list(paydays.values())
+    return {
+        "deadline": _clock_text(deadline),
+        "last_credit_at": max((d["last_credit_at"] for d in every), default=None),
+        "deadline_met": all(d["deadline_met"] for d in every) if every else None,
+        "paydays": paydays,
+    }
+
+
+def _day_figures(
+    batches: list[PayoutBatch], banks: list[BankNode], due: float, clock: Clock, scale: float
+) -> dict[str, Any]:
+    def last_landing(group: list[PayoutBatch]) -> float:
+        done = [b.begun_s + b.holders.size / banks[b.province].rate for b in group if b.done]
+        return max(done, default=min(b.sent_s for b in group))
+
+    def summary(group: list[PayoutBatch]) -> dict[str, Any]:
+        last = last_landing(group)
+        credits = int(sum(b.holders.size for b in group))
+        return {
+            "credits": credits,
+            "credits_full_scale": credits / scale,
+            "amount_fen_full_scale": int(sum(int(b.amounts.sum()) for b in group) / scale),
+            "sent_at": clock.civil(min(b.sent_s for b in group)).isoformat(timespec="seconds"),
+            "last_credit_at": clock.civil(last).isoformat(timespec="seconds"),
+            "completion_s": last - min(b.sent_s for b in group),
+            "deadline_met": bool(last <= due and all(b.done == b.holders.size for b in group)),
+        }
+
+    provinces = sorted({b.province for b in batches})
+    by_province = {
+        banks[p].stats.province: summary([b for b in batches if b.province == p])
+        for p in provinces
+    }
+    names = sorted({b.name for b in batches})
+    return {
+        **summary(batches),
+        "deadline_at": clock.civil(due).isoformat(timespec="seconds"),
+        "provinces_late": [pid for pid, f in by_province.items() if not f["deadline_met"]],
+        "by_batch": {n: summary([b for b in batches if b.name == n]) for n in names},
+        "by_province": by_province,
+    }
+
+
+def _clock_text(seconds: float) -> str:
+    minutes = round(seconds / 60.0)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"

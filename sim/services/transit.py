@@ -1,0 +1,384 @@
+"""Public transit: fare taps validated offline at the gate, debited later in batches.
+
+A rider taps the card at a gate of a metro station or bus (each gate one reader
+with its own queue; riders pick the shortest). The reader validates the card
+offline, records the fare and opens the gate: the rider leaves after the tap
+time. Records wait on the gate and are uploaded every ``upload_every`` to the
+province's transit clearing node, which debits the card accounts of local
+riders. Records of riders from another city (a share) or another province
+(always) go on over the backbone to the national transit interconnection node,
+which passes them to the home province's clearing node for the debit. A tap's
+transaction ends at its debit; its settle latency is the tap-to-debit delay.
+
+A gate's upload is scheduled only when it has a record waiting, at the next of
+its own upload times (each gate has its own phase), so idle gates cost nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import simpy
+
+from sim.calendar import hourly_weights
+from sim.demand import Columns, defaults, poisson_hour
+from sim.distributions import sample_fen, sampler, uniform_sampler
+from sim.domain import SERVICE_CODES, Channel, Outcome, Reason
+from sim.kernel import call_later
+from sim.metrics import percentiles
+from sim.network import Node
+from sim.points import scaled_counts
+from sim.population import Population
+from sim.provinces import full_scale_counts
+from sim.recorder import TransactionRecorder
+from sim.scenario.card_services import TransitService
+from sim.stations import Station, StationStats
+from sim.transaction import Transaction
+
+if TYPE_CHECKING:
+    from sim.services import ServiceContext, ServiceRuntime
+
+__all__ = ["FareClearing", "Gate", "TransitArrivals", "TransitGates", "build"]
+
+CODE = SERVICE_CODES["transit"]
+SETTLED, NONE = Outcome.SETTLED, Reason.NONE
+SITE, HUB, HOME = 0, 1, 2
+"""Stages of an upload: at the site clearing node, the interconnection node, the home node."""
+
+
+def build(ctx: ServiceContext, name: str, spec: TransitService) -> ServiceRuntime:
+    """Gates, clearing nodes, the interconnection node, the arrival stream and the flow."""
+    from sim.services import ServiceRuntime
+
+    table, env = ctx.provinces, ctx.env
+    stations = spec.stations
+    full = full_scale_counts(table, stations.per_province, stations.total)
+    counts = scaled_counts(full, ctx.scenario.scale)
+    phases = ctx.generator(f"upload_phase:{name}")
+    gate_stats = [StationStats(f"point:{name}:{pid}", "point", pid, name) for pid in table.ids]
+    backlog = [StationStats(f"backlog:{name}:{pid}", "backlog", pid, name) for pid in table.ids]
+    gates = [
+        [
+            [
+                Gate(env, gate_stats[p], p, float(phase))
+                for phase in phases.uniform(0.0, float(spec.upload_every), stations.gates)
+            ]
+            for _ in range(int(n))
+        ]
+        for p, n in enumerate(counts)
+    ]
+    clearing = [
+        Node(
+            env,
+            f"node:transit_clearing:{pid}",
+            spec.clearing.servers,
+            sampler(spec.clearing.service_time, ctx.generator(f"node:transit_clearing:{pid}")),
+            pid,
+        )
+        for pid in table.ids
+    ]
+    hub = Node(
+        env,
+        "node:transit_interconnection",
+        spec.interconnection.servers,
+        sampler(spec.interconnection.service_time, ctx.generator("node:transit_interconnection")),
+    )
+    window = (float(ctx.scenario.warmup), float(ctx.scenario.horizon))
+    net = ctx.scenario.network
+    flow = FareClearing(
+        env,
+        spec,
+        clearing,
+        hub,
+        sampler(net.access.latency, ctx.generator(f"link:access:{name}")),
+        sampler(net.backbone.latency, ctx.generator(f"link:backbone:{name}")),
+        uniform_sampler(ctx.generator(f"other_city:{name}")),
+        ctx.recorder,
+        window,
+    )
+    desk = TransitGates(
+        env, gates, backlog, spec, sampler(stations.tap_time, ctx.generator(f"point:{name}")), flow
+    )
+    arrivals = TransitArrivals(spec, ctx.population, counts, ctx.generator(f"demand:{name}"))
+    return ServiceRuntime(
+        arrivals=[arrivals],
+        handlers={CODE: desk.arrive},
+        stations=gate_stats + backlog,
+        nodes=[*clearing, hub],
+        figures=lambda: {**desk.figures(), **flow.figures()},
+    )
+
+
+class TransitArrivals:
+    """Taps at the province's stations: local riders, other provinces' riders, their fares."""
+
+    def __init__(
+        self,
+        spec: TransitService,
+        population: Population,
+        station_counts: npt.NDArray[np.int64],
+        rng: np.random.Generator,
+    ) -> None:
+        self.spec = spec
+        self.population = population
+        self.station_counts = station_counts
+        self.rng = rng
+        self.weights = hourly_weights(spec.profile)
+        holders = population.holders_per_province.astype(np.float64)
+        self.base_rate = holders * spec.rate.per_holder_per_day / 86400.0
+
+    def expected(self, hour: int, t0_s: float, t1_s: float) -> float:
+        """Expected taps in the piece of the run."""
+        return float(self.base_rate.sum() * self.weights[hour] * (t1_s - t0_s))
+
+    def draw(self, hour: int, t0_s: float, t1_s: float) -> Columns:
+        """Taps in ``[t0_s, t1_s)``: rider, station, fare."""
+        spec, rng, population = self.spec, self.rng, self.population
+        site, time_s = poisson_hour(self.base_rate * self.weights[hour], t0_s, t1_s, rng)
+        n = site.size
+        cross = rng.random(n) < spec.cross_province_share
+        resident = rng.random(n) < spec.resident_share
+        holder = population.draw_local(site, rng)
+        if cross.any():
+            holder[cross] = population.draw_cross(site[cross], resident[cross], rng)
+        return {
+            **defaults(n),
+            "time_s": time_s,
+            "service": np.full(n, CODE, dtype=np.uint8),
+            "site": site,
+            "holder": holder,
+            "home": population.home[holder].astype(np.int64),
+            "card": population.card_kind[holder],
+            "scheme": population.scheme[holder],
+            "amount_fen": sample_fen(spec.fare, rng, n),
+            "point": (rng.random(n) * self.station_counts[site]).astype(np.int64),
+            "channel": np.full(n, Channel.GATE, dtype=np.uint8),
+        }
+
+
+class Gate:
+    """One reader: a single-server station, its fare records awaiting upload, its phase."""
+
+    __slots__ = ("pending", "phase_s", "site", "station")
+
+    def __init__(
+        self, env: simpy.Environment, stats: StationStats, site: int, phase_s: float
+    ) -> None:
+        self.station = Station(env, 1, stats)
+        self.site = site
+        self.phase_s = phase_s
+        self.pending: list[Transaction] = []
+
+    def next_upload(self, now: float, every_s: float) -> float:
+        """The first of this gate's upload times strictly after ``now``."""
+        k = math.floor((now - self.phase_s) / every_s) + 1
+        t = self.phase_s + k * every_s
+        return t if t > now else t + every_s
+
+
+class TransitGates:
+    """Runs taps at the gates and hands each gate's records to clearing at upload time."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        gates: list[list[list[Gate]]],
+        backlog: list[StationStats],
+        spec: TransitService,
+        tap_time: Callable[[], float],
+        flow: FareClearing,
+    ) -> None:
+        self.env = env
+        self.gates = gates
+        """``gates[province][station]``: the gates of each station."""
+        self.backlog = backlog
+        """Per province, records waiting on gates for upload (as a station's queue)."""
+        self.every_s = float(spec.upload_every)
+        self.tap_time = tap_time
+        self.flow = flow
+        self.warmup_s = float(flow.window[0])
+        self.max_gate_queue = [0] * len(gates)
+        self.uploads = 0
+        self.records_uploaded = 0
+
+    def arrive(self, txn: Transaction) -> None:
+        """A rider joins the shortest queue among the station's gates."""
+        gates = self.gates[txn.site][txn.point]
+        best = gates[0]
+        station = best.station
+        load = len(station.waiting) + station.busy
+        for gate in gates[1:]:
+            if load == 0:
+                break
+            other = len(gate.station.waiting) + gate.station.busy
+            if other < load:
+                best, load = gate, other
+        txn.point = best
+        best.station.request(txn, self._start)
+        queue = len(best.station.waiting)
+        if queue > self.max_gate_queue[txn.site] and self.env._now >= self.warmup_s:
+            self.max_gate_queue[txn.site] = queue
+
+    def _start(self, txn: Transaction) -> None:
+        txn.start_s = self.env._now
+        call_later(self.env, self.tap_time(), self._tapped, txn)
+
+    def _tapped(self, event: Any) -> None:
+        txn: Transaction = event._value
+        now = self.env._now
+        txn.leave_s = now
+        gate: Gate = txn.point
+        gate.station.release()
+        gate.pending.append(txn)
+        stats = self.backlog[gate.site]
+        stats.advance(now)
+        stats.arrivals += 1
+        stats.queue += 1
+        if stats.queue > stats.max_queue:
+            stats.max_queue = stats.queue
+        if len(gate.pending) == 1:
+            call_later(self.env, gate.next_upload(now, self.every_s) - now, self._upload, gate)
+
+    def _upload(self, event: Any) -> None:
+        gate: Gate = event._value
+        records, gate.pending = gate.pending, []
+        stats = self.backlog[gate.site]
+        stats.advance(self.env._now)
+        stats.queue -= len(records)
+        stats.completions += len(records)
+        self.uploads += 1
+        self.records_uploaded += len(records)
+        self.flow.upload(records, gate.site)
+
+    def figures(self) -> dict[str, Any]:
+        """Gate queues at their worst and the upload backlog."""
+        ids = [st.province for st in self.backlog]
+        return {
+            "max_gate_queue": max(self.max_gate_queue, default=0),
+            "max_gate_queue_by_province": dict(zip(ids, self.max_gate_queue, strict=True)),
+            "upload_backlog_max_records": max((st.max_queue for st in self.backlog), default=0),
+            "uploads": self.uploads,
+            "records_per_upload": self.records_uploaded / self.uploads if self.uploads else None,
+            "upload_every_s": self.every_s,
+        }
+
+
+class _Upload:
+    """Fare records travelling together to a clearing node or the interconnection node."""
+
+    __slots__ = ("province", "records", "stage")
+
+    def __init__(self, records: list[Transaction], province: int, stage: int) -> None:
+        self.records = records
+        self.province = province
+        self.stage = stage
+
+
+class FareClearing:
+    """Clearing of uploaded records: site node, interconnection node, home node, debit."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        spec: TransitService,
+        clearing: list[Node],
+        hub: Node,
+        access: Callable[[], float],
+        backbone: Callable[[], float],
+        uniform: Callable[[], float],
+        recorder: TransactionRecorder,
+        window: tuple[float, float],
+    ) -> None:
+        self.env = env
+        self.clearing = clearing
+        self.hub = hub
+        self.per_record_s = float(spec.clearing.per_record)
+        self.other_city_share = spec.other_city_share
+        self.access = access
+        self.backbone = backbone
+        self.uniform = uniform
+        self.recorder = recorder
+        self.window = window
+        self.tap_s = array("d")
+        self.local_s = array("d")
+        self.interconnected_s = array("d")
+
+    def upload(self, records: list[Transaction], site: int) -> None:
+        """A gate's records leave for the site province's clearing node."""
+        call_later(self.env, self.access(), self._arrive, _Upload(records, site, SITE))
+
+    def _arrive(self, event: Any) -> None:
+        upload: _Upload = event._value
+        self.clearing[upload.province].station.request(upload, self._clear)
+
+    def _clear(self, upload: _Upload) -> None:
+        node = self.clearing[upload.province]
+        delay = node.service_time() + self.per_record_s * len(upload.records)
+        call_later(self.env, delay, self._cleared, upload)
+
+    def _cleared(self, event: Any) -> None:
+        upload: _Upload = event._value
+        self.clearing[upload.province].station.release()
+        if upload.stage == HOME:
+            self._debit(upload.records, interconnected=True)
+            return
+        local: list[Transaction] = []
+        onward: list[Transaction] = []
+        share, uniform = self.other_city_share, self.uniform
+        for txn in upload.records:
+            if txn.cross or (share > 0 and uniform() < share):
+                onward.append(txn)
+            else:
+                local.append(txn)
+        if local:
+            self._debit(local, interconnected=False)
+        if onward:
+            call_later(self.env, self.backbone(), self._at_hub, _Upload(onward, -1, HUB))
+
+    def _at_hub(self, event: Any) -> None:
+        self.hub.station.request(event._value, self._hub_start)
+
+    def _hub_start(self, upload: _Upload) -> None:
+        call_later(self.env, self.hub.service_time(), self._hub_done, upload)
+
+    def _hub_done(self, event: Any) -> None:
+        upload: _Upload = event._value
+        self.hub.station.release()
+        by_home: dict[int, list[Transaction]] = {}
+        for txn in upload.records:
+            by_home.setdefault(txn.home, []).append(txn)
+        for home, records in by_home.items():
+            call_later(self.env, self.backbone(), self._arrive, _Upload(records, home, HOME))
+
+    def _debit(self, records: list[Transaction], interconnected: bool) -> None:
+        now = self.env._now
+        low, high = self.window
+        delays = self.interconnected_s if interconnected else self.local_s
+        for txn in records:
+            txn.end_s = now
+            txn.settle_s = now - txn.leave_s
+            txn.outcome = SETTLED
+            txn.reason = NONE
+            txn.fund_fen = 0
+            txn.personal_fen = txn.amount_fen
+            self.recorder.finish(txn)
+            if low <= txn.arrival_s < high:
+                delays.append(txn.settle_s)
+                self.tap_s.append(txn.leave_s - txn.arrival_s)
+
+    def figures(self) -> dict[str, Any]:
+        """Tap latency and tap-to-debit delay (local and through the interconnection)."""
+        both = np.concatenate([np.frombuffer(self.local_s), np.frombuffer(self.interconnected_s)])
+        return {
+            "tap_latency_s": percentiles(np.frombuffer(self.tap_s)),
+            "tap_to_debit_s": {
+                "all": percentiles(both),
+                "local": percentiles(np.frombuffer(self.local_s)),
+                "interconnected": percentiles(np.frombuffer(self.interconnected_s)),
+            },
+        }
