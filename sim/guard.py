@@ -11,10 +11,11 @@ that ``sscard-sim run`` lets the user raise (``--max-events``, ``--max-memory``)
 Events: each service's expected transactions over the horizon times the events
 one transaction schedules (both from :func:`sim.services.expected_loads`, next
 to each service's own code), plus the run's own events: opening each hour's
-arrival batch, station samples and clearing periods. Memory: the holder columns
-(the dominant term), service-point stations, the hour-by-hour schedule, the
-busiest hour's arrival batch and the station time series, with constants
-measured on the shipped scenarios.
+arrival batch, station samples and clearing periods. Memory: what a service
+needs per simulated holder (holders themselves are computed, not stored, but
+the pension payout scans them all for its recipients), service-point stations,
+the hour-by-hour schedule, the busiest hour's arrival batch and the station time
+series, with constants measured on the shipped scenarios.
 """
 
 from __future__ import annotations
@@ -46,8 +47,6 @@ MAX_MEMORY_BYTES = 8e9
 
 BASE_BYTES = 150e6
 """Interpreter, numpy, pyarrow and SimPy before the model is built (resident, measured)."""
-HOLDER_BYTES = 28.0
-"""Peak bytes per simulated holder while its columns are drawn (27 measured at 1e-3 and 1e-2)."""
 POINT_BYTES = 850.0
 """One service-point station with its queue and figures (848 measured)."""
 HOUR_BYTES = 200.0
@@ -115,7 +114,7 @@ def estimate(scenario: Scenario) -> Estimate:
     given = scenario.population.holders
     total = float(table.holders.sum()) if given is None else float(given)
     holders = _rounded(total * scenario.scale)
-    loads = expected_loads(scenario, holders, len(table)).values()
+    loads = expected_loads(scenario, holders, table).values()
     horizon = float(scenario.horizon)
     hours = horizon / 3600.0 + 2.0
     samples = horizon / float(scenario.outputs.sample_every) + 2.0
@@ -123,14 +122,16 @@ def estimate(scenario: Scenario) -> Estimate:
     periods = horizon / (period if period is not None else 28 * 86400.0) + 2.0
     points = sum(load.points for load in loads)
     busiest = sum(load.busiest_hour for load in loads)
-    stations = len(table) * (len(loads) + 1) + 2  # point groups, then the nodes
+    per_holder = max((load.bytes_per_holder for load in loads), default=0.0)
+    stations = len(table) * (2 * len(loads) + 1) + 4  # point groups (≤ 2 each), then nodes
     memory = (
         BASE_BYTES
-        + holders * HOLDER_BYTES
+        + holders * per_holder
         + points * POINT_BYTES
         + hours * HOUR_BYTES
         + busiest * ARRIVAL_BYTES
         + samples * stations * SAMPLE_BYTES
+        + sum(load.memory_bytes for load in loads)
     )
     return Estimate(
         transactions=sum(load.transactions for load in loads),

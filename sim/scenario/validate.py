@@ -15,9 +15,9 @@ import attrs
 
 from sim import calendar
 from sim.provinces import BUILTIN_TABLES, ProvinceTable, full_scale_counts, load_provinces
-from sim.scenario.card_services import LibraryService, PensionPayoutService
+from sim.scenario.card_services import LibraryService, PensionPayoutService, TransitService
 from sim.scenario.codec import Problem
-from sim.scenario.schema import AnyService, Distribution, Profile, Scenario
+from sim.scenario.schema import AnyService, Distribution, MedicalService, Profile, Scenario
 from sim.units import show_value
 
 
@@ -46,8 +46,8 @@ def cross_check(scenario: Scenario) -> list[Problem]:
         path = f"services.{name}"
         for sub, profile in _profiles(service):
             problems.extend(_check_profile(profile, f"{path}.{sub}"))
-        if name in medical:
-            problems.extend(_check_bill(medical[name].amount, f"{path}.amount"))
+        for sub, amount in _amounts(service):
+            problems.extend(_check_amount(amount, f"{path}.{sub}"))
         if name in medical and scenario.policy.rule("", name) is None:
             problems.append(
                 Problem(f"policy.default.{name}", f"missing: {path} needs a reimbursement rule")
@@ -145,16 +145,29 @@ def _check_profile(profile: str | tuple[float, ...], path: str) -> list[Problem]
 
 
 MAX_BILL_FEN = 100_000_000_000
-"""Largest amount parameter (one billion yuan): larger bills overflow the fen sums."""
+"""Largest money parameter (one billion yuan): larger amounts overflow the fen sums."""
 
 
-def _check_bill(amount: Distribution, path: str) -> list[Problem]:
-    """An amount distribution's parameters stay within what fen sums can hold."""
+def _amounts(service: AnyService) -> Iterator[tuple[str, Distribution]]:
+    """(key path below the service, distribution) of every money amount a service draws."""
+    if isinstance(service, MedicalService):
+        yield "amount", service.amount
+    elif isinstance(service, TransitService):
+        yield "fare", service.fare
+    elif isinstance(service, PensionPayoutService):
+        for name, batch in service.batches().items():
+            yield f"{name}.amount", batch.amount
+        if service.withdrawals is not None:
+            yield "withdrawals.amount", service.withdrawals.amount
+
+
+def _check_amount(amount: Distribution, path: str) -> list[Problem]:
+    """A money distribution's parameters stay within what fen sums can hold."""
     kind = type(amount).TAG
     values = {f.name: getattr(amount, f.name) for f in attrs.fields(type(amount))}
     return [
         Problem(f"{path}.{kind}" + ("" if name == "value" else f".{name}"),
-                f"at most {MAX_BILL_FEN // 100} yuan for one bill, got {value / 100:.3g} yuan")
+                f"at most {MAX_BILL_FEN // 100} yuan per transaction, got {value / 100:.3g} yuan")
         for name, value in values.items()
         if name in ("mean", "low", "high", "value") and value > MAX_BILL_FEN
     ]  # fmt: skip

@@ -31,7 +31,15 @@ from sim.stations import StationStats
 from sim.streams import Streams
 from sim.transaction import Transaction
 
-__all__ = ["ServiceContext", "ServiceLoad", "ServiceRuntime", "build_services", "expected_loads"]
+__all__ = [
+    "ServiceContext",
+    "ServiceLoad",
+    "ServiceRuntime",
+    "build_services",
+    "exchange_events",
+    "expected_loads",
+    "scaled_count",
+]
 
 
 @attrs.define(eq=False)
@@ -87,10 +95,36 @@ class ServiceLoad:
     """Expected transactions in the busiest local hour (one arrival batch)."""
     points: float
     """Service points (stations) simulated."""
+    bytes_per_holder: float = 0.0
+    """Memory the service's set-up needs per simulated holder (most need none)."""
+    memory_bytes: float = 0.0
+    """Other memory the service holds at its peak, beyond points and arrival batches."""
+
+
+def exchange_events(nodes: int) -> int:
+    """Simulation events of one request and its answer over a route through ``nodes`` nodes.
+
+    Each link crossed (one more than the nodes, see :class:`sim.network.Route`)
+    and each node's service is one event, and the requester's timeout timer
+    (:class:`sim.protocol.Exchange`) is one more, whether or not it fires first.
+    """
+    return (nodes + 1) + nodes + 1
+
+
+def scaled_count(per_province: float | None, total: float | None, scale: float,
+                 provinces: int) -> float:  # fmt: skip
+    """Points, libraries or stations simulated, as :func:`sim.points.scaled_counts` makes them.
+
+    At least one per province; in floats, so a typo such as ``total: 1e40`` gives
+    a huge estimate rather than an integer overflow.
+    """
+    if per_province is not None:
+        return provinces * max(float(per_province) * scale, 1.0)
+    return float(total or 0) * scale + provinces
 
 
 Builder = Callable[[ServiceContext, str, Any], ServiceRuntime]
-Estimator = Callable[[Scenario, Any, float, int], ServiceLoad]
+Estimator = Callable[[Scenario, Any, float, ProvinceTable], ServiceLoad]
 
 
 def _builders() -> dict[str, Builder]:
@@ -114,17 +148,22 @@ def build_services(ctx: ServiceContext) -> dict[str, ServiceRuntime]:
 
 
 def _estimators() -> dict[str, Estimator]:
-    from sim.services import medical
+    from sim.services import library, medical, pension, transit
 
     return {
         "medical_outpatient": medical.expected_load,
         "medical_inpatient": medical.expected_load,
         "pharmacy": medical.expected_load,
+        "library": library.expected_load,
+        "transit": transit.expected_load,
+        "pension_payout": pension.expected_load,
     }
 
 
-def expected_loads(scenario: Scenario, holders: float, provinces: int) -> dict[str, ServiceLoad]:
-    """Each enabled service's expected load, given the simulated holders and provinces."""
+def expected_loads(
+    scenario: Scenario, holders: float, table: ProvinceTable
+) -> dict[str, ServiceLoad]:
+    """Each enabled service's expected load, given the simulated holders and the provinces."""
     estimators = _estimators()
-    return {name: estimators[name](scenario, spec, holders, provinces)
+    return {name: estimators[name](scenario, spec, holders, table)
             for name, spec in scenario.services.enabled().items()}  # fmt: skip

@@ -25,7 +25,7 @@ from sim.kernel import call_later
 from sim.points import PointGroup, point_counts
 from sim.population import Population
 from sim.protocol import Answer, Protocol
-from sim.provinces import apportion
+from sim.provinces import ProvinceTable, apportion
 from sim.recorder import TransactionRecorder
 from sim.scenario import Scenario
 from sim.scenario.schema import MedicalService, PopulationSpec
@@ -57,7 +57,7 @@ def build(ctx: ServiceContext, name: str, spec: MedicalService) -> ServiceRuntim
 
 
 def expected_load(
-    scenario: Scenario, spec: MedicalService, holders: float, provinces: int
+    scenario: Scenario, spec: MedicalService, holders: float, table: ProvinceTable
 ) -> ServiceLoad:
     """Expected transactions, events and points of one medical service, without building it.
 
@@ -65,8 +65,9 @@ def expected_load(
     :class:`MedicalArrivals` (cross-province patients only move the same volume
     between provinces), integrated over the profile for the whole horizon.
     """
-    from sim.services import ServiceLoad
+    from sim.services import ServiceLoad, scaled_count
 
+    points = spec.points
     weights = hourly_weights(spec.profile)
     per_s = holders * spec.rate.per_holder_per_day / 86400.0
     seconds = Clock(scenario.start).weighted_seconds(weights, float(scenario.horizon))
@@ -74,7 +75,7 @@ def expected_load(
         transactions=per_s * seconds,
         events_per_transaction=events_per_transaction(spec, scenario.population.ecard_share),
         busiest_hour=per_s * float(weights.max()) * 3600.0,
-        points=_points_estimate(spec, scenario.scale, provinces),
+        points=scaled_count(points.per_province, points.total, scenario.scale, len(table)),
     )
 
 
@@ -89,31 +90,12 @@ def events_per_transaction(spec: MedicalService, ecard_share: float) -> float:
     Retries after timeouts add more; measured runs (smoke, baseline) agree with
     this count to within a few per cent.
     """
+    from sim.services import exchange_events
+
     cross = spec.cross_province_share
-    local_route, cross_route = _exchange_events(1), _exchange_events(5)
+    local_route, cross_route = exchange_events(1), exchange_events(5)
     settle = (1.0 - cross) * local_route + cross * spec.networked_share * cross_route
-    return 2.0 + ecard_share * _exchange_events(1) + settle
-
-
-def _exchange_events(nodes: int) -> int:
-    """Events of one request/answer over a route through ``nodes`` nodes.
-
-    Each link crossing (one more than the nodes) and each node's service is one
-    event, and the requester's timeout timer is one more, answered or not.
-    """
-    return (nodes + 1) + nodes + 1
-
-
-def _points_estimate(spec: MedicalService, scale: float, provinces: int) -> float:
-    """Points simulated, as :func:`sim.points.point_counts` scales them (at least one each).
-
-    Worked out in floats: a typo such as ``total: 1e40`` must give a huge
-    estimate, not an integer overflow.
-    """
-    points = spec.points
-    if points.per_province is not None:
-        return provinces * max(float(points.per_province) * scale, 1.0)
-    return float(points.total or 0) * scale + provinces
+    return 2.0 + ecard_share * exchange_events(1) + settle
 
 
 class MedicalArrivals:

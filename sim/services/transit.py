@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
-from sim.calendar import hourly_weights
+from sim.calendar import Clock, hourly_weights
 from sim.demand import Columns, defaults, poisson_hour
 from sim.distributions import sample_fen, sampler, uniform_sampler
 from sim.domain import SERVICE_CODES, Channel, Outcome, Reason
@@ -34,16 +34,17 @@ from sim.metrics import percentiles
 from sim.network import Node
 from sim.points import scaled_counts
 from sim.population import Population
-from sim.provinces import full_scale_counts
+from sim.provinces import ProvinceTable, full_scale_counts
 from sim.recorder import TransactionRecorder
 from sim.scenario.card_services import TransitService
 from sim.stations import Station, StationStats
 from sim.transaction import Transaction
 
 if TYPE_CHECKING:
-    from sim.services import ServiceContext, ServiceRuntime
+    from sim.scenario import Scenario
+    from sim.services import ServiceContext, ServiceLoad, ServiceRuntime
 
-__all__ = ["FareClearing", "Gate", "TransitArrivals", "TransitGates", "build"]
+__all__ = ["FareClearing", "Gate", "TransitArrivals", "TransitGates", "build", "expected_load"]
 
 CODE = SERVICE_CODES["transit"]
 SETTLED, NONE = Outcome.SETTLED, Reason.NONE
@@ -111,6 +112,38 @@ def build(ctx: ServiceContext, name: str, spec: TransitService) -> ServiceRuntim
         stations=gate_stats + backlog,
         nodes=[*clearing, hub],
         figures=lambda: {**desk.figures(), **flow.figures()},
+    )
+
+
+def expected_load(
+    scenario: Scenario, spec: TransitService, holders: float, table: ProvinceTable
+) -> ServiceLoad:
+    """Expected taps, their events and the gates, without building them.
+
+    A tap is its arrival and its tap time. Uploads carry many taps: a gate with
+    records uploads once per ``upload_every`` (at most one upload per tap), and
+    each upload is a link, the clearing node's service and, when it holds
+    records for another city or province, three more hops via the
+    interconnection node to the home clearing node.
+    """
+    from sim.services import ServiceLoad, scaled_count
+
+    weights = hourly_weights(spec.profile)
+    per_s = holders * spec.rate.per_holder_per_day / 86400.0
+    horizon = float(scenario.horizon)
+    taps = per_s * Clock(scenario.start).weighted_seconds(weights, horizon)
+    stations = spec.stations
+    gates = stations.gates * scaled_count(
+        stations.per_province, stations.total, scenario.scale, len(table)
+    )
+    uploads = min(taps, gates * horizon / float(spec.upload_every))
+    onward = spec.cross_province_share + (1 - spec.cross_province_share) * spec.other_city_share
+    per_upload = 3.0 + 4.0 * min(1.0, onward * taps / uploads) if uploads > 0 else 0.0
+    return ServiceLoad(
+        transactions=taps,
+        events_per_transaction=2.0 + (uploads * per_upload / taps if taps > 0 else 0.0),
+        busiest_hour=per_s * float(weights.max()) * 3600.0,
+        points=gates,
     )
 
 
