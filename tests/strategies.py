@@ -12,7 +12,7 @@ import datetime as dt
 
 from hypothesis import strategies as st
 
-from sim.calendar import BUILTIN_PROFILES
+from sim.calendar import BUILTIN_PROFILES, hourly_weights, open_fraction_by_hour
 from sim.provinces import full_scale_counts, load_provinces
 from sim.scenario.card_services import (
     PAYOUT_BATCHES,
@@ -280,6 +280,15 @@ province_counts = st.dictionaries(st.sampled_from(PROVINCE_IDS), st.integers(1, 
 
 
 @st.composite
+def library_demand(draw: st.DrawFn) -> dict[str, object]:
+    """A profile and opening hours with some demand while open (validation refuses none)."""
+    hours = draw(opening_hours())
+    profile = draw(profiles)
+    open_demand = hourly_weights(profile) * open_fraction_by_hour(hours.opens, hours.closes)
+    return {"profile": profile if open_demand.sum() > 0 else "flat", "opening_hours": hours}
+
+
+@st.composite
 def library_services(draw: st.DrawFn) -> LibraryService:
     """A library section, with or without an interconnection between some provinces."""
     count = draw(st.integers(1, 10**5))
@@ -314,8 +323,7 @@ def library_services(draw: st.DrawFn) -> LibraryService:
     return LibraryService(
         rate=draw(rates),
         libraries=libraries,
-        profile=draw(profiles),
-        opening_hours=draw(opening_hours()),
+        **draw(library_demand()),
         cross_province_share=draw(shares),
         resident_share=draw(shares),
         interconnection=link,
