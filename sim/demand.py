@@ -12,6 +12,7 @@ services' draws are merged into one time-ordered :class:`ArrivalBatch`.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
@@ -106,6 +107,10 @@ def defaults(n: int) -> Columns:
     }
 
 
+MAX_BATCH = 100_000
+"""Expected arrivals per batch above which an hour is split into shorter pieces."""
+
+
 class Demand:
     """Merges the services' streams into hourly batches covering the run."""
 
@@ -115,11 +120,23 @@ class Demand:
         self.streams = list(streams)
 
     def pieces(self) -> list[tuple[int, float, float]]:
-        """(local hour, start, end) of each piece of the run, hour by hour."""
+        """(local hour, start, end) of each piece of the run.
+
+        Pieces are local hours (clipped to the run), split into equal parts where an
+        hour is expected to hold more than :data:`MAX_BATCH` arrivals: a batch's
+        transactions stay in memory until the last of them ends, so batches are kept
+        bounded at any scale. The rate is constant within an hour, so splitting it
+        changes nothing in distribution.
+        """
         edges = self.clock.hour_edges(self.horizon_s)
         hours = self.clock.hour_of_day(edges[:-1])
-        return [(int(h), float(a), float(b))
-                for h, (a, b) in zip(hours, itertools.pairwise(edges), strict=True)]  # fmt: skip
+        pieces = []
+        for h, (a, b) in zip(hours, itertools.pairwise(edges), strict=True):
+            expected = sum(s.expected(int(h), float(a), float(b)) for s in self.streams)
+            parts = max(1, math.ceil(expected / MAX_BATCH))
+            cuts = np.linspace(float(a), float(b), parts + 1)
+            pieces += [(int(h), float(x), float(y)) for x, y in itertools.pairwise(cuts)]
+        return pieces
 
     def expected_arrivals(self) -> list[float]:
         """Expected number of arrivals of each stream over the horizon."""

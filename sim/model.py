@@ -28,7 +28,8 @@ from sim.calendar import Clock
 from sim.clearing import ClearingHouse, initial_advances, period_boundaries
 from sim.demand import Demand
 from sim.distributions import sampler
-from sim.domain import SERVICES
+from sim.domain import SERVICES, Outcome, Reason, labels
+from sim.faults import FaultInjector, window_figures
 from sim.kernel import call_later, events_scheduled
 from sim.ledger import AccountKind, Ledger, MoneyError, PostingKind
 from sim.metrics import station_table
@@ -39,6 +40,7 @@ from sim.protocol import Protocol
 from sim.provinces import ProvinceTable, load_provinces
 from sim.recorder import IdCounter, StationSeries, TransactionRecorder, sample_stations
 from sim.scenario import Scenario, dump_scenario
+from sim.scenario.faults import FaultsSpec
 from sim.services import ServiceContext, ServiceRuntime, build_services
 from sim.stations import StationStats
 from sim.streams import Streams
@@ -69,6 +71,7 @@ class Model:
     services: dict[str, ServiceRuntime]
     ledger: Ledger
     clearing: ClearingHouse
+    faults: FaultInjector
 
 
 def build(scenario: Scenario, workdir: Path) -> Model:
@@ -118,8 +121,14 @@ def build(scenario: Scenario, workdir: Path) -> Model:
     stations += [node.stats for runtime in services.values() for node in runtime.nodes]
     demand = Demand(clock, horizon, arrivals)
     feed = ArrivalFeed(env, demand.batches(ids=ids), recorder, handlers)
+    faults = FaultInjector(
+        env, scenario.faults, network, provinces.ids,
+        {name: target for r in services.values() for name, target in r.failable.items()},
+        next((r.readers for r in services.values() if r.readers is not None), None),
+        streams, horizon,
+    )  # fmt: skip
     return Model(scenario, env, provinces, population, demand, network, protocol, recorder,
-                 feed, stations, workdir, services, ledger, clearing)  # fmt: skip
+                 feed, stations, workdir, services, ledger, clearing, faults)  # fmt: skip
 
 
 def simulate(model: Model, progress: Progress | None = None) -> results.Result:
@@ -132,6 +141,7 @@ def simulate(model: Model, progress: Progress | None = None) -> results.Result:
     series = StationSeries(model.stations, samples)
     model.feed.start()
     model.clearing.start(env)
+    model.faults.start()
     env.process(sample_stations(env, series, every, horizon))
     auto: AutoWarmup | None = None
     if isinstance(scenario.warmup, str):  # WARMUP_AUTO
@@ -169,9 +179,11 @@ def _close_books(model: Model) -> dict[str, Any]:
     checks["advance_funds_agree"] = advances == clearing.advance
     clearing_summary = clearing.summary()
     checks["net_positions_sum_to_zero"] = clearing_summary["net_positions_sum_to_zero"]
+    checks.update(model.protocol.books())
     failed = [name for name, ok in checks.items() if not ok]
     if failed:
-        details = "; ".join(ledger.failures) or ", ".join(failed)
+        details = "; ".join([*ledger.failures, *model.protocol.violations[:10]])
+        details = details or ", ".join(failed)
         raise MoneyError(f"money does not add up ({', '.join(failed)}): {details}")
     return {
         "ledger": {
@@ -211,11 +223,12 @@ def _collect(
     scenario = model.scenario
     workdir = model.workdir
     txns = model.recorder.rows_written
-    table = results.pq_read(workdir / results.TRANSACTIONS, results.SUMMARY_COLUMNS)
+    path = workdir / results.TRANSACTIONS
     if auto is None:
         warmup_s = float(scenario.warmup)
         warmup: dict[str, Any] = {"method": "fixed", "cut_s": warmup_s}
     else:
+        table = results.pq_read(path, ["arrival_s", "latency_s"])
         cut = auto.cut(table["arrival_s"].to_numpy(), table["latency_s"].to_numpy())
         stations = station_table(auto.stations_from(cut), float(scenario.horizon))
         warmup_s, warmup = cut.cut_s, cut.report()
@@ -232,7 +245,7 @@ def _collect(
     if figures:
         extra = {**extra, "figures": figures}
     summary = results.summarise(
-        table,
+        results.iter_transactions(path, results.SUMMARY_COLUMNS),
         services=[SERVICES[code] for code in codes],
         service_names=list(SERVICES),
         warmup_s=warmup_s,
@@ -240,6 +253,8 @@ def _collect(
         scale=scenario.scale,
         extra=extra,
     )
+    if scenario.faults != FaultsSpec():
+        summary["faults"] = _fault_figures(model, results.pq_read(path, results.SUMMARY_COLUMNS))
     manifest = {
         "scenario": dump_scenario(scenario),
         "seed": scenario.seed,
@@ -266,6 +281,27 @@ def _collect(
     if not scenario.outputs.transactions:
         (workdir / results.TRANSACTIONS).unlink()
     return results.Result(summary, manifest, stations_table, timeseries, workdir)
+
+
+def _fault_figures(model: Model, table: pa.Table) -> dict[str, Any]:
+    """Outages that happened, and medical settlement inside and around each fault window."""
+    service = results.codes(table["service"], list(SERVICES))
+    medical = np.isin(
+        service,
+        [SERVICES.index(s) for s in ("medical_outpatient", "medical_inpatient", "pharmacy")],
+    )
+    columns = {
+        "arrival_s": table["arrival_s"].to_numpy()[medical],
+        "outcome": results.codes(table["outcome"], labels(Outcome))[medical],
+        "reason": results.codes(table["reason"], labels(Reason))[medical],
+        "settle_latency_s": table["settle_latency_s"].to_numpy()[medical],
+    }
+    windows = model.scenario.faults.windows(float(model.scenario.horizon))
+    return {
+        "outages": model.faults.outages(),
+        "windows": window_figures(columns, windows, Outcome.SETTLED, Outcome.FALLBACK,
+                                  (Reason.TIMEOUT, Reason.VERIFY_TIMEOUT)),
+    }  # fmt: skip
 
 
 def _timeseries_table(series: StationSeries) -> pa.Table:

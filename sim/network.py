@@ -8,8 +8,13 @@ settlement goes treatment platform → national → home platform (which settles
 code is verified by one visit to the national card platform.
 
 Each node is a :class:`~sim.stations.Station` with its own service-time stream;
-what a node *does* with a message (forward, settle, verify) is the protocol's
-business, passed in as the route's roles.
+what a node *does* with a message (forward, settle, verify, reverse) is the
+protocol's business, passed in as the route's roles.
+
+Faults act here: a node that is down accepts nothing and loses what it held; a
+:class:`Link` can add latency or lose messages; two nodes can be partitioned. A
+lost message is simply gone: the network tells the message's exchange, which
+keeps count, and the requester learns only by its timeout.
 """
 
 from __future__ import annotations
@@ -23,14 +28,15 @@ import simpy
 
 from sim.distributions import sampler
 from sim.kernel import call_later
-from sim.scenario.schema import NetworkSpec
+from sim.scenario.schema import NetworkSpec, Uniform
+from sim.scenario.units_types import Quantity
 from sim.stations import Station, StationStats
 from sim.streams import Streams
 
 if TYPE_CHECKING:
     from sim.protocol import Message
 
-__all__ = ["Handler", "Network", "Node", "Role", "Route"]
+__all__ = ["LOST", "Handler", "Link", "LinkState", "Network", "Node", "Role", "Route"]
 
 
 class Role(IntEnum):
@@ -39,6 +45,7 @@ class Role(IntEnum):
     FORWARD = 0
     SETTLE = 1
     VERIFY = 2
+    REVERSE = 3
 
 
 class Handler(Protocol):
@@ -79,13 +86,50 @@ class Node:
         return self.station.stats
 
 
+class LinkState:
+    """Faults currently on a class of links: extra latency and a loss probability."""
+
+    __slots__ = ("added_s", "loss", "uniform")
+
+    def __init__(self, uniform: Callable[[], float]) -> None:
+        self.added_s = 0.0
+        self.loss = 0.0
+        self.uniform = uniform
+
+
+class Link:
+    """A class of links: draws one message's latency; ``LOST`` if the message is lost."""
+
+    __slots__ = ("latency", "state")
+
+    def __init__(self, latency: Callable[[], float], state: LinkState) -> None:
+        self.latency = latency
+        self.state = state
+
+    def __call__(self) -> float:
+        """One message's one-way latency, or ``LOST``."""
+        delay = self.latency()
+        state = self.state
+        if state.loss and state.uniform() < state.loss:
+            return LOST
+        return delay + state.added_s
+
+
+LOST = -1.0
+"""What a :class:`Link` returns for a message it loses."""
+
+
 @attrs.frozen(eq=False)
 class Route:
-    """Node visits in order, their roles, and the link samplers (one more than nodes)."""
+    """Node visits in order, their roles, and the links (one more than nodes)."""
 
     nodes: tuple[Node, ...]
     roles: tuple[Role, ...]
     links: tuple[Callable[[], float], ...]
+
+    def with_role(self, old: Role, new: Role) -> Route:
+        """The same path with one role changed (a reversal follows its settlement's path)."""
+        return Route(self.nodes, tuple(new if r is old else r for r in self.roles), self.links)
 
 
 class Network:
@@ -122,12 +166,26 @@ class Network:
             spec.card_platform.servers,
             sampler(spec.card_platform.service_time, streams.generator("node:card_platform")),
         )
-        self.access = sampler(spec.access.latency, streams.generator("link:access"))
-        self.backbone = sampler(spec.backbone.latency, streams.generator("link:backbone"))
+        uniform = sampler(Uniform(Quantity(0.0), Quantity(1.0)), streams.generator("link:loss"))
+        self.link_states = {"access": LinkState(uniform), "backbone": LinkState(uniform)}
+        """Fault state per class of links (see :mod:`sim.faults`)."""
+        access = sampler(spec.access.latency, streams.generator("link:access"))
+        backbone = sampler(spec.backbone.latency, streams.generator("link:backbone"))
+        self.access = self.link("access", access)
+        self.backbone = self.link("backbone", backbone)
+        self.partitions: set[frozenset[Node]] = set()
+        """Pairs of nodes that cannot reach each other right now."""
+        self.lost = 0
+        """Messages lost: at a node that was down or failed, on a link, across a partition."""
         self._routes: dict[tuple[int, int], Route] = {}
+        self._reversals: dict[tuple[int, int], Route] = {}
         self.verify_route = Route(
             (self.card_platform,), (Role.VERIFY,), (self.access, self.access)
         )
+
+    def link(self, kind: str, latency: Callable[[], float]) -> Link:
+        """A link of class ``kind`` (``access`` or ``backbone``) subject to its faults."""
+        return Link(latency, self.link_states[kind])
 
     @property
     def nodes(self) -> list[Node]:
@@ -140,6 +198,15 @@ class Network:
         route = self._routes.get(key)
         if route is None:
             route = self._routes[key] = self._build_route(site, home)
+        return route
+
+    def reversal_route(self, site: int, home: int) -> Route:
+        """The route of a reversal: the settlement's path, reversing at the home platform."""
+        key = (site, home)
+        route = self._reversals.get(key)
+        if route is None:
+            route = self.settlement_route(site, home).with_role(Role.SETTLE, Role.REVERSE)
+            self._reversals[key] = route
         return route
 
     def _build_route(self, site: int, home: int) -> Route:
@@ -159,12 +226,24 @@ class Network:
 
     def send(self, msg: Message) -> None:
         """Put a message on the first link of its route."""
-        call_later(self.env, msg.route.links[0](), self._arrive, msg)
+        delay = msg.route.links[0]()
+        if delay < 0.0:
+            self.lose(msg)
+        else:
+            call_later(self.env, delay, self._arrive, msg)
+
+    def lose(self, msg: Message) -> None:
+        """A message is gone: count it and tell its exchange."""
+        self.lost += 1
+        msg.exchange.lost(msg)
 
     def _arrive(self, event: Any) -> None:
         msg: Message = event._value
-        node = msg.route.nodes[msg.hop]
-        node.station.request(msg, self._begin)
+        station = msg.route.nodes[msg.hop].station
+        if station.down:
+            self.lose(msg)
+        else:
+            station.request(msg, self._begin)
 
     def _begin(self, msg: Message) -> None:
         route = msg.route
@@ -174,18 +253,36 @@ class Network:
             delay = node.service_time()
         else:
             delay = node.handlers[role].service_time(msg)
+        msg.epoch = node.station.epoch
         call_later(self.env, delay, self._end, msg)
 
     def _end(self, event: Any) -> None:
         msg: Message = event._value
         route = msg.route
-        node = route.nodes[msg.hop]
-        role = route.roles[msg.hop]
+        hop = msg.hop
+        node = route.nodes[hop]
+        if msg.epoch != node.station.epoch:  # the node failed while serving it
+            self.lose(msg)
+            return
+        role = route.roles[hop]
         if role is not Role.FORWARD:
             node.handlers[role].handle(msg)
         node.station.release()
-        msg.hop += 1
-        if msg.hop < len(route.nodes):
-            call_later(self.env, route.links[msg.hop](), self._arrive, msg)
+        hop += 1
+        msg.hop = hop
+        delay = route.links[hop]()
+        if delay < 0.0 or (self.partitions and self._cut(node, route, hop)):
+            self.lose(msg)
+        elif hop < len(route.nodes):
+            call_later(self.env, delay, self._arrive, msg)
         else:
-            call_later(self.env, route.links[msg.hop](), msg.exchange.on_response, msg)
+            call_later(self.env, delay, msg.exchange.on_response, msg)
+
+    def _cut(self, node: Node, route: Route, hop: int) -> bool:
+        """Whether the link from ``node`` to the route's next node is partitioned."""
+        return hop < len(route.nodes) and frozenset((node, route.nodes[hop])) in self.partitions
+
+    def fail(self, node: Node) -> None:
+        """Take a node down: what it held is lost."""
+        for msg in node.station.fail():
+            self.lose(msg)

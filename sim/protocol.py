@@ -1,87 +1,86 @@
-"""One request's life: send, time out, retry with the same key, answer once.
+"""One request's life: send, time out, retry with the same key, answer once, reverse.
 
 The requester (a service point) opens an :class:`Exchange` per logical request
-(settle this bill, verify this QR code). Every attempt carries the exchange's
-idempotency key (the transaction id). The home platform remembers the first
-answer it gave each key in an :class:`IdempotencyCache` and gives the same
-answer to any retry, so a retry never settles twice. The requester takes the
-first answer that reaches it; answers arriving after it gave up are counted as
-late (their reversal is a fault-handling concern).
+(settle this bill, verify this card). Every attempt carries the transaction id as
+its idempotency key; the home platform answers a repeated key with its first
+answer (:mod:`sim.settlement`), so a retry, or a response lost on its way back,
+never settles twice. A settlement that runs out of attempts is reversed (冲正)
+before the patient falls back to paying in full: the reversal travels the same
+path with the same key and is retried in its turn; it undoes a settlement the
+home platform made and bars one still on its way. Every message a transaction
+sends is counted until it is answered or lost, so when the requester has closed
+the transaction and nothing of it is left in the network, the home platform's
+word on the key can be checked against the outcome and the key forgotten.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
-from enum import IntEnum
 from typing import Any
 
 import simpy
 
+from sim.domain import Outcome
 from sim.kernel import call_later
-from sim.network import Network, Node, Role, Route
+from sim.network import Network, Role, Route
 from sim.policy import PolicyTable
+from sim.settlement import Answer, ReverseHandler, SettleHandler, VerifyHandler
 from sim.transaction import Transaction
 
-__all__ = [
-    "Answer",
-    "Exchange",
-    "IdempotencyCache",
-    "Message",
-    "Protocol",
-    "SettleHandler",
-    "VerifyHandler",
-]
+__all__ = ["Answer", "Exchange", "Message", "Protocol"]
 
-
-class Answer(IntEnum):
-    """What a requester learns at the end of an exchange."""
-
-    SETTLED = 0
-    NOT_FILED = 1
-    INELIGIBLE = 2
-    VERIFIED = 3
-    TIMEOUT = 4
+OnAnswer = Callable[[Transaction, Answer], None]
 
 
 class Message:
     """One attempt of an exchange travelling its route."""
 
-    __slots__ = ("attempt", "exchange", "hop", "result", "route")
+    __slots__ = ("attempt", "epoch", "exchange", "hop", "result", "route")
 
     def __init__(self, exchange: Exchange, attempt: int) -> None:
         self.exchange = exchange
         self.route: Route = exchange.route
         self.attempt = attempt
         self.hop = 0
+        self.epoch = 0
         self.result = Answer.TIMEOUT
 
 
 class Exchange:
     """A logical request with timeout and bounded retries under one idempotency key."""
 
-    __slots__ = ("attempt", "done", "is_settlement", "on_answer", "protocol", "route", "txn")
+    __slots__ = (
+        "answer",
+        "attempt",
+        "done",
+        "limit",
+        "on_answer",
+        "protocol",
+        "records",
+        "route",
+        "txn",
+    )
 
     def __init__(
         self,
         protocol: Protocol,
         txn: Transaction,
         route: Route,
-        on_answer: Callable[[Transaction, Answer], None],
-        is_settlement: bool,
+        on_answer: OnAnswer,
+        records: bool,
+        limit: int,
     ) -> None:
         self.protocol = protocol
         self.txn = txn
         self.route = route
         self.on_answer = on_answer
-        self.is_settlement = is_settlement
+        self.records = records
+        """Whether its attempts are the transaction's ``attempts`` column."""
+        self.limit = limit
+        """Attempts allowed (the first plus retries)."""
         self.attempt = 0
         self.done = False
-
-    @property
-    def key(self) -> int:
-        """The idempotency key every attempt carries."""
-        return self.txn.id
+        self.answer = Answer.TIMEOUT
 
     def send(self, _event: Any = None) -> None:
         """Send the next attempt and arm its timer (no-op if already answered)."""
@@ -92,151 +91,48 @@ class Exchange:
         protocol.attempts += 1
         if self.attempt > 1:
             protocol.retries += 1
+        self.txn.in_flight += 1
         protocol.network.send(Message(self, self.attempt))
         call_later(protocol.env, protocol.timeout_s, self._expire, self.attempt)
 
     def on_response(self, event: Any) -> None:
         """A response reached the requester: the first one answers the exchange."""
         msg: Message = event._value
+        txn = self.txn
+        txn.in_flight -= 1
         if self.done:
             self.protocol.late_responses += 1
-            if msg.result is Answer.SETTLED and self._gave_up:
-                self.protocol.late_settlements += 1
+            if msg.result is Answer.SETTLED and self.answer is not Answer.SETTLED:
+                self.protocol.late_settlements += 1  # it will be reversed, never kept
+            self.protocol.release(txn)
             return
         self._finish(msg.result)
+
+    def lost(self, _msg: Message) -> None:
+        """One of the exchange's messages was lost in the network."""
+        self.txn.in_flight -= 1
+        self.protocol.release(self.txn)
 
     def _expire(self, event: Any) -> None:
         if self.done or event._value != self.attempt:
             return
         protocol = self.protocol
         protocol.timeouts += 1
-        if self.attempt <= protocol.max_retries:
+        if self.attempt < self.limit:
             call_later(protocol.env, protocol.backoff_s, self.send, None)
         else:
             self._finish(Answer.TIMEOUT)
 
-    @property
-    def _gave_up(self) -> bool:
-        return self.attempt > self.protocol.max_retries
-
     def _finish(self, answer: Answer) -> None:
         self.done = True
-        if self.is_settlement:
+        self.answer = answer
+        if self.records:
             self.txn.attempts = self.attempt
         self.on_answer(self.txn, answer)
 
 
-class IdempotencyCache:
-    """First answers by key, forgotten once no retry can still arrive.
-
-    Keys expire after ``retention_s``: longer than any exchange can last, so a
-    retry always finds its key, while memory stays bounded on long runs.
-    """
-
-    __slots__ = ("_answers", "_expiry", "retention_s")
-
-    def __init__(self, retention_s: float) -> None:
-        self.retention_s = retention_s
-        self._answers: dict[int, Answer] = {}
-        self._expiry: deque[tuple[float, int]] = deque()
-
-    def get(self, key: int) -> Answer | None:
-        """The first answer given for ``key``, if it is still remembered."""
-        return self._answers.get(key)
-
-    def put(self, key: int, answer: Answer, now: float) -> None:
-        """Remember the answer for ``key``; forget keys past their retention."""
-        expiry = self._expiry
-        while expiry and expiry[0][0] <= now:
-            del self._answers[expiry.popleft()[1]]
-        self._answers[key] = answer
-        expiry.append((now + self.retention_s, key))
-
-    def __len__(self) -> int:
-        return len(self._answers)
-
-
-class SettleHandler:
-    """The home platform's settlement step: filing check, eligibility, policy split."""
-
-    __slots__ = ("cache", "duplicates", "env", "node", "policy", "service_times", "settled")
-
-    def __init__(
-        self,
-        env: simpy.Environment,
-        node: Node,
-        policy: PolicyTable,
-        service_times: list[Callable[[], float] | None],
-        retention_s: float,
-    ) -> None:
-        self.env = env
-        self.node = node
-        self.policy = policy
-        self.service_times = service_times
-        self.cache = IdempotencyCache(retention_s)
-        self.duplicates = 0
-        self.settled = 0
-
-    def service_time(self, msg: Message) -> float:
-        """Settlement processing time of the transaction's service at this node."""
-        draw = self.service_times[msg.exchange.txn.service]
-        return draw() if draw is not None else self.node.service_time()
-
-    def handle(self, msg: Message) -> None:
-        """Decide once per key; a repeated key gets the first decision back."""
-        txn = msg.exchange.txn
-        first = self.cache.get(txn.id)
-        if first is not None:
-            self.duplicates += 1
-            msg.result = first
-            return
-        answer = self._decide(txn)
-        self.cache.put(txn.id, answer, self.env._now)
-        msg.result = answer
-
-    def _decide(self, txn: Transaction) -> Answer:
-        if txn.cross and not txn.filed:
-            return Answer.NOT_FILED
-        if txn.ineligible:
-            return Answer.INELIGIBLE
-        fund, personal = self.policy.split(
-            txn.home,
-            txn.service,
-            txn.amount_fen,
-            site=txn.site,
-            scheme=txn.scheme,
-            level=txn.level,
-            holder=txn.holder,
-            now=self.env._now,
-        )
-        txn.fund_fen = fund
-        txn.personal_fen = personal
-        self.settled += 1
-        return Answer.SETTLED
-
-
-class VerifyHandler:
-    """A verification at a node (the card platform's QR check, a home platform's card check).
-
-    A lookup that is always valid in this model; it takes the node's own service time.
-    """
-
-    __slots__ = ("node",)
-
-    def __init__(self, node: Node) -> None:
-        self.node = node
-
-    def service_time(self, _msg: Message) -> float:
-        """Verification time at the node."""
-        return self.node.service_time()
-
-    def handle(self, msg: Message) -> None:
-        """Mark the code verified."""
-        msg.result = Answer.VERIFIED
-
-
 class Protocol:
-    """Opens exchanges for requesters and keeps the protocol's counters."""
+    """Opens exchanges for requesters, keeps the protocol's counters and checks its books."""
 
     def __init__(
         self,
@@ -250,46 +146,112 @@ class Protocol:
         self.network = network
         self.timeout_s = spec.timeout
         self.backoff_s = spec.retry.backoff
-        self.max_retries = spec.retry.max
-        retention = (spec.retry.max + 1) * (spec.timeout + spec.retry.backoff) * 2 + 60.0
-        self.settlers = [
-            SettleHandler(env, node, policy, settle_times, retention)
-            for node in network.provincial
-        ]
-        for node, settler in zip(network.provincial, self.settlers, strict=True):
+        self.attempts_allowed = spec.retry.max + 1
+        self.reversal_attempts = spec.retry.reversals
+        self.settlers = [SettleHandler(env, node, policy, settle_times)
+                         for node in network.provincial]  # fmt: skip
+        self.reversers = [ReverseHandler(settler) for settler in self.settlers]
+        for node, settler, reverser in zip(network.provincial, self.settlers, self.reversers,
+                                           strict=True):  # fmt: skip
             node.handlers[Role.SETTLE] = settler
+            node.handlers[Role.REVERSE] = reverser
+            node.handlers[Role.VERIFY] = VerifyHandler(
+                node
+            )  # a home platform vouches for its card
         network.card_platform.handlers[Role.VERIFY] = VerifyHandler(network.card_platform)
-        for node in network.provincial:  # a holder's home platform can vouch for its card
-            node.handlers[Role.VERIFY] = VerifyHandler(node)
         self.attempts = 0
         self.retries = 0
         self.timeouts = 0
         self.late_responses = 0
         self.late_settlements = 0
+        self.reversals_sent = 0
+        self.reversals_unacknowledged = 0
+        self.reconciled = 0
+        self.settled_by_requesters = 0
+        self.kept_by_homes = 0
+        self.violations: list[str] = []
 
-    def settle(self, txn: Transaction, on_answer: Callable[[Transaction, Answer], None]) -> None:
-        """Ask the holder's home platform to settle the transaction's bill."""
+    # --- requests -----------------------------------------------------------------
+
+    def settle(self, txn: Transaction, on_answer: OnAnswer) -> None:
+        """Ask the holder's home platform to settle the bill; reverse if no answer comes.
+
+        ``on_answer`` gets the home platform's answer, or ``TIMEOUT`` once the
+        settlement has run out of attempts and its reversal has been tried.
+        """
         route = self.network.settlement_route(txn.site, txn.home)
-        Exchange(self, txn, route, on_answer, is_settlement=True).send()
 
-    def verify(self, txn: Transaction, on_answer: Callable[[Transaction, Answer], None]) -> None:
+        def answered(txn: Transaction, answer: Answer) -> None:
+            if answer is Answer.TIMEOUT:
+                self._reverse(txn, on_answer)
+            else:
+                on_answer(txn, answer)
+
+        Exchange(self, txn, route, answered, True, self.attempts_allowed).send()
+
+    def _reverse(self, txn: Transaction, on_answer: OnAnswer) -> None:
+        self.reversals_sent += 1
+        route = self.network.reversal_route(txn.site, txn.home)
+
+        def reversed_(txn: Transaction, answer: Answer) -> None:
+            if answer is not Answer.REVERSED:
+                self.reversals_unacknowledged += 1  # reconciliation will settle the books
+            on_answer(txn, Answer.TIMEOUT)
+
+        Exchange(self, txn, route, reversed_, False, self.reversal_attempts).send()
+
+    def verify(self, txn: Transaction, on_answer: OnAnswer) -> None:
         """Ask the card platform to verify the holder's e-card QR code."""
-        Exchange(self, txn, self.network.verify_route, on_answer, is_settlement=False).send()
+        route = self.network.verify_route
+        Exchange(self, txn, route, on_answer, False, self.attempts_allowed).send()
 
-    def request(
-        self, txn: Transaction, route: Route, on_answer: Callable[[Transaction, Answer], None]
-    ) -> None:
+    def request(self, txn: Transaction, route: Route, on_answer: OnAnswer) -> None:
         """Send the transaction's own request along ``route``, with timeout and retries.
 
         Library loans use it to have the holder's home platform verify the card;
         the exchange's attempts are recorded as the transaction's.
         """
-        Exchange(self, txn, route, on_answer, is_settlement=True).send()
+        Exchange(self, txn, route, on_answer, True, self.attempts_allowed).send()
 
-    @property
-    def duplicates_suppressed(self) -> int:
-        """Retries answered from a home platform's idempotency cache."""
-        return sum(s.duplicates for s in self.settlers)
+    # --- closing the books ------------------------------------------------------------
+
+    def close(self, txn: Transaction) -> None:
+        """The requester has ended the transaction; forget its key once nothing is in flight."""
+        if txn.closed:
+            self.violations.append(f"transaction {txn.id} ended twice")
+            return
+        txn.closed = True
+        if txn.outcome == Outcome.SETTLED:
+            self.settled_by_requesters += 1
+        self.release(txn)
+
+    def release(self, txn: Transaction) -> None:
+        """If the transaction is closed and has nothing in flight, check and forget its key."""
+        if not txn.closed or txn.in_flight:
+            return
+        settler = self.settlers[txn.home]
+        entry = settler.book.pop(txn.id)
+        home_settled = entry is not None and entry[0] is Answer.SETTLED
+        requester_settled = txn.outcome == Outcome.SETTLED
+        if home_settled and not requester_settled:
+            settler.undo(txn, entry[1])  # type: ignore[index]
+            self.reconciled += 1
+        elif requester_settled and not home_settled:
+            self.violations.append(f"transaction {txn.id} settled without its home's settlement")
+        if requester_settled and home_settled:
+            self.kept_by_homes += 1
+
+    def books(self) -> dict[str, bool]:
+        """End-of-run checks: every key forgotten, and settled exactly where accepted."""
+        open_keys = sum(len(s.book) for s in self.settlers)
+        if open_keys:
+            self.violations.append(f"{open_keys} key(s) still open at home platforms")
+        return {
+            "no_key_settled_twice": self.kept_by_homes == self.settled_by_requesters
+            and not any("settled without" in v for v in self.violations),
+            "every_transaction_ended_once": not any("ended twice" in v for v in self.violations),
+            "every_key_closed": open_keys == 0,
+        }
 
     def counters(self) -> dict[str, int]:
         """The protocol's counters for the summary."""
@@ -297,7 +259,14 @@ class Protocol:
             "attempts": self.attempts,
             "retries": self.retries,
             "timeouts": self.timeouts,
-            "duplicates_suppressed": self.duplicates_suppressed,
+            "duplicates_suppressed": sum(s.duplicates for s in self.settlers),
             "late_responses": self.late_responses,
             "late_settlements": self.late_settlements,
+            "messages_lost": self.network.lost,
+            "reversals_sent": self.reversals_sent,
+            "settlements_reversed": sum(r.reversed for r in self.reversers),
+            "reversals_before_settlement": sum(r.before_settlement for r in self.reversers),
+            "settles_refused_after_reversal": sum(s.refused_after_reversal for s in self.settlers),
+            "reversals_unacknowledged": self.reversals_unacknowledged,
+            "reconciled_at_close": self.reconciled,
         }

@@ -99,7 +99,7 @@ class StationStats:
 class Station:
     """``servers`` identical servers and one FIFO queue of waiting jobs."""
 
-    __slots__ = ("busy", "env", "servers", "stats", "waiting")
+    __slots__ = ("busy", "down", "env", "epoch", "servers", "stats", "waiting")
 
     def __init__(self, env: simpy.Environment, servers: int, stats: StationStats) -> None:
         if servers < 1:
@@ -107,6 +107,10 @@ class Station:
         self.env = env
         self.servers = servers
         self.busy = 0
+        self.down = False
+        """While down, the station's owner must not send it jobs (it accepts nothing)."""
+        self.epoch = 0
+        """Counts failures: a job started in an earlier epoch was lost when the station failed."""
         self.waiting: deque[tuple[float, Any, Callable[[Any], None]]] = deque()
         self.stats = stats
         stats.servers += servers
@@ -148,6 +152,28 @@ class Station:
         else:
             self.busy -= 1
             stats.busy -= 1
+
+    def fail(self) -> list[Any]:
+        """Go down: every waiting job and every job in service is lost.
+
+        Returns the waiting jobs (their owners learn nothing; requesters time out).
+        Jobs in service were started in an earlier epoch; their owners must check
+        :attr:`epoch` when service ends and not call :meth:`release` for them.
+        """
+        stats = self.stats
+        stats.advance(self.env._now)
+        lost = [job for _, job, _ in self.waiting]
+        self.waiting.clear()
+        stats.queue -= len(lost)
+        stats.busy -= self.busy
+        self.busy = 0
+        self.epoch += 1
+        self.down = True
+        return lost
+
+    def recover(self) -> None:
+        """Come back up, empty, all servers free."""
+        self.down = False
 
     @property
     def queue_length(self) -> int:

@@ -24,6 +24,7 @@ class Transaction:
         "attempts",
         "batch",
         "card",
+        "closed",
         "cross",
         "end_s",
         "filed",
@@ -31,6 +32,7 @@ class Transaction:
         "holder",
         "home",
         "id",
+        "in_flight",
         "ineligible",
         "leave_s",
         "level",
@@ -74,6 +76,10 @@ class Transaction:
         self.amount_fen = amount_fen
         self.arrival_s = arrival_s
         self.point: Any = None
+        self.in_flight = 0
+        """Messages of this transaction still in the network (sent, not answered or lost)."""
+        self.closed = False
+        """The requester has ended the transaction (its outcome is final)."""
         self.point_index = -1
         self.holder = -1
         self.scheme = 0

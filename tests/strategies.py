@@ -30,6 +30,15 @@ from sim.scenario.card_services import (
     TransitStationsSpec,
     WithdrawalsSpec,
 )
+from sim.scenario.faults import (
+    LINK_CLASSES,
+    FaultsSpec,
+    LinkFaultSpec,
+    OutageSpec,
+    PartitionSpec,
+    RandomOutagesSpec,
+    ReaderFaultSpec,
+)
 from sim.scenario.schema import (
     MAX_CV,
     MIN_CV,
@@ -213,7 +222,9 @@ network_specs = st.builds(
     access=st.builds(LinkSpec, duration_distributions),
     backbone=st.builds(LinkSpec, duration_distributions),
     timeout=durations_s,
-    retry=st.builds(RetrySpec, st.integers(0, 10), st.one_of(st.just(0.0), durations_s)),
+    retry=st.builds(
+        RetrySpec, st.integers(0, 10), st.one_of(st.just(0.0), durations_s), st.integers(1, 10)
+    ),
 )
 
 level_ratios = st.builds(LevelRatios, shares, shares, shares)
@@ -399,6 +410,43 @@ def pension_payout_services(draw: st.DrawFn) -> PensionPayoutService:
     )
 
 
+# --- faults ----------------------------------------------------------------------------
+
+times_s = st.just(0.0) | durations_s
+"""A moment of the run (seconds from its start)."""
+
+
+@st.composite
+def faults_specs(draw: st.DrawFn, services: tuple[str, ...]) -> FaultsSpec:
+    """Outages, random outages, link faults, partitions and reader faults on real names.
+
+    Bank nodes exist only with a pension payout, readers only with transit.
+    """
+    nodes = ["national", "card_platform", *PROVINCE_IDS]
+    banks = [f"bank:{p}" for p in PROVINCE_IDS] if "pension_payout" in services else []
+    node = st.sampled_from(nodes + banks)
+    link = st.builds(
+        LinkFaultSpec,
+        link=st.sampled_from(LINK_CLASSES),
+        loss=st.floats(0.0, 1.0, exclude_min=True),
+        added_latency=st.just(0.0) | durations_s,
+        at=times_s,
+        duration=st.none() | durations_s,
+    ) | st.builds(LinkFaultSpec, link=st.sampled_from(LINK_CLASSES), added_latency=durations_s)
+    pair = st.lists(st.sampled_from(nodes), min_size=2, max_size=2, unique=True).map(tuple)
+    reader = st.builds(ReaderFaultSpec, st.sampled_from(PROVINCE_IDS), times_s, durations_s)
+    return FaultsSpec(
+        outages=tuple(draw(st.lists(st.builds(OutageSpec, node, times_s, durations_s),
+                                    max_size=2))),
+        random_outages=tuple(draw(st.lists(st.builds(RandomOutagesSpec, node, durations_s,
+                                                     durations_s), max_size=2))),
+        links=tuple(draw(st.lists(link, max_size=2))),
+        partitions=tuple(draw(st.lists(st.builds(PartitionSpec, pair, times_s, durations_s),
+                                       max_size=2))),
+        readers=tuple(draw(st.lists(reader, max_size=2))) if "transit" in services else (),
+    )  # fmt: skip
+
+
 SERVICE_STRATEGIES: dict[str, st.SearchStrategy[object]] = {
     "medical_outpatient": medical_services,
     "medical_inpatient": medical_services,
@@ -439,5 +487,6 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         network=draw(network_specs),
         policy=draw(policy_specs(medical)) if medical else PolicySpec(),
         clearing=draw(fund_clearing_specs(horizon)),
+        faults=draw(faults_specs(enabled)),
         outputs=OutputsSpec(draw(st.booleans()), sample_every),
     )

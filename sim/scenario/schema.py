@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal, TypeAlias
 import attrs
 
 from sim import units
+from sim.scenario.faults import FaultsSpec
 from sim.scenario.units_types import (
     UNIT_DURATION,
     UNIT_MONEY,
@@ -292,6 +293,8 @@ class RetrySpec:
 
     max: int = attrs.field(default=3, validator=at_least(0))
     backoff: DurationS = attrs.field(default=DurationS(0.5), validator=at_least(0))
+    reversals: int = attrs.field(default=5, validator=at_least(1))
+    """Attempts at reversing a settlement that ran out of attempts, before giving up."""
 
 
 @attrs.frozen
@@ -480,6 +483,7 @@ class Scenario:
     network: NetworkSpec = NetworkSpec()
     policy: PolicySpec = PolicySpec()
     clearing: ClearingSpec = ClearingSpec()
+    faults: FaultsSpec = FaultsSpec()  # noqa: RUF009 - a frozen attrs instance
     outputs: OutputsSpec = OutputsSpec()
 
     def check(self) -> Problems:

@@ -92,6 +92,36 @@ def cross_check(scenario: Scenario) -> list[Problem]:
                 f"(max {MAX_CLEARING_PERIODS}; each nets 31 provinces in the ledger)",
             )
         )
+    problems.extend(_check_faults(scenario, table.ids))
+    return problems
+
+
+def _check_faults(scenario: Scenario, ids: tuple[str, ...]) -> list[Problem]:
+    """Faults name nodes, provinces and services that exist in this scenario."""
+    problems: list[Problem] = []
+    services = scenario.services.enabled()
+    nodes = ["national", "card_platform", *ids]
+    banks = [f"bank:{p}" for p in ids] if "pension_payout" in services else []
+    faults = scenario.faults
+
+    def node(path: str, name: str, allowed: list[str]) -> None:
+        if name not in allowed:
+            hint = "national, card_platform, a province id" + (", bank:<ID>" if banks else "")
+            problems.append(Problem(path, f"unknown node {name!r} (known: {hint})"))
+
+    for i, outage in enumerate(faults.outages):
+        node(f"faults.outages[{i}].node", outage.node, nodes + banks)
+    for i, random in enumerate(faults.random_outages):
+        node(f"faults.random_outages[{i}].node", random.node, nodes + banks)
+    for i, partition in enumerate(faults.partitions):
+        for j, name in enumerate(partition.between):
+            node(f"faults.partitions[{i}].between[{j}]", name, nodes)
+    for i, reader in enumerate(faults.readers):
+        if "transit" not in services:
+            problems.append(Problem(f"faults.readers[{i}]", "the scenario has no transit"))
+        if reader.province not in ids:
+            problems.append(Problem(f"faults.readers[{i}].province",
+                                    f"unknown province {reader.province!r}"))  # fmt: skip
     return problems
 
 

@@ -76,6 +76,10 @@ class ServiceRuntime:
     """Service codes the family records directly as blocks (no handler), such as credits."""
     figures: Callable[[], dict[str, Any]] | None = None
     """Family-specific headline figures for ``summary.json`` (computed after the run)."""
+    failable: dict[str, Any] = attrs.Factory(dict)
+    """Components a ``faults.outages`` entry may name (``bank:<ID>``), by name."""
+    readers: Any = None
+    """The family's transit gates, if it has readers that ``faults.readers`` may take offline."""
 
 
 @attrs.frozen

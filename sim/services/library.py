@@ -80,13 +80,14 @@ def build(ctx: ServiceContext, name: str, spec: LibraryService) -> ServiceRuntim
         sampler(libs.self_service.service_time, ctx.generator(f"point:{name}:self_service")),
     ]
     link = spec.interconnection
-    direct = sampler(
+    direct = ctx.network.link("backbone", sampler(
         link.latency
         if link is not None and link.latency is not None
         else ctx.scenario.network.backbone.latency,
         ctx.generator("link:library_interconnection"),
-    )
-    access = sampler(ctx.scenario.network.access.latency, ctx.generator("link:access:library"))
+    ))  # fmt: skip
+    access = ctx.network.link("access", sampler(ctx.scenario.network.access.latency,
+                                                ctx.generator("link:access:library")))  # fmt: skip
     desk = LibraryDesk(
         ctx.env,
         [[g.points for g in groups[ch]] for ch in CHANNELS],

@@ -283,4 +283,5 @@ class MedicalDesk:
             txn.personal_fen = txn.amount_fen
         txn.end_s = txn.leave_s = self.env._now
         txn.point.release()
+        self.protocol.close(txn)
         self.recorder.finish(txn)

@@ -94,7 +94,10 @@ def build(ctx: ServiceContext, name: str, spec: PensionPayoutService) -> Service
     horizon = float(ctx.scenario.horizon)
     for t, p, batch in payday_sends(spec, table, ctx.clock, 0.0, horizon):
         call_later(env, t, banks[p].receive, recipients.batch(p, batch))
-    runtime = ServiceRuntime(stations=[bank.stats for bank in banks])
+    runtime = ServiceRuntime(
+        stations=[bank.stats for bank in banks],
+        failable={f"bank:{pid}": bank for pid, bank in zip(table.ids, banks, strict=True)},
+    )
     runtime.recorded = sorted({SERVICE_OF[b] for b in spec.batches()})
     banking = None
     if spec.withdrawals is not None:
@@ -310,6 +313,18 @@ class BankNode:
         self.history: list[PayoutBatch] = []
         self.busy = False
         self._last_block = 0
+        self.down = False
+        """An outage pauses the node: batches wait (the fund's files are durable)."""
+
+    def fail(self) -> None:
+        """Stop landing credits (the block in progress completes)."""
+        self.down = True
+
+    def recover(self) -> None:
+        """Resume landing credits where the node stopped."""
+        self.down = False
+        if not self.busy:
+            self._next_block(None)
 
     def receive(self, event: Any) -> None:
         """The fund's batch arrives: its credits are due and wait their turn."""
@@ -336,7 +351,7 @@ class BankNode:
         self._last_block = 0
         while self.queue and self.queue[0].done == self.queue[0].holders.size:
             self.queue.popleft()
-        if not self.queue:
+        if not self.queue or self.down:
             self.busy = False
             stats.busy = 0
             return
@@ -345,7 +360,8 @@ class BankNode:
             batch.begun_s = now
         first = batch.done
         last = min(first + BLOCK_CREDITS, batch.holders.size)
-        landing = batch.begun_s + np.arange(first + 1, last + 1, dtype=np.float64) / self.rate
+        # Back to back from now: the same as from the batch start unless an outage paused it.
+        landing = now + np.arange(1, last - first + 1, dtype=np.float64) / self.rate
         self._record(batch, first, last, landing)
         batch.done = last
         self._last_block = last - first

@@ -112,6 +112,7 @@ def build(ctx: ServiceContext, name: str, spec: TransitService) -> ServiceRuntim
         stations=gate_stats + backlog,
         nodes=[*clearing, hub],
         figures=lambda: {**desk.figures(), **flow.figures()},
+        readers=desk,
     )
 
 
@@ -238,6 +239,12 @@ class TransitGates:
         self.max_gate_queue = [0] * len(gates)
         self.uploads = 0
         self.records_uploaded = 0
+        self.offline: list[list[tuple[float, float]]] = [[] for _ in gates]
+        """Per province, windows in which its readers cannot upload (reader faults)."""
+
+    def readers_offline(self, province: int, start_s: float, end_s: float) -> None:
+        """No uploads from the province's readers in ``[start_s, end_s)``: taps go on."""
+        self.offline[province].append((start_s, end_s))
 
     def arrive(self, txn: Transaction) -> None:
         """A rider joins the shortest queue among the station's gates."""
@@ -279,6 +286,11 @@ class TransitGates:
 
     def _upload(self, event: Any) -> None:
         gate: Gate = event._value
+        now = self.env._now
+        for start, end in self.offline[gate.site]:
+            if start <= now < end:  # offline: try again at the first upload time after it
+                call_later(self.env, gate.next_upload(end, self.every_s) - now, self._upload, gate)
+                return
         records, gate.pending = gate.pending, []
         stats = self.backlog[gate.site]
         stats.advance(self.env._now)

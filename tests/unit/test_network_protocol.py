@@ -9,9 +9,11 @@ from __future__ import annotations
 import pytest
 import simpy
 
+from sim.domain import Outcome
+from sim.kernel import call_later
 from sim.network import Network, Role
 from sim.policy import PolicyTable
-from sim.protocol import Answer, IdempotencyCache, Protocol
+from sim.protocol import Answer, Protocol
 from sim.scenario.schema import (
     SERVICE_NAMES,
     Constant,
@@ -22,6 +24,7 @@ from sim.scenario.schema import (
     PolicySpec,
     RetrySpec,
 )
+from sim.settlement import KeyBook
 from sim.streams import Streams
 from sim.transaction import Transaction
 
@@ -120,23 +123,80 @@ def test_retry_uses_same_key_and_never_settles_twice(env: simpy.Environment) -> 
     assert protocol.late_settlements == 0
 
 
-def test_out_of_retries_times_out_and_counts_late_settlement(env: simpy.Environment) -> None:
-    """Every attempt outlives the timeout: the requester gives up after 1 + max retries;
-    the settlement the platform made anyway is reported as late."""
+def test_out_of_retries_reverses_before_falling_back(env: simpy.Environment) -> None:
+    """Every attempt outlives the timeout: the requester gives up after 1 + max retries,
+    reverses (5 attempts, none answered in time), then falls back. The settlement the
+    platform makes later is undone by the reversal that reaches it after, and the late
+    success is counted, never kept."""
     protocol = _protocol(env, _spec(provincial_s=20.0, timeout_s=1.0, retries=1))
-    [(t, answer, attempts)] = _settle(env, protocol, _txn(1, 1))
+    txn = _txn(1, 1)
+    [(t, answer, attempts)] = _settle(env, protocol, txn)
     assert (answer, attempts) == (Answer.TIMEOUT, 2)
-    assert t == pytest.approx(1.0 + 0.5 + 1.0)  # timer, backoff, timer
-    assert protocol.settlers[1].settled == 1
-    assert protocol.late_settlements >= 1
-    assert protocol.counters()["retries"] == 1
+    # settle: timer, backoff, timer (2.5 s); reversal: 5 timers and 4 backoffs (7 s).
+    assert t == pytest.approx(2.5 + 5 * 1.0 + 4 * 0.5)
+    counters = protocol.counters()
+    assert counters["retries"] == 1 + 4
+    assert (counters["reversals_sent"], counters["reversals_unacknowledged"]) == (1, 1)
+    assert protocol.settlers[1].settled == 1  # made at 20 s, after the patient left
+    assert counters["settlements_reversed"] == 1  # undone by the first reversal to arrive
+    assert counters["late_settlements"] >= 1
+    _close(protocol, txn)
+    assert all(protocol.books().values())
+    assert protocol.kept_by_homes == protocol.settled_by_requesters == 0
 
 
-def test_idempotency_cache_forgets_only_after_retention() -> None:
-    """Keys are remembered for the retention window, then dropped."""
-    cache = IdempotencyCache(retention_s=10.0)
-    cache.put(1, Answer.SETTLED, now=0.0)
-    cache.put(2, Answer.NOT_FILED, now=5.0)
-    assert cache.get(1) is Answer.SETTLED
-    cache.put(3, Answer.SETTLED, now=10.0)  # key 1 expires at 10
-    assert (cache.get(1), cache.get(2), len(cache)) == (None, Answer.NOT_FILED, 2)
+def test_reversal_undoes_a_settlement_whose_answer_was_lost(env: simpy.Environment) -> None:
+    """Cross-province: the home platform settles, the national platform fails before the
+    answer passes back, retries are lost too; after recovery the reversal undoes the
+    settlement and the holder's year to date is restored."""
+    protocol = _protocol(env, _spec())
+    network = protocol.network
+
+    def outage(_ev: object) -> None:
+        network.fail(network.national)
+        call_later(env, 9.8, lambda _e: network.national.station.recover(), None)
+
+    call_later(env, 0.2, outage, None)  # the request passed national at 0.18 s
+    txn = _txn(0, 2)
+    [(_, answer, attempts)] = _settle(env, protocol, txn)
+    assert (answer, attempts) == (Answer.TIMEOUT, 3)
+    counters = protocol.counters()
+    assert (counters["settlements_reversed"], counters["reversals_unacknowledged"]) == (1, 0)
+    assert counters["messages_lost"] == 3  # the answer, and both retries at national
+    assert protocol.settlers[2].policy.ytd.paid(txn.holder, env.now) == 0
+    _close(protocol, txn)
+    assert all(protocol.books().values())
+
+
+def test_closed_transaction_is_checked_and_forgotten(env: simpy.Environment) -> None:
+    """Closing a settled transaction forgets its key; closing it twice is a violation."""
+    protocol = _protocol(env, _spec())
+    txn = _txn(1, 1)
+    _settle(env, protocol, txn)
+    assert len(protocol.settlers[1].book) == 1
+    txn.outcome = Outcome.SETTLED
+    protocol.close(txn)
+    assert len(protocol.settlers[1].book) == 0
+    assert protocol.books() == {"no_key_settled_twice": True, "every_transaction_ended_once": True,
+                                "every_key_closed": True}  # fmt: skip
+    protocol.close(txn)
+    assert not protocol.books()["every_transaction_ended_once"]
+
+
+def test_key_book_keeps_the_latest_word() -> None:
+    """The book remembers one entry per key until it is popped."""
+    book = KeyBook()
+    book.put(1, Answer.SETTLED, 500)
+    book.put(2, Answer.NOT_FILED)
+    book.put(1, Answer.REVERSED)
+    assert (book.get(1), book.get(2), len(book)) == ((Answer.REVERSED, 0),
+                                                     (Answer.NOT_FILED, 0), 2)  # fmt: skip
+    assert book.pop(2) == (Answer.NOT_FILED, 0)
+    assert (book.pop(2), len(book)) == (None, 1)
+
+
+def _close(protocol: Protocol, txn: Transaction) -> None:
+    """End a transaction the way a desk does after a fallback."""
+    txn.outcome = Outcome.FALLBACK
+    txn.fund_fen = 0
+    protocol.close(txn)

@@ -184,3 +184,36 @@ def test_print_summary_shows_services_and_headlines() -> None:
     text = out.getvalue()
     assert "pharmacy" in text and "9,000" in text and "results/s" in text
     assert "50.00% (95% CI 10.00–90.00%, 1 of 2)" in text
+
+
+def test_quantiles_exact_then_sketched_within_a_tenth_of_a_percent() -> None:
+    """Up to the limit the figures equal numpy's; beyond it percentiles stay within 0.1%
+    of the exact ones and the mean stays exact."""
+    from sim.metrics import Quantiles
+
+    rng = np.random.default_rng(3)
+    values = rng.lognormal(-1.0, 1.2, 300_000)
+    small = Quantiles(exact_up_to=1_000_000)
+    for part in np.array_split(values, 7):
+        small.add(part)
+    assert small.exact
+    assert small.summary() == percentiles(values)
+    sketch = Quantiles(exact_up_to=50_000)
+    for part in np.array_split(values, 7):
+        sketch.add(part)
+    assert not sketch.exact
+    got, want = sketch.summary(), percentiles(values)
+    assert got["mean"] == pytest.approx(want["mean"], rel=1e-12)
+    for q in ("p50", "p95", "p99"):
+        assert got[q] == pytest.approx(want[q], rel=0.0012)
+
+
+def test_quantiles_ignore_nan_and_count_tiny_values_as_zero() -> None:
+    """NaN is skipped; values under a microsecond sit at 0 in the sketch."""
+    from sim.metrics import Quantiles
+
+    q = Quantiles(exact_up_to=2)
+    q.add([np.nan, *[0.0] * 60, *[5.0] * 40])
+    assert q.count == 100
+    assert q.summary()["p50"] == 0.0
+    assert q.summary()["p95"] == pytest.approx(5.0, rel=0.001)

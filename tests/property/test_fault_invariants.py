@@ -1,0 +1,65 @@
+"""Invariants under random faults (Hypothesis): outages, losses and partitions in any mix.
+
+A small network (the smoke scenario, 40 minutes) with a random fault schedule must
+still end every transaction exactly once, never settle a key twice, and keep its
+books: any violation stops the run with an error, so a completed run with all
+checks true is the property.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim import load_scenario, run_once
+from tests.conftest import SCENARIOS
+
+NODES = ["national", "card_platform", "GD", "BJ", "SC", "HA"]
+
+outages = st.lists(
+    st.fixed_dictionaries({
+        "node": st.sampled_from(NODES),
+        "at": st.integers(0, 2300).map("{}s".format),
+        "duration": st.integers(1, 900).map("{}s".format),
+    }),
+    max_size=3,
+)  # fmt: skip
+links = st.lists(
+    st.fixed_dictionaries({
+        "link": st.sampled_from(["access", "backbone"]),
+        "loss": st.floats(0.0, 0.4),
+        "added_latency": st.sampled_from(["0s", "50ms", "2s", "4s"]),
+    }).filter(lambda f: f["loss"] > 0 or f["added_latency"] != "0s"),
+    max_size=2,
+)  # fmt: skip
+partitions = st.lists(
+    st.fixed_dictionaries({
+        "between": st.sampled_from([["GD", "national"], ["national", "BJ"], ["SC", "HA"]]),
+        "at": st.integers(0, 2300).map("{}s".format),
+        "duration": st.integers(1, 900).map("{}s".format),
+    }),
+    max_size=2,
+)  # fmt: skip
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(outages=outages, links=links, partitions=partitions)
+def test_random_faults_keep_every_invariant(outages: list, links: list, partitions: list) -> None:
+    """Every transaction ends once, no key settles twice, the money checks all pass."""
+    import json
+
+    faults = json.dumps({"outages": outages, "links": links, "partitions": partitions})
+    scenario = load_scenario(SCENARIOS / "smoke.yaml",
+                             ["horizon=40min", "warmup=0s", f"faults={faults}",
+                              "network.retry.reversals=2"])  # fmt: skip
+    result = run_once(scenario, Path(tempfile.mkdtemp()) / "out")
+    checks = result.summary["ledger"]["checks"]
+    assert all(checks.values()), checks
+    table = result.transactions(["txn_id", "outcome", "fund_fen"]).to_pandas()
+    assert np.array_equal(table["txn_id"].to_numpy(), np.arange(len(table)))
+    assert set(table["outcome"]) <= {"settled", "fallback", "declined"}
+    assert (table.loc[table["outcome"] != "settled", "fund_fen"] == 0).all()
