@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import typing
 from collections.abc import Iterable, Iterator, Mapping
 
 import attrs
@@ -23,9 +24,11 @@ from sim.units import show_value
 
 def cross_check(scenario: Scenario) -> list[Problem]:
     """Every cross-section problem of a structurally valid scenario."""
-    problems: list[Problem] = _check_calendar(scenario)
+    problems: list[Problem] = _check_calendar(scenario) + _check_counts(scenario, "")
     if scenario.provinces not in BUILTIN_TABLES:
         return [*problems, _unknown_table(scenario.provinces)]
+    if problems:
+        return problems  # the checks below work with these counts and dates
     table = load_provinces(scenario.provinces)
     ids = set(table.ids)
     tables: dict[str, Mapping[str, object]] = {
@@ -122,6 +125,44 @@ def _check_faults(scenario: Scenario, ids: tuple[str, ...]) -> list[Problem]:
         if reader.province not in ids:
             problems.append(Problem(f"faults.readers[{i}].province",
                                     f"unknown province {reader.province!r}"))  # fmt: skip
+    return problems
+
+
+MAX_COUNT = 1_000_000_000
+"""Largest count (points, libraries, gates, servers, retries): larger ones are typos, and
+would overflow the 64-bit integers counts are kept in (as 1e40 libraries did)."""
+
+
+def _check_counts(obj: object, path: str) -> list[Problem]:
+    """Every whole number of the scenario except ``seed`` is at most :data:`MAX_COUNT`.
+
+    Walks the schema's fields by their type: ``int`` fields and ``dict[str, int]``
+    values are counts (money is ``MoneyFen``, not ``int``, and is bounded apart).
+    """
+    cls: typing.Any = type(obj)
+    if not attrs.has(cls):
+        return []
+    problems = []
+    hints = typing.get_type_hints(cls)
+    for field in attrs.fields(cls):
+        value = getattr(obj, field.name)
+        where = f"{path}.{field.name}" if path else field.name
+        kind = hints[field.name]
+        if where == "seed":
+            continue
+        if kind in (int, int | None) and isinstance(value, int) and value > MAX_COUNT:
+            problems.append(Problem(where, f"must be ≤ {MAX_COUNT}, got {show_value(value)}"))
+        elif kind == dict[str, int]:
+            problems += [
+                Problem(f"{where}.{key}", f"must be ≤ {MAX_COUNT}, got {show_value(count)}")
+                for key, count in value.items()
+                if count > MAX_COUNT
+            ]
+        elif isinstance(value, tuple):
+            for i, item in enumerate(value):
+                problems += _check_counts(item, f"{where}[{i}]")
+        else:
+            problems += _check_counts(value, where)
     return problems
 
 

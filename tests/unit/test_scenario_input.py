@@ -300,3 +300,24 @@ def test_values_that_would_overflow_the_run_are_refused(
     with pytest.raises(ScenarioError) as info:
         load_scenario(smoke_path, [override])
     assert [(path, message)] == [(p.path, p.message) for p in info.value.problems]
+
+
+@pytest.mark.parametrize(
+    ("override", "path"),
+    [
+        (
+            "services.library.libraries.provinces={BJ: 1e40}",
+            "services.library.libraries.provinces.BJ",
+        ),
+        ("network.national.servers=1e12", "network.national.servers"),
+        ("services.pharmacy.points.capacity=99999999999", "services.pharmacy.points.capacity"),
+        ("network.retry.max=1e15", "network.retry.max"),
+    ],
+)
+def test_counts_beyond_a_billion_are_refused(override: str, path: str) -> None:
+    """A count past 1e9 is a typo that would overflow int64 counts (found by the fuzz batch:
+    a library override of 1e40 crashed validation itself)."""
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(SCENARIOS / "baseline_weekday.yaml", [override])
+    [(found, message)] = [(p.path, p.message) for p in info.value.problems]
+    assert (path, True) == (found, message.startswith("must be ≤ 1000000000, got "))
