@@ -120,7 +120,7 @@ def _raw(name: str, *overrides: str) -> Scenario:
     "overrides",
     [
         ("population.holders=1e300",),
-        ("services.pharmacy.points={total: 1e90, capacity: 1, service_time: {constant: 1s}}",),
+        ("services.pharmacy.points={total: 1e9, capacity: 1e9, service_time: {constant: 1s}}",),
         ("horizon=2000000d", "outputs.sample_every=10d"),
         ("services.pharmacy.rate={per_holder_per_day: 0}",),
     ],
