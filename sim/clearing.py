@@ -205,7 +205,7 @@ def _advance(p: int) -> tuple[int, int, int, int]:
     return (AccountKind.ADVANCE, p, -1, -1)
 
 
-def initial_advances(scenario: Any, population: Any, policy: Any) -> list[int]:
+def initial_advances(scenario: Any, provinces: Any, population: Any, policy: Any) -> list[int]:
     """Each treatment province's initial advance fund: ``advance.days`` of expected payments.
 
     The expectation is a sizing estimate, not a forecast: expected cross-province
@@ -213,8 +213,10 @@ def initial_advances(scenario: Any, population: Any, policy: Any) -> list[int]:
     filed share × mean bill × covered share × the default rule's tertiary resident
     ratio, ignoring deductibles, ceilings and unconnected hospitals.
     """
+    from sim.demand import arrival_rates
     from sim.distributions import mean
     from sim.domain import SERVICE_CODES, Level, Scheme
+    from sim.points import point_counts
 
     days = scenario.clearing.advance.days
     holders = population.holders_per_province.astype(np.float64)
@@ -224,7 +226,9 @@ def initial_advances(scenario: Any, population: Any, policy: Any) -> list[int]:
     per_day = np.zeros(holders.size)
     for name, spec in scenario.services.medical().items():
         code = SERVICE_CODES[name]
-        national = holders.sum() * spec.rate.per_holder_per_day * spec.cross_province_share
+        points = point_counts(spec.points, provinces.holders, scenario.scale)
+        rates = arrival_rates(spec, ids, population.holders_per_province, points)
+        national = rates.sum() * 86400.0 * spec.cross_province_share
         arrivals = national * pull  # spread over treatment provinces as demand spreads them
         rule = policy.rules[0][code]
         ratio = 0.0 if rule is None else rule.ratio_for(Scheme.RESIDENT, Level.TERTIARY) / 1e4

@@ -1,13 +1,14 @@
-"""The command line: ``sscard-sim run``, ``validate``, ``sweep``, ``report``, ``capacity``.
+"""The command line: ``run``, ``validate``, ``validate-model``, ``sweep``, ``report`` and more.
 
 Exit codes: 0 success; 1 the run failed (for ``sweep``: some tasks failed, and
-the sweep folder records them); 2 bad input (a scenario that does not validate,
-a run larger than the resource limits, a wrong option, an existing results
-folder, a folder holding another sweep); 130 interrupted. Bad scenarios are
-reported as a list of problems by key path, never a traceback. ``run`` sizes a
-run with :mod:`sim.guard` before anything is built, and refuses one expected to
-exceed ``--max-events`` or ``--max-memory`` with the estimate and the option
-that would allow it.
+the sweep folder records them; for ``validate-model``: a comparison with theory
+failed); 2 bad input (a scenario that does not validate, a run larger than the
+resource limits, a wrong option, an existing results folder, a folder holding
+another sweep); 130 interrupted. Bad scenarios are reported as a list of
+problems by key path, never a traceback. ``run`` sizes a run with
+:mod:`sim.guard` before anything is built, and refuses one expected to exceed
+``--max-events`` or ``--max-memory`` with the estimate and the option that
+would allow it.
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ import argparse
 import contextlib
 import datetime as dt
 import math
+import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from sim import guard
-from sim.console import RunProgress, print_summary
+from sim.console import RunProgress, print_node_theory, print_summary
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.units import UnitError, parse_bytes
 
@@ -74,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
         f"(default {guard.MAX_MEMORY_BYTES / 1e9:g}GB; 'inf' for no limit)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar, no summary table")
+    run.add_argument(
+        "--theory",
+        action="store_true",
+        help="also print each settlement node's wait beside its Erlang-C approximation",
+    )
     validate = commands.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("scenarios", type=Path, nargs="+", help="scenario files (YAML)")
     validate.add_argument(
@@ -83,6 +91,31 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="override a scenario key (repeatable)",
+    )
+    model = commands.add_parser(
+        "validate-model",
+        help="compare the model with queueing theory on reduced scenarios",
+        description="Run each scenario (default: scenarios/validation/*.yaml) as replications, "
+        "compare its figures with the theory it reduces to, and print the table. "
+        "See docs/validation.md.",
+    )
+    model.add_argument("scenarios", type=Path, nargs="*", help="scenario files (YAML)")
+    model.add_argument(
+        "--replications", type=int, default=10, metavar="R", help="replications per case (≥ 2)"
+    )
+    model.add_argument(
+        "--quick",
+        action="store_true",
+        help="windows ten times shorter; judge the 99%% interval only (a smoke test)",
+    )
+    model.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: CPUs)"
+    )
+    model.add_argument(
+        "--no-confirm",
+        dest="confirm",
+        action="store_false",
+        help="judge the first set of replications only (no independent confirmation set)",
     )
     _experiment_parsers(commands)
     return parser
@@ -194,6 +227,10 @@ def _experiment_parsers(commands: Any) -> None:
     )
 
 
+VALIDATION_DIR = Path("scenarios") / "validation"
+"""Where ``validate-model`` looks for scenarios when none are named."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``sscard-sim`` and ``python -m sim``; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -204,6 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sim.experiment import commands  # deferred: run and validate need none of it
 
             return commands.COMMANDS[args.command](args)
+        if args.command == "validate-model":
+            return _validate_model(args)
         return _run(args)
     except KeyboardInterrupt:
         if args.command in ("sweep", "capacity"):
@@ -225,6 +264,41 @@ def _validate(paths: Sequence[Path], overrides: Sequence[str]) -> int:
         else:
             print(f"{path}: ok ({scenario.name})")
     return status
+
+
+def _validate_model(args: argparse.Namespace) -> int:
+    from sim.validation.report import print_reports  # deferred: imports SciPy
+    from sim.validation.runner import CaseReport, validate
+
+    paths = list(args.scenarios) or sorted(VALIDATION_DIR.glob("*.yaml"))
+    if not paths:
+        print(f"error: no scenario named and none in {VALIDATION_DIR}/", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.replications < 2 or args.jobs < 1:
+        print("error: needs --replications ≥ 2 and --jobs ≥ 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    scenarios, status = [], EXIT_OK
+    for path in paths:
+        try:
+            scenarios.append(load_scenario(path))
+        except ScenarioError as exc:
+            print(exc.report(), file=sys.stderr)
+            status = EXIT_BAD_INPUT
+    if status != EXIT_OK:
+        return status
+
+    def done(report: CaseReport) -> None:
+        verdict = "pass" if report.passed else "FAIL"
+        print(f"{report.case.name}: {verdict} ({report.wall_s:.1f}s of runs)", file=sys.stderr)
+
+    print(f"validate-model: {len(scenarios)} cases × {args.replications} replications on "
+          f"{args.jobs} processes", file=sys.stderr)  # fmt: skip
+    start = time.perf_counter()
+    reports = validate(
+        scenarios, args.replications, args.jobs, args.quick, args.confirm, on_case=done
+    )
+    print_reports(reports, args.quick, time.perf_counter() - start)
+    return EXIT_OK if all(r.passed for r in reports) else EXIT_FAILED
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -258,6 +332,8 @@ def _run(args: argparse.Namespace) -> int:
         progress.close()
     if not args.quiet:
         print_summary(result.summary, result.manifest, str(out))
+    if args.theory:
+        print_node_theory(result.summary)
     return EXIT_OK
 
 

@@ -25,7 +25,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["RunProgress", "print_summary"]
+__all__ = ["RunProgress", "print_node_theory", "print_summary"]
 
 
 def _clock(seconds: float) -> str:
@@ -250,3 +250,42 @@ def _pct(share: dict[str, Any]) -> str:
         f"{share['value'] * 100:.2f}% (95% CI {low * 100:.2f}–{high * 100:.2f}%, "
         f"{share['count']:,} of {share['of']:,})"
     )
+
+
+def print_node_theory(summary: dict[str, Any], stream: TextIO | None = None) -> None:
+    """Print each busy settlement node's simulated wait beside its Erlang-C approximation."""
+    out = stream if stream is not None else sys.stdout
+    console = Console(file=out, width=None if out.isatty() else 132)
+    table = Table(
+        title="settlement nodes: simulated wait vs Erlang C from the measured load",
+        title_justify="left",
+        caption="flagged: differs by more than a factor of two, or saturated "
+        "(see docs/validation.md)",
+        caption_justify="left",
+    )
+    for name in ("node", "servers", "arrivals/s", "service ms", "util %", "wait ms",
+                 "Erlang C ms", "ratio", "verdict"):  # fmt: skip
+        table.add_column(name, justify="left" if name in ("node", "verdict") else "right")
+    for row in summary.get("settlement_nodes", []):
+        if not row["arrival_rate_per_s"]:
+            continue
+        verdict = row["verdict"]
+        style = "bold red" if verdict in ("differs", "saturated") else ""
+        table.add_row(
+            row["station"].removeprefix("node:"),
+            str(row["servers"]),
+            _fixed(row["arrival_rate_per_s"], 1.0),
+            _fixed(row["mean_service_s"], 1000.0),
+            _fixed(row["utilisation"], 100.0),
+            _fixed(row["wait_mean_s"], 1000.0),
+            _fixed(row["erlang_c_wait_s"], 1000.0),
+            "–" if row["ratio"] is None or math.isnan(row["ratio"]) else f"{row['ratio']:.2f}",
+            Text(verdict, style=style),
+        )
+    console.print(table)
+
+
+def _fixed(value: float | None, factor: float) -> str:
+    if value is None or math.isnan(value):
+        return "–"
+    return f"{value * factor:,.3g}" if value * factor < 100 else f"{value * factor:,.0f}"

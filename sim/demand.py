@@ -21,8 +21,17 @@ import numpy as np
 import numpy.typing as npt
 
 from sim.calendar import Clock
+from sim.scenario.schema import MedicalService, PerPointPerHour
 
-__all__ = ["ArrivalBatch", "ArrivalStream", "Demand", "IdRanges", "poisson_hour"]
+__all__ = [
+    "ArrivalBatch",
+    "ArrivalStream",
+    "Demand",
+    "IdRanges",
+    "arrival_rates",
+    "hourly_means",
+    "poisson_hour",
+]
 
 Columns = dict[str, npt.NDArray[np.generic]]
 
@@ -109,6 +118,44 @@ def defaults(n: int) -> Columns:
 
 MAX_BATCH = 100_000
 """Expected arrivals per batch above which an hour is split into shorter pieces."""
+
+
+def arrival_rates(
+    service: MedicalService,
+    province_ids: Sequence[str],
+    holders: npt.NDArray[np.int64],
+    points: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """Arrivals per second of a service in each province, at profile weight 1.
+
+    A plain function of the scenario and the (scaled) holder and point counts,
+    so that theory checks compute exactly the rate the model draws from.
+    """
+    if isinstance(service.rate, PerPointPerHour):
+        rate = points.astype(np.float64) * (service.rate.value / 3600.0)
+    else:
+        rate = holders.astype(np.float64) * (service.rate.per_holder_per_day / 86400.0)
+    if service.sites is not None:
+        rate = np.where(np.isin(np.asarray(province_ids), service.sites), rate, 0.0)
+    return rate
+
+
+def hourly_means(
+    clock: Clock,
+    horizon_s: float,
+    weights: npt.NDArray[np.float64],
+    base_rate: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The hour edges and the expected arrivals per (hour piece, province).
+
+    Row ``k`` covers ``[edges[k], edges[k + 1])``; the counts in these cells are
+    independent Poisson variables with these means, which is what the
+    chi-square check of the arrival process compares against.
+    """
+    edges = clock.hour_edges(horizon_s)
+    hours = clock.hour_of_day(edges[:-1])
+    widths = np.diff(edges)
+    return edges, (weights[hours] * widths)[:, None] * base_rate[None, :]
 
 
 class Demand:

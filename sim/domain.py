@@ -57,7 +57,7 @@ class Outcome(IntEnum):
     FALLBACK = 1
     """Not settled directly: the patient pays in full and claims later by hand."""
     DECLINED = 2
-    """Refused by the home platform (for example, insurance not active)."""
+    """Refused: by the home platform (insurance not active), or unserved by a full point."""
 
 
 class Reason(IntEnum):
@@ -78,6 +78,9 @@ class Reason(IntEnum):
     """A library cannot verify a holder insured in a province it is not interconnected with."""
     CREDIT_PENDING = 7
     """A withdrawal on payday before the holder's credit has landed: nothing to withdraw yet."""
+
+    BLOCKED = 8
+    """Turned away unserved: the point's queue was at its ``queue_limit``."""
 
 
 SERVICES: tuple[str, ...] = (

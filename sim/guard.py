@@ -24,7 +24,7 @@ import math
 
 import attrs
 
-from sim.provinces import load_provinces
+from sim.provinces import simulated_provinces
 from sim.scenario import Scenario
 from sim.services import expected_loads
 from sim.units import format_bytes
@@ -110,7 +110,7 @@ def estimate(scenario: Scenario) -> Estimate:
     Works in floats throughout, so an absurd scenario (``population.holders: 1e300``,
     ``points.total: 1e40``) gives an absurd estimate rather than an overflow.
     """
-    table = load_provinces(scenario.provinces)
+    table = simulated_provinces(scenario)  # the model's provinces: its region, its holders
     given = scenario.population.holders
     total = float(table.holders.sum()) if given is None else float(given)
     holders = _rounded(total * scenario.scale)

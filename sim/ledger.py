@@ -22,7 +22,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.domain import SERVICE_CODES, SERVICES, Outcome, labels
+from sim.domain import SERVICE_CODES, SERVICES, Outcome, Reason, labels
 
 __all__ = [
     "Account",
@@ -111,6 +111,7 @@ def transaction_postings(columns: Mapping[str, npt.NDArray[Any]]) -> dict[str, n
     service, outcome = columns["service"], columns["outcome"]
     settled = outcome == Outcome.SETTLED
     medical = np.isin(service, MEDICAL)
+    served = columns["reason"] != Reason.BLOCKED  # turned away at a full queue: no bill
     paid = settled & medical
     cross = columns["site"] != columns["home"]
     credit = settled & np.isin(service, CREDITS)
@@ -122,7 +123,8 @@ def transaction_postings(columns: Mapping[str, npt.NDArray[Any]]) -> dict[str, n
          "end_s", (AccountKind.FUND, "home"), (AccountKind.HOSPITAL, "site")),
         (paid & (columns["fund_fen"] > 0) & cross, PostingKind.FUND_SHARE, "fund_fen",
          "end_s", (AccountKind.ADVANCE, "site"), (AccountKind.HOSPITAL, "site")),
-        (medical & ~settled & (columns["amount_fen"] > 0), PostingKind.SELF_PAY, "amount_fen",
+        (medical & ~settled & served & (columns["amount_fen"] > 0), PostingKind.SELF_PAY,
+         "amount_fen",
          "end_s", (AccountKind.HOLDERS, "home"), (AccountKind.HOSPITAL, "site")),
         (credit & (columns["amount_fen"] > 0), PostingKind.PAYOUT_TRANSFER, "amount_fen",
          "arrival_s", (AccountKind.PENSION_FUND, "home"), (AccountKind.BANK, "home")),
@@ -168,7 +170,7 @@ def expected_movements(columns: Mapping[str, npt.NDArray[Any]]) -> tuple[Ints, I
     twice (fund → bank → card); a debited fare or a withdrawal once; nothing else.
     """
     service, settled = columns["service"], columns["outcome"] == Outcome.SETTLED
-    medical = np.isin(service, MEDICAL)
+    medical = np.isin(service, MEDICAL) & (columns["reason"] != Reason.BLOCKED)
     amount = columns["amount_fen"].astype(np.int64)
     fund = np.where(medical & settled, columns["fund_fen"], 0).astype(np.int64)
     other = np.where(medical, amount - fund, 0)
@@ -364,6 +366,7 @@ _EMPTY: dict[str, npt.NDArray[Any]] = {
     "home": np.zeros(0, np.int64), "personal_fen": np.zeros(0, np.int64),
     "fund_fen": np.zeros(0, np.int64), "amount_fen": np.zeros(0, np.int64),
     "end_s": np.zeros(0), "arrival_s": np.zeros(0), "point": np.zeros(0, np.int64),
+    "reason": np.zeros(0, np.int64),
 }  # fmt: skip
 
 

@@ -48,8 +48,10 @@ def station_table(stations: Sequence[StationStats], now: float) -> dict[str, lis
     """One row per station: load, waits, utilisation and queue over the measured window.
 
     The window runs from the station's last reset (the warm-up's end) to ``now``.
-    Little's law can be checked on every row: ``mean_queue ≈ arrival_rate_per_s ×
-    wait_mean_s``.
+    Little's law can be checked on every row: ``mean_queue ≈ (arrivals − blocked)
+    / window_s × wait_mean_s``, and exactly once the jobs queued at either end of
+    the window are accounted for (``queue_start``, ``queue_end``,
+    ``wait_carried_in_s``, ``wait_open_s``; see :mod:`sim.validation.little`).
     """
     rows: dict[str, list[Any]] = {key: [] for key in _STATION_COLUMNS}
     for st in stations:
@@ -63,7 +65,9 @@ def station_table(stations: Sequence[StationStats], now: float) -> dict[str, lis
             "province": st.province,
             "service": st.service,
             "servers": st.servers,
+            "window_s": now - st.since,
             "arrivals": st.measured_arrivals,
+            "blocked": st.measured_blocked,
             "completions": st.measured_completions,
             "throughput_per_h": st.measured_completions / span * 3600.0,
             "arrival_rate_per_s": st.measured_arrivals / span,
@@ -75,6 +79,10 @@ def station_table(stations: Sequence[StationStats], now: float) -> dict[str, lis
             "mean_busy": st.busy_area / span,
             "mean_queue": st.queue_area / span,
             "max_queue": st.max_queue,
+            "queue_start": st.queue_at_reset,
+            "queue_end": st.queue,
+            "wait_carried_in_s": st.wait_carried_in,
+            "wait_open_s": st.open_wait(now),
         }
         for key in _STATION_COLUMNS:
             rows[key].append(values[key])
@@ -87,7 +95,9 @@ _STATION_COLUMNS = (
     "province",
     "service",
     "servers",
+    "window_s",
     "arrivals",
+    "blocked",
     "completions",
     "throughput_per_h",
     "arrival_rate_per_s",
@@ -99,6 +109,10 @@ _STATION_COLUMNS = (
     "mean_busy",
     "mean_queue",
     "max_queue",
+    "queue_start",
+    "queue_end",
+    "wait_carried_in_s",
+    "wait_open_s",
 )
 
 

@@ -37,7 +37,7 @@ from sim.network import Network
 from sim.policy import PolicyTable
 from sim.population import Population, build_population
 from sim.protocol import Protocol
-from sim.provinces import ProvinceTable, load_provinces
+from sim.provinces import ProvinceTable, simulated_provinces
 from sim.recorder import IdCounter, StationSeries, TransactionRecorder, sample_stations
 from sim.scenario import Scenario, dump_scenario
 from sim.scenario.faults import FaultsSpec
@@ -45,6 +45,7 @@ from sim.services import ServiceContext, ServiceRuntime, build_services
 from sim.stations import StationStats
 from sim.streams import Streams
 from sim.transaction import Transaction
+from sim.validation.nodes import node_theory
 from sim.warmup import AutoWarmup, checkpoints_needed
 
 __all__ = ["Model", "build", "simulate"]
@@ -79,9 +80,7 @@ def build(scenario: Scenario, workdir: Path) -> Model:
     env = simpy.Environment()
     streams = Streams(scenario.seed)
     clock = Clock(scenario.start)
-    provinces = load_provinces(scenario.provinces)
-    if scenario.population.holders is not None:
-        provinces = provinces.with_holders_total(scenario.population.holders)
+    provinces = simulated_provinces(scenario)
     population = build_population(
         provinces, scenario.population, scenario.scale, streams.generator("population")
     )
@@ -104,7 +103,7 @@ def build(scenario: Scenario, workdir: Path) -> Model:
     clearing = ClearingHouse(
         scenario.clearing, provinces.ids, population.holders_per_province,
         period_boundaries(scenario.clearing, clock, horizon), horizon, ledger,
-        initial_advances(scenario, population, policy),
+        initial_advances(scenario, provinces, population, policy),
     )  # fmt: skip
     ctx = ServiceContext(env, scenario, clock, provinces, population, streams, network,
                          protocol, recorder, ledger, clearing)  # fmt: skip
@@ -255,6 +254,7 @@ def _collect(
     )
     if scenario.faults != FaultsSpec():
         summary["faults"] = _fault_figures(model, results.pq_read(path, results.SUMMARY_COLUMNS))
+    summary["settlement_nodes"] = node_theory(stations)
     manifest = {
         "scenario": dump_scenario(scenario),
         "seed": scenario.seed,

@@ -2,9 +2,10 @@
 
 Each (service, province) has a group of points; each point is a
 :class:`~sim.stations.Station` with ``capacity`` counters or terminals and its
-own queue, and an arrival joins the queue of the point drawn for it. Point
-counts are given at full scale and scaled with the scenario, at least one per
-province, so each point sees a realistic load at any scale.
+own queue, and an arrival joins the queue of the point drawn for it (or is
+turned away if that queue is at the point's ``queue_limit``). Point counts are
+given at full scale and scaled with the scenario, at least one per province,
+so each point sees a realistic load at any scale.
 """
 
 from __future__ import annotations
@@ -51,9 +52,10 @@ class PointGroup:
         count: int,
         capacity: int,
         channel: str = "",
+        queue_limit: int | None = None,
     ) -> None:
         name = f"point:{service}:{province}" + (f":{channel}" if channel else "")
         self.stats = StationStats(name, "point", province, service)
-        self.points = [Station(env, capacity, self.stats) for _ in range(count)]
+        self.points = [Station(env, capacity, self.stats, queue_limit) for _ in range(count)]
         self.networked = [True] * count
         """Per point: connected to cross-province direct settlement."""

@@ -23,7 +23,7 @@ from sim.domain import CardKind, Scheme
 from sim.provinces import ProvinceTable, apportion
 from sim.scenario.schema import PopulationSpec
 
-__all__ = ["Population", "build_population", "hash_uniform"]
+__all__ = ["Population", "build_population", "hash_uniform", "holder_counts"]
 
 Ids = npt.NDArray[np.int64]
 
@@ -181,13 +181,18 @@ class Population:
         return home.astype(np.int64)
 
 
+def holder_counts(provinces: ProvinceTable, spec: PopulationSpec, scale: float) -> Ids:
+    """Simulated holders insured in each province: the scaled total, apportioned exactly."""
+    full = provinces.holders.astype(np.float64)
+    total = spec.holders if spec.holders is not None else float(full.sum())
+    return apportion(full, total * scale)
+
+
 def build_population(
     provinces: ProvinceTable, spec: PopulationSpec, scale: float, rng: np.random.Generator
 ) -> Population:
     """Lay out the scaled holders of a scenario: counts, migrants and hash keys."""
-    full = provinces.holders.astype(np.float64)
-    total = spec.holders if spec.holders is not None else float(full.sum())
-    counts = apportion(full, total * scale)
+    counts = holder_counts(provinces, spec, scale)
     n = counts.size
     destinations = provinces.population.astype(np.float64)
     migrants = np.zeros((n, n), dtype=np.int64)

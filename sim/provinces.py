@@ -12,6 +12,7 @@ import csv
 import io
 from collections.abc import Mapping
 from importlib import resources
+from typing import Any
 
 import attrs
 import numpy as np
@@ -44,6 +45,25 @@ class ProvinceTable:
             return self.ids.index(province_id)
         except ValueError:
             raise KeyError(f"unknown province {province_id!r}") from None
+
+    def subset(self, province_ids: tuple[str, ...]) -> ProvinceTable:
+        """The rows of the named provinces only, in table order (a scenario's ``region``).
+
+        Table order, not the order given, so that the same region written in
+        another order simulates exactly the same thing.
+        """
+        rows = sorted(self.index(pid) for pid in set(province_ids))
+        pick = np.array(rows, dtype=np.int64)
+        return attrs.evolve(
+            self,
+            ids=tuple(self.ids[i] for i in rows),
+            codes=tuple(self.codes[i] for i in rows),
+            names=tuple(self.names[i] for i in rows),
+            names_zh=tuple(self.names_zh[i] for i in rows),
+            population=self.population[pick],
+            aged_60_plus_share=self.aged_60_plus_share[pick],
+            holders=self.holders[pick],
+        )
 
     def with_holders_total(self, total: float) -> ProvinceTable:
         """The same table with holders rescaled so that they sum to ``total``."""
@@ -90,6 +110,20 @@ def full_scale_counts(
         if pid in table.ids:
             counts[table.index(pid)] = count
     return counts
+
+
+def simulated_provinces(scenario: Any) -> ProvinceTable:
+    """The provinces a scenario simulates: its table, holders rescaled, its ``region`` only.
+
+    The model and the theory checks both start from this, so they count the same
+    holders and points.
+    """
+    table = load_provinces(scenario.provinces)
+    if scenario.population.holders is not None:
+        table = table.with_holders_total(scenario.population.holders)
+    if scenario.region is not None:
+        table = table.subset(scenario.region)
+    return table
 
 
 def load_provinces(name: str = "builtin:2020") -> ProvinceTable:

@@ -211,6 +211,7 @@ def summarise(
         outcomes += np.bincount(c["outcome"], minlength=len(Outcome))
         reasons += np.bincount(c["reason"], minlength=len(Reason))
         settled = c["outcome"] == Outcome.SETTLED
+        served = c["reason"] != Reason.BLOCKED  # turned-away arrivals neither wait nor stay
         cross = c["cross"]
         requested = np.isfinite(c["settle"])  # a settlement request was sent and ended
         for where, mask in (("local", ~cross), ("cross_province", cross)):
@@ -229,8 +230,8 @@ def summarise(
             fig.fund_fen += int(c["fund_fen"][ok].sum())
             fig.settle_local.add(c["settle"][ok & ~cross])
             fig.settle_cross.add(c["settle"][ok & cross])
-            fig.latency.add(c["latency"][mine])
-            fig.wait.add(c["wait"][mine])
+            fig.latency.add(c["latency"][mine & served])
+            fig.wait.add(c["wait"][mine & served])
             fig.point.add(c["point"][mine])
         is_medical = np.isin(c["service"], medical_codes)
         inpatient_cross = (c["service"] == inpatient_code) & cross

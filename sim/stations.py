@@ -3,9 +3,12 @@
 A :class:`Station` is SimPy's ``Resource`` reduced to what a service point or a
 settlement node needs, driven by callbacks instead of processes: ``request``
 calls back when a server is free, ``release`` hands the server to the next in
-line. Several stations can share one :class:`StationStats` (all pharmacies of a
-province form one group), which keeps counts, time integrals of busy servers and
-queue length (for utilisation and Little's law), the maximum queue and every wait.
+line, and a station with a ``queue_limit`` turns arrivals away when that many
+are already waiting. Several stations can share one :class:`StationStats` (all
+pharmacies of a province form one group), which keeps counts, time integrals of
+busy servers and queue length (for utilisation and Little's law), the maximum
+queue and every wait, and can tell at any moment how long the jobs in its
+queues have been waiting, which closes Little's law exactly over a window.
 """
 
 from __future__ import annotations
@@ -21,6 +24,12 @@ import simpy
 
 __all__ = ["Station", "StationStats"]
 
+Waiting = deque[tuple[float, Any, Callable[[Any], None]]]
+"""A station's queue: (time queued, job, callback) in arrival order."""
+
+NO_LIMIT = 2**62
+"""The queue limit of a station without one (no queue ever reaches it)."""
+
 
 class StationStats:
     """Running figures of one station or one group of stations."""
@@ -28,6 +37,8 @@ class StationStats:
     __slots__ = (
         "arrivals",
         "arrivals_at_reset",
+        "blocked",
+        "blocked_at_reset",
         "busy",
         "busy_area",
         "completions",
@@ -38,10 +49,13 @@ class StationStats:
         "province",
         "queue",
         "queue_area",
+        "queue_at_reset",
+        "queues",
         "servers",
         "service",
         "since",
         "t",
+        "wait_carried_in",
         "waits",
     )
 
@@ -57,6 +71,12 @@ class StationStats:
         self.completions = 0
         self.arrivals_at_reset = 0
         self.completions_at_reset = 0
+        self.blocked = 0
+        self.blocked_at_reset = 0
+        self.queue_at_reset = 0
+        self.wait_carried_in = 0.0
+        self.queues: list[Waiting] = []
+        """The queues of the stations sharing these figures (to read waits in progress)."""
         self.max_queue = 0
         self.busy_area = 0.0
         self.queue_area = 0.0
@@ -72,14 +92,26 @@ class StationStats:
         self.t = now
 
     def reset(self, now: float) -> None:
-        """Start measuring afresh at ``now`` (end of warm-up); current state is kept."""
+        """Start measuring afresh at ``now`` (end of warm-up); current state is kept.
+
+        Jobs waiting at ``now`` will record their whole wait when they start;
+        the part of it before ``now`` is kept in ``wait_carried_in`` so that
+        Little's law can be closed exactly over the window.
+        """
         self.advance(now)
         self.arrivals_at_reset = self.arrivals
         self.completions_at_reset = self.completions
+        self.blocked_at_reset = self.blocked
         self.busy_area = self.queue_area = 0.0
         self.max_queue = self.queue
+        self.queue_at_reset = self.queue
+        self.wait_carried_in = self.open_wait(now)
         self.since = now
         self.waits = array("f")
+
+    def open_wait(self, now: float) -> float:
+        """Total time the jobs waiting at ``now`` have waited so far."""
+        return sum(now - since for queue in self.queues for since, _, _ in queue)
 
     @property
     def measured_arrivals(self) -> int:
@@ -91,32 +123,52 @@ class StationStats:
         """Completions since the last reset."""
         return self.completions - self.completions_at_reset
 
+    @property
+    def measured_blocked(self) -> int:
+        """Arrivals turned away at a full queue since the last reset."""
+        return self.blocked - self.blocked_at_reset
+
     def wait_array(self) -> npt.NDArray[np.float64]:
         """Waits recorded since the last reset, in order of service start."""
         return np.frombuffer(self.waits, dtype=np.float32).astype(np.float64)
 
 
 class Station:
-    """``servers`` identical servers and one FIFO queue of waiting jobs."""
+    """``servers`` identical servers and one FIFO queue of at most ``queue_limit`` jobs."""
 
-    __slots__ = ("busy", "down", "env", "epoch", "servers", "stats", "waiting")
+    __slots__ = ("busy", "down", "env", "epoch", "queue_limit", "servers", "stats", "waiting")
 
-    def __init__(self, env: simpy.Environment, servers: int, stats: StationStats) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        servers: int,
+        stats: StationStats,
+        queue_limit: int | None = None,
+    ) -> None:
         if servers < 1:
             raise ValueError(f"a station needs at least one server, got {servers}")
+        if queue_limit is not None and queue_limit < 0:
+            raise ValueError(f"a queue limit must be ≥ 0, got {queue_limit}")
         self.env = env
         self.servers = servers
+        self.queue_limit = NO_LIMIT if queue_limit is None else queue_limit
         self.busy = 0
         self.down = False
         """While down, the station's owner must not send it jobs (it accepts nothing)."""
         self.epoch = 0
         """Counts failures: a job started in an earlier epoch was lost when the station failed."""
-        self.waiting: deque[tuple[float, Any, Callable[[Any], None]]] = deque()
+        self.waiting: Waiting = deque()
         self.stats = stats
         stats.servers += servers
+        stats.queues.append(self.waiting)
 
-    def request(self, job: Any, on_start: Callable[[Any], None]) -> None:
-        """Queue ``job``; ``on_start(job)`` runs as soon as a server is its own."""
+    def request(self, job: Any, on_start: Callable[[Any], None]) -> bool:
+        """Queue ``job``; ``on_start(job)`` runs as soon as a server is its own.
+
+        Returns False if every server is busy and the queue is at its limit:
+        the job is turned away (counted as an arrival and as blocked) and
+        ``on_start`` is never called.
+        """
         stats = self.stats
         now = self.env._now
         dt = now - stats.t
@@ -129,11 +181,15 @@ class Station:
             stats.busy += 1
             stats.waits.append(0.0)
             on_start(job)
-        else:
+        elif len(self.waiting) < self.queue_limit:
             self.waiting.append((now, job, on_start))
             stats.queue += 1
             if stats.queue > stats.max_queue:
                 stats.max_queue = stats.queue
+        else:
+            stats.blocked += 1
+            return False
+        return True
 
     def release(self) -> None:
         """Free one server; the longest-waiting job, if any, takes it."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import math
 from array import array
+from collections import deque
 from collections.abc import Generator, Sequence
 from typing import Any
 
@@ -116,14 +117,17 @@ class Cut:
 class AutoWarmup:
     """Station checkpoints during a run, and the cut chosen once it has ended."""
 
-    _FIELDS = ("arrivals", "completions", "busy_area", "queue_area", "waits", "queue", "peak")
+    _FIELDS = ("arrivals", "completions", "blocked", "busy_area", "queue_area", "open_wait",
+               "waits", "queue", "peak")  # fmt: skip
 
     def __init__(self, stations: Sequence[StationStats], capacity: int) -> None:
         self.stations = list(stations)
         shape = (capacity, len(self.stations))
         self.time_s = np.zeros(capacity)
         self.figures = {
-            name: np.zeros(shape, dtype=np.float64 if name.endswith("area") else np.int64)
+            name: np.zeros(
+                shape, dtype=np.float64 if name.endswith(("area", "wait")) else np.int64
+            )
             for name in self._FIELDS
         }
         self.count = 0
@@ -145,6 +149,8 @@ class AutoWarmup:
             st.advance(now)
             f["arrivals"][i, j] = st.arrivals
             f["completions"][i, j] = st.completions
+            f["blocked"][i, j] = st.blocked
+            f["open_wait"][i, j] = st.open_wait(now)
             f["busy_area"][i, j] = st.busy_area
             f["queue_area"][i, j] = st.queue_area
             f["waits"][i, j] = len(st.waits)
@@ -159,6 +165,7 @@ class AutoWarmup:
         for st in self.stations:
             frozen = copy.copy(st)
             frozen.waits = array("f", st.waits)
+            frozen.queues = [deque(q) for q in st.queues]  # who is still waiting at the horizon
             self._at_horizon.append(frozen)
 
     def cut(self, arrival_s: npt.ArrayLike, latency_s: npt.ArrayLike) -> Cut:
@@ -182,6 +189,9 @@ class AutoWarmup:
             st = copy.copy(frozen)
             st.arrivals_at_reset = int(f["arrivals"][k, j])
             st.completions_at_reset = int(f["completions"][k, j])
+            st.blocked_at_reset = int(f["blocked"][k, j])
+            st.queue_at_reset = int(f["queue"][k, j])
+            st.wait_carried_in = float(f["open_wait"][k, j])
             st.busy_area = frozen.busy_area - float(f["busy_area"][k, j])
             st.queue_area = frozen.queue_area - float(f["queue_area"][k, j])
             st.waits = frozen.waits[int(f["waits"][k, j]) :]

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import attrs
 from hypothesis import strategies as st
 
-from sim.calendar import BUILTIN_PROFILES, hourly_weights, open_fraction_by_hour
+from sim.calendar import BUILTIN_PROFILES
 from sim.provinces import full_scale_counts, load_provinces
 from sim.scenario.card_services import (
     PAYOUT_BATCHES,
@@ -59,6 +60,7 @@ from sim.scenario.schema import (
     OutputsSpec,
     PerHolderPerDay,
     PerHolderPerYear,
+    PerPointPerHour,
     PointsSpec,
     PolicyRule,
     PolicySpec,
@@ -142,10 +144,14 @@ what a bill may be."""
 
 # --- sections ----------------------------------------------------------------------
 
-rates = st.one_of(
+holder_rates = st.one_of(
     st.builds(PerHolderPerYear, st.floats(0.0, 1000.0)),
     st.builds(PerHolderPerDay, st.floats(0.0, 10.0)),
 )
+"""Rates per holder (every service family)."""
+
+rates = holder_rates | st.builds(PerPointPerHour, st.floats(0.0, 1e6))
+"""Any rate (medical services may also give a rate per point)."""
 
 profiles = st.one_of(
     st.sampled_from(sorted(BUILTIN_PROFILES)),
@@ -175,13 +181,17 @@ def points_specs(draw: st.DrawFn, cls: type[PointsSpec] = PointsSpec) -> PointsS
     """
     count = draw(st.integers(1, 10**6))
     per_province = draw(st.booleans())
-    levels = {"levels": draw(level_shares())} if cls is HospitalPointsSpec else {}
+    hospital = (
+        {"levels": draw(level_shares()), "queue_limit": draw(st.none() | st.integers(0, 1000))}
+        if issubclass(cls, HospitalPointsSpec)
+        else {}
+    )
     return cls(
         capacity=draw(st.integers(1, 1000)),
         service_time=draw(duration_distributions),
         per_province=count if per_province else None,
         total=None if per_province else count,
-        **levels,
+        **hospital,
     )
 
 
@@ -291,15 +301,6 @@ province_counts = st.dictionaries(st.sampled_from(PROVINCE_IDS), st.integers(1, 
 
 
 @st.composite
-def library_demand(draw: st.DrawFn) -> dict[str, object]:
-    """A profile and opening hours with some demand while open (validation refuses none)."""
-    hours = draw(opening_hours())
-    profile = draw(profiles)
-    open_demand = hourly_weights(profile) * open_fraction_by_hour(hours.opens, hours.closes)
-    return {"profile": profile if open_demand.sum() > 0 else "flat", "opening_hours": hours}
-
-
-@st.composite
 def library_services(draw: st.DrawFn) -> LibraryService:
     """A library section, with or without an interconnection between some provinces."""
     count = draw(st.integers(1, 10**5))
@@ -332,9 +333,11 @@ def library_services(draw: st.DrawFn) -> LibraryService:
             latency=draw(st.none() | duration_distributions),
         )
     return LibraryService(
-        rate=draw(rates),
+        rate=draw(holder_rates),
         libraries=libraries,
-        **draw(library_demand()),
+        # Builtin profiles have demand in every hour, so some falls within opening hours.
+        profile=draw(st.sampled_from(sorted(BUILTIN_PROFILES))),
+        opening_hours=draw(opening_hours()),
         cross_province_share=draw(shares),
         resident_share=draw(shares),
         interconnection=link,
@@ -356,7 +359,7 @@ def transit_stations(draw: st.DrawFn) -> TransitStationsSpec:
 
 transit_services = st.builds(
     TransitService,
-    rate=rates,
+    rate=holder_rates,
     fare=money_distributions,
     stations=transit_stations(),
     upload_every=durations_s,
@@ -372,7 +375,7 @@ transit_services = st.builds(
 
 withdrawals_specs = st.builds(
     WithdrawalsSpec,
-    rate=rates,
+    rate=holder_rates,
     amount=money_distributions,
     counters=points_specs(),
     atms=points_specs(),
@@ -466,8 +469,25 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             lambda names: tuple(sorted(names, key=SERVICE_NAMES.index))
         )
     )
-    services = ServicesSpec(**{name: draw(SERVICE_STRATEGIES[name]) for name in enabled})
+    medical_only = all(name in MEDICAL for name in enabled)
+    region = (
+        draw(st.none() | st.lists(st.sampled_from(PROVINCE_IDS), min_size=1, max_size=4,
+                                  unique=True).map(tuple))
+        if medical_only else None
+    )  # fmt: skip
+    simulated = region if region is not None else PROVINCE_IDS
+    alone = len(simulated) < 2  # nowhere else for cross-province patients or migrants to be from
+    sites = st.none() | st.lists(st.sampled_from(simulated), min_size=1, unique=True).map(tuple)
+    drawn = {name: draw(SERVICE_STRATEGIES[name]) for name in enabled}
+    for name in enabled:
+        if name in MEDICAL:
+            lonely = {"cross_province_share": 0.0} if alone else {}
+            drawn[name] = attrs.evolve(drawn[name], sites=draw(sites), **lonely)
+    services = ServicesSpec(**drawn)
     medical = tuple(name for name in enabled if name in MEDICAL)
+    population = draw(population_specs)
+    if alone:
+        population = attrs.evolve(population, migrant_share=0.0, inflow={}, outflow={})
     horizon = draw(st.floats(1.0, 1e7))
     warmup = draw(st.floats(0.0, horizon, exclude_max=True) | st.just("auto"))
     # At most one million samples over the horizon (validate.cross_check).
@@ -482,7 +502,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         warmup=warmup,
         scale=draw(st.floats(0.0, 1.0, exclude_min=True)),
         provinces="builtin:2020",
-        population=draw(population_specs),
+        region=region,
+        population=population,
         services=services,
         network=draw(network_specs),
         policy=draw(policy_specs(medical)) if medical else PolicySpec(),

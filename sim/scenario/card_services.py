@@ -17,11 +17,11 @@ from sim.scenario.schema import (
     IN_MONEY,
     Distribution,
     Exponential,
+    HolderRate,
     NodeSpec,
     PointsSpec,
     Problems,
     Profile,
-    Rate,
 )
 from sim.scenario.units_types import (
     Count,
@@ -136,7 +136,7 @@ class LibraryInterconnectionSpec:
 class LibraryService:
     """Loans and returns with the card as reading card, verified by the holder's home platform."""
 
-    rate: Rate
+    rate: HolderRate
     libraries: LibrariesSpec
     profile: Profile = "library"
     opening_hours: OpeningHours = OpeningHours(DurationS(9 * 3600.0), DurationS(21 * 3600.0))
@@ -178,7 +178,7 @@ class ClearingSpec:
 class TransitService:
     """Fare taps validated offline at gates, uploaded in batches and debited by clearing."""
 
-    rate: Rate
+    rate: HolderRate
     fare: Distribution = attrs.field(metadata=IN_MONEY)
     stations: TransitStationsSpec
     upload_every: DurationS = attrs.field(default=DurationS(600.0), validator=greater_than(0))
@@ -232,7 +232,7 @@ class SpikeSpec:
 class WithdrawalsSpec:
     """Withdrawals and balance checks at bank counters and ATMs."""
 
-    rate: Rate
+    rate: HolderRate
     amount: Distribution = attrs.field(metadata=IN_MONEY)
     counters: PointsSpec
     atms: PointsSpec

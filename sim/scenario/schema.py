@@ -128,7 +128,23 @@ class PerHolderPerDay:
         return self.value
 
 
-Rate = PerHolderPerYear | PerHolderPerDay
+@attrs.frozen
+class PerPointPerHour:
+    """Arrival rate: transactions per service point per hour, whatever the holders.
+
+    Demand then follows the points rather than the population: each point sees
+    this load (times the profile weight) at any ``scale``, because points scale
+    with it. It is how a reduced scenario gives a queue an exact arrival rate.
+    """
+
+    TAG: ClassVar[str] = "per_point_per_hour"
+    value: float = attrs.field(validator=at_least(0), metadata={"scalar": True})
+
+
+Rate = PerHolderPerYear | PerHolderPerDay | PerPointPerHour
+
+HolderRate = PerHolderPerYear | PerHolderPerDay
+"""A rate per holder: for services whose demand follows people, not points."""
 
 Profile = str | tuple[float, ...]
 """A builtin diurnal profile name, or 24 hourly weights (local time, 00h first)."""
@@ -180,6 +196,8 @@ class HospitalPointsSpec(PointsSpec):
 
     levels: LevelShares = LevelShares()
     """Hospital levels of the points (each province's points are split in these shares)."""
+    queue_limit: int | None = attrs.field(default=None, validator=at_least(0))
+    """Most holders waiting at one point (not counting those at a counter); default: no limit."""
 
 
 @attrs.frozen
@@ -205,6 +223,8 @@ class MedicalService:
     networked_share: float = attrs.field(default=1.0, validator=share)
     """Share of points connected to cross-province direct settlement (in every level)."""
     settlement: SettlementSpec = SettlementSpec()
+    sites: tuple[str, ...] | None = None
+    """Province ids where the service has demand; default: every simulated province."""
 
 
 @attrs.frozen
@@ -478,6 +498,8 @@ class Scenario:
     warmup: Warmup = attrs.field(default=DurationS(0.0), validator=_warmup_length)
     scale: float = attrs.field(default=1e-3, validator=[greater_than(0), share])
     provinces: str = "builtin:2020"
+    region: tuple[str, ...] | None = None
+    """Province ids simulated (holders, points, platforms); default: the whole table."""
     population: PopulationSpec = PopulationSpec()
     services: ServicesSpec = ServicesSpec()
     network: NetworkSpec = NetworkSpec()

@@ -25,6 +25,11 @@ from sim.units import show_value
 def cross_check(scenario: Scenario) -> list[Problem]:
     """Every cross-section problem of a structurally valid scenario."""
     problems: list[Problem] = _check_calendar(scenario) + _check_counts(scenario, "")
+    holders = scenario.population.holders
+    if holders is not None and holders > MAX_HOLDERS:
+        problems.append(
+            Problem("population.holders", f"must be ≤ {MAX_HOLDERS:g}, got {holders:g}")
+        )
     if scenario.provinces not in BUILTIN_TABLES:
         return [*problems, _unknown_table(scenario.provinces)]
     if problems:
@@ -42,6 +47,8 @@ def cross_check(scenario: Scenario) -> list[Problem]:
             for pid in weights
             if pid not in ids
         )
+    problems.extend(_check_ids(scenario.region, ids, "region", "province"))
+    simulated = set(scenario.region) & ids if scenario.region else ids
     # ServicesSpec.check runs only when the key is written; an omitted key is no better.
     problems.extend(Problem("services", message) for _, message in scenario.services.check())
     medical = scenario.services.medical()
@@ -51,10 +58,29 @@ def cross_check(scenario: Scenario) -> list[Problem]:
             problems.extend(_check_profile(profile, f"{path}.{sub}"))
         for sub, amount in _amounts(service):
             problems.extend(_check_amount(amount, f"{path}.{sub}"))
+        if name in medical:
+            problems.extend(
+                _check_ids(medical[name].sites, simulated, f"{path}.sites", "simulated province")
+            )
+        cross = getattr(service, "cross_province_share", 0.0)
+        if len(simulated) < 2 and cross > 0:
+            problems.append(
+                Problem(
+                    f"{path}.cross_province_share",
+                    "must be 0 when only one province is simulated (see 'region')",
+                )
+            )
         if name in medical and scenario.policy.rule("", name) is None:
             problems.append(
                 Problem(f"policy.default.{name}", f"missing: {path} needs a reimbursement rule")
             )
+    if len(simulated) < 2 and scenario.population.migrant_share > 0:
+        problems.append(
+            Problem(
+                "population.migrant_share",
+                "must be 0 when only one province is simulated (see 'region')",
+            )
+        )
     problems.extend(_check_card_services(scenario, table))
     for province_id, rules in scenario.policy.provinces.items():
         if province_id not in ids:
@@ -128,6 +154,8 @@ def _check_faults(scenario: Scenario, ids: tuple[str, ...]) -> list[Problem]:
     return problems
 
 
+MAX_HOLDERS = 1e10
+"""More card holders than people on Earth is a typo (and would overflow holder counts)."""
 MAX_COUNT = 1_000_000_000
 """Largest count (points, libraries, gates, servers, retries): larger ones are typos, and
 would overflow the 64-bit integers counts are kept in (as 1e40 libraries did)."""
@@ -198,6 +226,25 @@ def _unknown_table(name: str) -> Problem:
             f"to read; use a builtin table ({known})",
         )
     return Problem("provinces", f"unknown province table {show_value(name)} (known: {known})")
+
+
+def _check_ids(
+    given: tuple[str, ...] | None, known: set[str], path: str, what: str
+) -> list[Problem]:
+    """A list of province ids: not empty, no repeats, each one known."""
+    if given is None:
+        return []
+    if not given:
+        return [Problem(path, "must name at least one province (or be left out)")]
+    problems = [
+        Problem(f"{path}[{i}]", f"unknown {what} {pid!r} (known: {', '.join(sorted(known))})")
+        for i, pid in enumerate(given)
+        if pid not in known
+    ]
+    repeated = sorted({pid for pid in given if given.count(pid) > 1})
+    if repeated:
+        problems.append(Problem(path, f"names {', '.join(repeated)} more than once"))
+    return problems
 
 
 def _check_profile(profile: str | tuple[float, ...], path: str) -> list[Problem]:

@@ -5,20 +5,21 @@ e-card QR code is first verified online with the card platform), spends the
 service time on the bill, then sends the settlement request and waits for the
 answer. Settled: the patient pays the personal share. Not filed, out of
 retries or unverified: the patient pays in full and claims later (fallback).
-Ineligible: declined.
+Ineligible: declined. A patient who finds the point's queue at its limit is
+turned away at once, unserved: declined with reason ``blocked``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
 import simpy
 
 from sim.calendar import Clock, hourly_weights
-from sim.demand import Columns, defaults, poisson_hour
+from sim.demand import Columns, arrival_rates, defaults, poisson_hour
 from sim.distributions import sample_fen, sampler
 from sim.domain import SERVICE_CODES, CardKind, Outcome, Reason
 from sim.kernel import call_later
@@ -43,7 +44,8 @@ def build(ctx: ServiceContext, name: str, spec: MedicalService) -> ServiceRuntim
 
     scale = ctx.scenario.scale
     counts = point_counts(spec.points, ctx.provinces.holders, scale)
-    groups = [PointGroup(ctx.env, name, pid, int(n), spec.points.capacity)
+    groups = [PointGroup(ctx.env, name, pid, int(n), spec.points.capacity,
+                         queue_limit=spec.points.queue_limit)
               for pid, n in zip(ctx.provinces.ids, counts, strict=True)]  # fmt: skip
     service_time = sampler(spec.points.service_time, ctx.generator(f"point:{name}"))
     arrivals = MedicalArrivals(name, spec, ctx.population, counts, ctx.generator(f"demand:{name}"),
@@ -61,21 +63,29 @@ def expected_load(
 ) -> ServiceLoad:
     """Expected transactions, events and points of one medical service, without building it.
 
-    Arrivals per second are ``holders × rate`` at profile weight 1, as in
-    :class:`MedicalArrivals` (cross-province patients only move the same volume
-    between provinces), integrated over the profile for the whole horizon.
+    Arrivals per second at profile weight 1 are :func:`sim.demand.arrival_rates`
+    of the holders and points per province (in floats: expected counts, not the
+    model's rounded ones), as in :class:`MedicalArrivals` (cross-province patients
+    only move the same volume between sites), integrated over the whole horizon.
     """
     from sim.services import ServiceLoad, scaled_count
 
-    points = spec.points
+    spec_points, scale = spec.points, scenario.scale
+    share = table.holders / table.holders.sum()
+    if spec_points.per_province is not None:
+        points = np.maximum(np.full(share.size, spec_points.per_province * scale), 1.0)
+    else:
+        points = np.maximum(share * float(spec_points.total or 0) * scale, 1.0)
+    per_s = float(
+        arrival_rates(spec, table.ids, cast(Any, share * holders), cast(Any, points)).sum()
+    )
     weights = hourly_weights(spec.profile)
-    per_s = holders * spec.rate.per_holder_per_day / 86400.0
     seconds = Clock(scenario.start).weighted_seconds(weights, float(scenario.horizon))
     return ServiceLoad(
         transactions=per_s * seconds,
         events_per_transaction=events_per_transaction(spec, scenario.population.ecard_share),
         busiest_hour=per_s * float(weights.max()) * 3600.0,
-        points=scaled_count(points.per_province, points.total, scenario.scale, len(table)),
+        points=scaled_count(spec_points.per_province, spec_points.total, scale, len(table)),
     )
 
 
@@ -120,14 +130,14 @@ class MedicalArrivals:
         self.level_counts, self.level_start, self.level_cum = _levels(
             point_counts, spec.points.levels.as_tuple()
         )
-        holders = population.holders_per_province.astype(np.float64)
-        self.base_rate = holders * spec.rate.per_holder_per_day / 86400.0
+        self.base_rate = arrival_rates(spec, province_ids, population.holders_per_province,
+                                       point_counts)  # fmt: skip
         """Arrivals per second per province at profile weight 1."""
         pull = _weights(flows.inflow, province_ids)
         self.local_rate = self.base_rate * (1.0 - spec.cross_province_share)
         self.cross_rate = (self.base_rate.sum() * spec.cross_province_share
-                           * _normalised(holders * pull))  # fmt: skip
-        """Cross-province patients: the same national volume, drawn to sites by ``inflow``."""
+                           * _normalised(self.base_rate * pull))  # fmt: skip
+        """Cross-province patients: the same total, spread over sites by ``inflow``."""
         self.outflow = _weights(flows.outflow, province_ids)
 
     def networked_points(self, province: int, share: float) -> list[bool]:
@@ -245,7 +255,19 @@ class MedicalDesk:
         txn.point_index = txn.point
         station = self.groups[txn.site].points[txn.point]
         txn.point = station
-        station.request(txn, self._start)
+        if not station.request(txn, self._start):
+            self._turn_away(txn)
+
+    def _turn_away(self, txn: Transaction) -> None:
+        """The queue is full: the transaction ends now, never served, holding no counter."""
+        now = self.env._now
+        txn.start_s = txn.end_s = now
+        txn.outcome = Outcome.DECLINED
+        txn.reason = Reason.BLOCKED
+        txn.fund_fen = 0
+        txn.personal_fen = txn.amount_fen
+        self.protocol.close(txn)
+        self.recorder.finish(txn)
 
     def _start(self, txn: Transaction) -> None:
         txn.start_s = self.env._now

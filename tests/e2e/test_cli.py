@@ -141,3 +141,52 @@ def test_console_script_is_installed() -> None:
         pytest.skip("package not installed with its console script")
     done = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "run" in done.stdout and "validate" in done.stdout
+
+
+def test_run_with_theory_prints_erlang_c_per_node(tmp_path: Path) -> None:
+    """`run --theory` adds the per-node Erlang-C table; summary.json always holds its rows."""
+    out = tmp_path / "out"
+    done = sim("run", str(SCENARIOS / "smoke.yaml"), "--out", str(out), "--quiet", "--theory")
+    assert done.returncode == 0, done.stderr
+    assert "simulated wait vs Erlang C" in done.stdout and "national" in done.stdout
+    nodes = json.loads((out / "summary.json").read_text())["settlement_nodes"]
+    assert len(nodes) == 33
+    assert {"station", "erlang_c_wait_s", "wait_mean_s", "ratio", "verdict"} <= set(nodes[0])
+
+
+VALIDATION = SCENARIOS / "validation"
+
+
+def test_validate_model_quick_passes_and_prints_the_table() -> None:
+    """validate-model in quick mode on two cases: exit 0, one table row per quantity."""
+    cases = [str(VALIDATION / "erlang_b.yaml"), str(VALIDATION / "arrivals.yaml")]
+    done = sim("validate-model", *cases, "--quick", "--replications", "3", "--jobs", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for text in ("M/M/5/5 (Erlang B)", "P(turned away)", "hourly counts Poisson (χ²)",
+                 "rescaled gaps Exp(1) (KS)", "Little's law", "95% CI",
+                 "all cases pass"):  # fmt: skip
+        assert text in done.stdout, text
+    assert "FAIL" not in done.stdout
+
+
+def test_validate_model_fails_when_a_reduction_breaks(tmp_path: Path) -> None:
+    """A tandem whose timeout is shorter than the round trip retries requests: exit 1."""
+    text = (VALIDATION / "tandem.yaml").read_text().replace("timeout: 1min", "timeout: 150ms")
+    broken = tmp_path / "tandem_timeouts.yaml"
+    broken.write_text(text)
+    done = sim("validate-model", str(broken), "--quick", "--replications", "2", "--jobs", "1")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "reduction assumptions" in done.stdout and "timeouts" in done.stdout
+    assert "FAILED: tandem" in done.stdout
+
+
+def test_validate_model_bad_input_exits_2(tmp_path: Path) -> None:
+    """No scenario and no scenarios/validation/ folder, or an invalid file: exit 2."""
+    done = sim("validate-model", cwd=tmp_path)
+    assert done.returncode == 2 and "scenarios/validation" in done.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\n")
+    done = sim("validate-model", str(bad))
+    assert done.returncode == 2 and "required key is missing" in done.stderr
+    done = sim("validate-model", str(VALIDATION / "mm1.yaml"), "--replications", "1")
+    assert done.returncode == 2

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.clearing import ClearingHouse
-from sim.domain import Outcome
+from sim.domain import Outcome, Reason
 from sim.ledger import AccountKind, Ledger, PostingKind
 from sim.scenario.schema import AdvanceSpec, ClearingSpec
 
@@ -52,6 +52,12 @@ def transactions(draw: st.DrawFn) -> dict[str, np.ndarray]:
         "personal_fen": (columns[:, 5] - columns[:, 7]).astype(np.int64),
         "end_s": columns[:, 8],
         "arrival_s": columns[:, 8] / 2,
+        # Unsettled transactions give any reason, turned away at a full queue among them.
+        "reason": np.where(
+            columns[:, 6] == Outcome.SETTLED,
+            Reason.NONE,
+            draw(st.sampled_from([Reason.TIMEOUT, Reason.BLOCKED])),
+        ),
     }
 
 
@@ -116,6 +122,7 @@ def test_a_transaction_missing_its_fund_share_is_named() -> None:
         "amount_fen": np.array([1000, 2000]), "outcome": np.array([0, 0]),
         "fund_fen": np.array([600, 1500]), "personal_fen": np.array([400, 500]),
         "end_s": np.array([1.0, 2.0]), "arrival_s": np.array([0.5, 1.0]),
+        "reason": np.array([0, 0]),
     }  # fmt: skip
     ledger = Ledger(None, PROVINCES)
     tampered = dict(txns, personal_fen=np.array([400, 2000]))  # posts 2000 + 1500 ≠ 2000

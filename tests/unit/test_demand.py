@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 from sim.calendar import Clock, hourly_weights
-from sim.demand import ArrivalBatch, Demand
+from sim.demand import ArrivalBatch, Demand, hourly_means
 from sim.domain import SERVICE_CODES, SERVICES
 from sim.points import point_counts
 from sim.population import build_population
-from sim.provinces import load_provinces
+from sim.provinces import load_provinces, simulated_provinces
 from sim.scenario import Scenario, apply_overrides, parse_scenario
 from sim.services.medical import MedicalArrivals
 from sim.streams import Streams
@@ -64,7 +64,7 @@ class DemandUnderTest:
     """Demand of medical streams, with each stream's parts reachable by service name."""
 
     def __init__(self, scenario: Scenario) -> None:
-        provinces = load_provinces(scenario.provinces)
+        provinces = simulated_provinces(scenario)
         streams = Streams(scenario.seed)
         self.population = build_population(
             provinces, scenario.population, scenario.scale, streams.generator("population")
@@ -88,6 +88,11 @@ class DemandUnderTest:
     def batches(self) -> Iterator[ArrivalBatch]:
         """The merged hourly batches."""
         return self.demand.batches()
+
+    def hourly_means(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Hour edges and expected arrivals per (hour piece, province) of a service."""
+        return hourly_means(self.clock, self.demand.horizon_s, self.weights[name],
+                            self.base_rate[name])  # fmt: skip
 
     def expected_arrivals(self) -> dict[str, float]:
         """Expected arrivals over the horizon, by service name."""
@@ -303,3 +308,38 @@ def test_profile_zero_hours_have_no_arrivals() -> None:
     mean = 133_500 * 0.5  # the whole day's 0.5 per holder falls in one hour
     assert abs(sizes[1] - mean) <= 5 * math.sqrt(mean)
     assert mean == pytest.approx(demand.expected_arrivals()["medical_outpatient"])
+
+
+def test_per_point_rate_follows_points_not_holders() -> None:
+    """A rate per point per hour gives each province points × rate, whatever its holders."""
+    scenario = scenario_with(
+        "services.medical_outpatient.rate={per_point_per_hour: 90}", pharmacy=False
+    )
+    demand = make_demand(scenario)
+    points = demand.point_counts["medical_outpatient"]
+    assert 2 == points[0]  # 20,000 per province at 1e-4
+    assert np.allclose(points * 90 / 3600, demand.base_rate["medical_outpatient"])
+    assert 31 * 2 * 90 * 3 == pytest.approx(demand.expected_arrivals()["medical_outpatient"])
+
+
+def test_sites_confine_demand_to_their_provinces() -> None:
+    """With sites, other provinces get no arrivals; the sites keep their full rate."""
+    everywhere = make_demand(scenario_with(pharmacy=False))
+    scenario = scenario_with("services.medical_outpatient.sites=[GD, XZ]", pharmacy=False)
+    demand = make_demand(scenario)
+    rate = demand.base_rate["medical_outpatient"]
+    ids = load_provinces().ids
+    sites = [ids.index("GD"), ids.index("XZ")]
+    assert np.array_equal(np.flatnonzero(rate), sorted(sites))
+    assert np.allclose(rate[sites], everywhere.base_rate["medical_outpatient"][sites])
+    observed = set(np.concatenate([b.site for b in demand.batches()]).tolist())
+    assert observed == set(sites)
+
+
+def test_hourly_means_add_up_to_expected_arrivals(demand: Demand) -> None:
+    """The (hour piece × province) means are the pieces of expected_arrivals, by profile."""
+    edges, means = demand.hourly_means("pharmacy")
+    assert (len(edges) - 1, 31) == means.shape
+    assert means.sum() == pytest.approx(demand.expected_arrivals()["pharmacy"])
+    w = hourly_weights("retail")
+    assert means[1].sum() / means[2].sum() == pytest.approx(w[10] / w[11])

@@ -89,3 +89,47 @@ def test_station_needs_a_server(env: simpy.Environment) -> None:
     """A station without servers is refused at construction."""
     with pytest.raises(ValueError, match="at least one server"):
         Station(env, 0, StationStats("s", "node"))
+
+
+def test_queue_limit_turns_arrivals_away(env: simpy.Environment) -> None:
+    """One server, queue limit 1: the third simultaneous job is refused and counted blocked."""
+    stats = StationStats("s", "point")
+    station = Station(env, 1, stats, queue_limit=1)
+    started: list[str] = []
+    assert [True, True, False] == [station.request(j, started.append) for j in "abc"]
+    assert ["a"] == started
+    assert (3, 1, 1, 1) == (stats.arrivals, stats.blocked, stats.queue, station.queue_length)
+    station.release()
+    assert ["a", "b"] == started
+    assert station.request("d", started.append) is True
+
+
+def test_queue_limit_zero_is_a_loss_system(env: simpy.Environment) -> None:
+    """With no waiting room, an arrival finding every server busy leaves at once."""
+    stats = StationStats("s", "point")
+    station = Station(env, 2, stats, queue_limit=0)
+    assert [True, True, False] == [station.request(j, lambda job: None) for j in "abc"]
+    assert (0, 0, 1) == (stats.queue, stats.max_queue, stats.blocked)
+    with pytest.raises(ValueError, match="queue limit"):
+        Station(env, 1, stats, queue_limit=-1)
+
+
+def test_waits_in_progress_close_littles_law_over_a_window(env: simpy.Environment) -> None:
+    """Jobs queued at a reset carry their earlier wait in; jobs queued at the end are open.
+
+    One server busy 0-10 with jobs queued at 1 and 2; reset at 4, read at 6:
+    carried in (4-1) + (4-2) = 5; open at 6: 5 + 4 = 9; queue area over 4-6 = 2 × 2 = 4
+    = recorded waits (none started) − carried in + open = 0 − 5 + 9.
+    """
+    stats = StationStats("s", "node")
+    station = Station(env, 1, stats)
+    for t, job in [(0.0, "a"), (1.0, "b"), (2.0, "c")]:
+        call_later(env, t, lambda ev: station.request(ev.value, lambda j: None), job)
+    env.run(until=4.0)
+    stats.reset(4.0)
+    assert (2, 5.0) == (stats.queue_at_reset, stats.wait_carried_in)
+    env.run(until=6.0)
+    stats.advance(6.0)
+    assert 9.0 == stats.open_wait(6.0)
+    assert stats.queue_area == pytest.approx(0.0 - stats.wait_carried_in + stats.open_wait(6.0))
+    assert 0 == stats.measured_blocked

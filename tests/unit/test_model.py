@@ -167,3 +167,74 @@ def test_a_money_error_stops_the_run_and_keeps_no_folder(
         run_once(smoke, tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+OVERLOADED = """\
+name: overloaded
+seed: 3
+start: 2024-03-12T08:00:00+08:00
+horizon: 2h
+region: [SC, CQ]
+scale: 1.0e-3
+services:
+  pharmacy:
+    rate: {per_point_per_hour: 120}
+    profile: flat
+    sites: [SC]
+    cross_province_share: 0.2
+    amount: {constant: 90 yuan}
+    points:
+      {per_province: 1, capacity: 1, queue_limit: 2, service_time: {exponential: {mean: 1min}}}
+policy:
+  default:
+    pharmacy: {ratio: 0.5}
+"""
+
+
+@pytest.fixture(scope="module")
+def overloaded(tmp_path_factory: pytest.TempPathFactory) -> Result:
+    """One point in SC at twice its capacity with room for two in the queue; CQ simulated too."""
+    from sim.scenario import parse_scenario
+    from sim.scenario.loader import read_yaml
+
+    scenario = parse_scenario(read_yaml(OVERLOADED, "overloaded"))
+    return run_once(scenario, tmp_path_factory.mktemp("overloaded") / "out")
+
+
+def test_full_queue_turns_arrivals_away_as_declined_blocked(overloaded: Result) -> None:
+    """Turned-away arrivals end at once as declined/blocked, pay in full, and are counted."""
+    table = overloaded.transactions().to_pydict()
+    reason = np.asarray(table["reason"])
+    blocked = reason == "blocked"
+    assert 0.2 < blocked.mean() < 0.8  # M/M/1/3 at load 2 turns away about 53%
+    assert set(np.asarray(table["outcome"])[blocked]) == {"declined"}
+    assert np.allclose(np.asarray(table["latency_s"])[blocked], 0.0, atol=1e-6)
+    assert (np.asarray(table["attempts"])[blocked] == 0).all()
+    assert np.isnan(np.asarray(table["settle_latency_s"], dtype=float)[blocked]).all()
+    fund, personal, amount = (np.asarray(table[k]) for k in ("fund_fen", "personal_fen",
+                                                               "amount_fen"))  # fmt: skip
+    assert (fund[blocked] == 0).all() and (personal[blocked] == amount[blocked]).all()
+    stations = overloaded.stations.to_pydict()
+    row = stations["station"].index("point:pharmacy:SC")
+    assert stations["blocked"][row] == blocked.sum()
+    assert stations["max_queue"][row] == 2
+    assert overloaded.summary["transactions"]["reasons"]["blocked"] == blocked.sum()
+
+
+def test_summary_waits_leave_turned_away_arrivals_out(overloaded: Result) -> None:
+    """Wait and latency figures cover served transactions only (blocked ones waited 0)."""
+    table = overloaded.transactions().to_pydict()
+    served = np.asarray(table["reason"]) != "blocked"
+    wait = overloaded.summary["services"]["pharmacy"]["wait_s"]["mean"]
+    assert wait == pytest.approx(np.asarray(table["wait_s"])[served].mean())
+
+
+def test_region_and_sites_confine_the_run(overloaded: Result) -> None:
+    """Only SC and CQ exist; all arrivals are at SC; cross-province holders come from CQ."""
+    table = overloaded.transactions().to_pydict()
+    assert set(table["site_province"]) == {"SC"}
+    homes = np.asarray(table["home_province"])[np.asarray(table["cross_province"])]
+    assert homes.size > 0 and set(homes) == {"CQ"}
+    stations = set(overloaded.stations.to_pydict()["station"])
+    assert stations == {"point:pharmacy:SC", "point:pharmacy:CQ", "node:SC", "node:CQ",
+                        "node:national", "node:card_platform"}  # fmt: skip

@@ -119,3 +119,14 @@ def test_apportion_sums_exactly_and_is_proportional(weights: list[float], total:
     assert total == int(parts.sum())
     assert np.all(parts >= 0)
     assert np.all(np.abs(parts - exact) < 1 + 1e-6 * np.maximum(exact, 1))
+
+
+def test_subset_keeps_named_rows_in_table_order(table: ProvinceTable) -> None:
+    """A region's table holds its provinces' rows, in table order whatever the order given."""
+    region = table.subset(("SC", "BJ", "CQ"))
+    assert ("BJ", "CQ", "SC") == region.ids
+    assert table.holders[table.index("SC")] == region.holders[region.index("SC")]
+    assert [table.codes[table.index(p)] for p in region.ids] == list(region.codes)
+    assert 3 == region.population.size == region.aged_60_plus_share.size
+    with pytest.raises(KeyError, match="XX"):
+        table.subset(("XX",))

@@ -404,7 +404,8 @@ def test_scenario_is_frozen_and_evolvable(raw: dict[str, Any]) -> None:
                 rate={"per_holder_per_year": 1, "per_holder_per_day": 1}
             ),
             "services.pharmacy.rate",
-            "expected one of {per_holder_per_year, per_holder_per_day} as a one-key mapping, "
+            "expected one of {per_holder_per_year, per_holder_per_day, per_point_per_hour} as a "
+            "one-key mapping, "
             "got {'per_holder_per_year': 1, 'per_holder_per_day': 1}",
         ),
     ],
@@ -702,3 +703,74 @@ def test_dump_of_shipped_scenarios_round_trips(smoke: Scenario) -> None:
         scenario = load_scenario(path)
         text = yaml.safe_dump(dump_scenario(scenario))
         assert scenario == parse_scenario(read_yaml(text, path.name))
+
+
+# --- keys for reduced scenarios: region, sites, per-point rates, queue limits --------
+
+
+@pytest.mark.parametrize(
+    ("edit", "path", "message"),
+    [
+        (lambda r: r.update(region=[]), "region",
+         "must name at least one province (or be left out)"),
+        (lambda r: r.update(region=["BJ", "TJ", "BJ"]), "region", "names BJ more than once"),
+        (
+            lambda r: r["services"]["pharmacy"].update(sites=[]),
+            "services.pharmacy.sites",
+            "must name at least one province (or be left out)",
+        ),
+        (
+            lambda r: (r.update(region=["XZ"]),
+                       r["services"]["pharmacy"].update(cross_province_share=0.1)),
+            "services.pharmacy.cross_province_share",
+            "must be 0 when only one province is simulated (see 'region')",
+        ),
+        (
+            lambda r: r.update(region=["XZ"], population={"migrant_share": 0.1}),
+            "population.migrant_share",
+            "must be 0 when only one province is simulated (see 'region')",
+        ),
+        (
+            lambda r: r["services"]["pharmacy"]["points"].update(queue_limit=-1),
+            "services.pharmacy.points.queue_limit",
+            "must be ≥ 0, got -1",
+        ),
+        (
+            lambda r: r["services"]["pharmacy"].update(rate={"per_point_per_hour": -3}),
+            "services.pharmacy.rate.per_point_per_hour",
+            "must be ≥ 0, got -3",
+        ),
+    ],
+)  # fmt: skip
+def test_reduction_keys_report_problems_at_their_path(
+    raw: dict[str, Any], edit: Any, path: str, message: str
+) -> None:
+    """Each bad region, sites, queue limit or per-point rate gives one problem at its path."""
+    edit(raw)
+    assert [(path, message)] == problems_of(raw)
+
+
+def test_unknown_ids_in_region_and_sites_are_named(raw: dict[str, Any]) -> None:
+    """An unknown region id, and a site outside the region, are reported by list position."""
+    raw["region"] = ["SC", "XX"]
+    raw["services"]["pharmacy"]["sites"] = ["CQ"]
+    found = problems_of(raw)
+    assert ["region[1]", "services.pharmacy.sites[0]"] == [path for path, _ in found]
+    assert found[0][1].startswith("unknown province 'XX' (known: AH, BJ,")
+    assert found[1][1] == "unknown simulated province 'CQ' (known: SC)"
+
+
+def test_reduction_keys_load_and_round_trip(raw: dict[str, Any]) -> None:
+    """region, sites, per_point_per_hour and queue_limit load as typed values and dump back."""
+    raw["region"] = ["CQ", "SC"]
+    raw["services"]["pharmacy"].update(sites=["SC"], rate={"per_point_per_hour": 40})
+    raw["services"]["pharmacy"]["points"]["queue_limit"] = 0
+    scenario = parse_scenario(raw)
+    pharmacy = scenario.services.pharmacy
+    assert pharmacy is not None
+    assert ("CQ", "SC") == scenario.region
+    assert ("SC",) == pharmacy.sites
+    assert 40.0 == pharmacy.rate.value
+    assert 0 == pharmacy.points.queue_limit
+    assert scenario == parse_scenario(dump_scenario(scenario))
+    assert parse_scenario(yaml.safe_load(MINIMAL)).region is None

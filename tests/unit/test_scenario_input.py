@@ -321,3 +321,12 @@ def test_counts_beyond_a_billion_are_refused(override: str, path: str) -> None:
         load_scenario(SCENARIOS / "baseline_weekday.yaml", [override])
     [(found, message)] = [(p.path, p.message) for p in info.value.problems]
     assert (path, True) == (found, message.startswith("must be ≤ 1000000000, got "))
+
+
+def test_more_holders_than_people_is_refused(smoke_path: Path) -> None:
+    """population.holders above 1e10 is a typo that would overflow the holder counts."""
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(smoke_path, ["population.holders=1e300"])
+    assert [("population.holders", "must be ≤ 1e+10, got 1e+300")] == [
+        (p.path, p.message) for p in info.value.problems
+    ]
