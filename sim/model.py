@@ -30,7 +30,7 @@ from sim.demand import Demand
 from sim.distributions import sampler
 from sim.domain import SERVICES, Outcome, Reason, labels
 from sim.faults import FaultInjector, window_figures
-from sim.kernel import call_later, events_scheduled
+from sim.kernel import call_later, events_scheduled, run_until
 from sim.ledger import AccountKind, Ledger, MoneyError, PostingKind
 from sim.metrics import station_table
 from sim.network import Network
@@ -156,7 +156,7 @@ def simulate(model: Model, progress: Progress | None = None) -> results.Result:
             stations = station_table(model.stations, horizon)
         else:
             auto.freeze()
-        env.run()  # no new arrivals: let every transaction in flight reach its end
+        run_until(env)  # no new arrivals: let every transaction in flight reach its end
         model.clearing.finish(env.now)
         model.recorder.close()
         money = _close_books(model)
@@ -199,7 +199,7 @@ def _close_books(model: Model) -> dict[str, Any]:
 def _run_until(env: simpy.Environment, horizon: float, progress: Progress | None) -> None:
     steps = 200 if progress is not None else 1
     for k in range(1, steps + 1):
-        env.run(until=horizon * k / steps)
+        run_until(env, horizon * k / steps)
         if progress is not None:
             progress(env.now)
 

@@ -15,6 +15,7 @@ word on the key can be checked against the outcome and the key forgotten.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -93,7 +94,7 @@ class Exchange:
             protocol.retries += 1
         self.txn.in_flight += 1
         protocol.network.send(Message(self, self.attempt))
-        call_later(protocol.env, protocol.timeout_s, self._expire, self.attempt)
+        protocol.timers.arm(self, self.attempt)
 
     def on_response(self, event: Any) -> None:
         """A response reached the requester: the first one answers the exchange."""
@@ -113,8 +114,9 @@ class Exchange:
         self.txn.in_flight -= 1
         self.protocol.release(self.txn)
 
-    def _expire(self, event: Any) -> None:
-        if self.done or event._value != self.attempt:
+    def expire(self, attempt: int) -> None:
+        """Attempt ``attempt``'s timeout has passed (no-op if answered or superseded)."""
+        if self.done or attempt != self.attempt:
             return
         protocol = self.protocol
         protocol.timeouts += 1
@@ -131,6 +133,50 @@ class Exchange:
         self.on_answer(self.txn, answer)
 
 
+class Timers:
+    """Every exchange's timeout, with one event on the queue instead of one per attempt.
+
+    The timeout is the same for every attempt, so deadlines come in the order the
+    attempts were sent: a FIFO of (deadline, exchange, attempt) and a single wake-up
+    at the earliest deadline still pending. At a wake-up, attempts whose deadline has
+    come are expired (each exactly at its own deadline, as a timer of its own would);
+    answered ones are skipped; the next wake-up is armed at the first attempt still
+    waiting. Most attempts are answered long before their deadline, so a wake-up
+    happens about once a timeout, not once an attempt.
+    """
+
+    __slots__ = ("armed", "env", "pending", "timeout_s")
+
+    def __init__(self, env: simpy.Environment, timeout_s: float) -> None:
+        self.env = env
+        self.timeout_s = timeout_s
+        self.pending: deque[tuple[float, Exchange, int]] = deque()
+        self.armed = False
+
+    def arm(self, exchange: Exchange, attempt: int) -> None:
+        """Start the timer of an exchange's attempt."""
+        deadline = self.env._now + self.timeout_s
+        self.pending.append((deadline, exchange, attempt))
+        if not self.armed:
+            self.armed = True
+            call_later(self.env, self.timeout_s, self._wake, None)
+
+    def _wake(self, _event: Any) -> None:
+        now = self.env._now
+        pending = self.pending
+        while pending:
+            deadline, exchange, attempt = pending[0]
+            if exchange.done or attempt != exchange.attempt:
+                pending.popleft()  # answered or superseded: its timer no longer matters
+            elif deadline <= now:
+                pending.popleft()
+                exchange.expire(attempt)
+            else:
+                call_later(self.env, deadline - now, self._wake, None)
+                return
+        self.armed = False
+
+
 class Protocol:
     """Opens exchanges for requesters, keeps the protocol's counters and checks its books."""
 
@@ -145,6 +191,7 @@ class Protocol:
         self.env = env
         self.network = network
         self.timeout_s = spec.timeout
+        self.timers = Timers(env, float(spec.timeout))
         self.backoff_s = spec.retry.backoff
         self.attempts_allowed = spec.retry.max + 1
         self.reversal_attempts = spec.retry.reversals

@@ -157,10 +157,11 @@ class Station:
         """While down, the station's owner must not send it jobs (it accepts nothing)."""
         self.epoch = 0
         """Counts failures: a job started in an earlier epoch was lost when the station failed."""
-        self.waiting: Waiting = deque()
+        self.waiting: Waiting | None = None
+        """The queue, made when first needed: most points never queue, and there are a
+        million of them at full scale."""
         self.stats = stats
         stats.servers += servers
-        stats.queues.append(self.waiting)
 
     def request(self, job: Any, on_start: Callable[[Any], None]) -> bool:
         """Queue ``job``; ``on_start(job)`` runs as soon as a server is its own.
@@ -181,8 +182,8 @@ class Station:
             stats.busy += 1
             stats.waits.append(0.0)
             on_start(job)
-        elif len(self.waiting) < self.queue_limit:
-            self.waiting.append((now, job, on_start))
+        elif len(waiting := self._queue()) < self.queue_limit:
+            waiting.append((now, job, on_start))
             stats.queue += 1
             if stats.queue > stats.max_queue:
                 stats.max_queue = stats.queue
@@ -209,6 +210,14 @@ class Station:
             self.busy -= 1
             stats.busy -= 1
 
+    def _queue(self) -> Waiting:
+        """The queue, made (and shown to the stats) the first time a job has to wait."""
+        waiting = self.waiting
+        if waiting is None:
+            waiting = self.waiting = deque()
+            self.stats.queues.append(waiting)
+        return waiting
+
     def fail(self) -> list[Any]:
         """Go down: every waiting job and every job in service is lost.
 
@@ -218,8 +227,9 @@ class Station:
         """
         stats = self.stats
         stats.advance(self.env._now)
-        lost = [job for _, job, _ in self.waiting]
-        self.waiting.clear()
+        lost = [job for _, job, _ in self.waiting or ()]
+        if self.waiting:
+            self.waiting.clear()
         stats.queue -= len(lost)
         stats.busy -= self.busy
         self.busy = 0
@@ -234,4 +244,4 @@ class Station:
     @property
     def queue_length(self) -> int:
         """Jobs waiting (not in service)."""
-        return len(self.waiting)
+        return len(self.waiting) if self.waiting else 0

@@ -17,7 +17,7 @@ import numpy as np
 import simpy
 
 from sim.domain import SERVICE_CODES
-from sim.kernel import call_later
+from sim.kernel import call_later, run_until
 from sim.network import Network
 from sim.policy import PolicyTable
 from sim.protocol import Answer, Protocol
@@ -89,7 +89,7 @@ def measure(
 
     if n:
         call_later(env, arrival_times[0], arrive, 0)
-    env.run()
+    run_until(env)
     lat = np.array(latencies)
     measured = duration_s - warmup_s
     ok = np.array(answers) == Answer.SETTLED

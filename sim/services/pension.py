@@ -18,8 +18,8 @@ declined.
 
 from __future__ import annotations
 
-import itertools
 from collections import deque
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -36,6 +36,8 @@ from sim.provinces import ProvinceTable, apportion
 from sim.recorder import TransactionRecorder
 from sim.scenario.card_services import PensionPayoutService
 from sim.stations import StationStats
+
+Ids = npt.NDArray[np.int64]
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario
@@ -79,7 +81,10 @@ def build(ctx: ServiceContext, name: str, spec: PensionPayoutService) -> Service
     from sim.services import ServiceRuntime, withdrawals
 
     env, table, scale = ctx.env, ctx.provinces, ctx.scenario.scale
-    recipients = Recipients.draw(spec, table, ctx.population, scale, ctx.generator(f"{name}"))
+    horizon = float(ctx.scenario.horizon)
+    sends = payday_sends(spec, table, ctx.clock, 0.0, horizon)
+    recipients = Recipients.draw(spec, table, ctx.population, scale, ctx.generator(f"{name}"),
+                                 paying={p for _, p, _ in sends})  # fmt: skip
     banks = [
         BankNode(
             env,
@@ -91,8 +96,7 @@ def build(ctx: ServiceContext, name: str, spec: PensionPayoutService) -> Service
         )
         for pid in table.ids
     ]
-    horizon = float(ctx.scenario.horizon)
-    for t, p, batch in payday_sends(spec, table, ctx.clock, 0.0, horizon):
+    for t, p, batch in sends:
         call_later(env, t, banks[p].receive, recipients.batch(p, batch))
     runtime = ServiceRuntime(
         stations=[bank.stats for bank in banks],
@@ -235,22 +239,33 @@ class Recipients:
         population: Population,
         scale: float,
         rng: np.random.Generator,
+        paying: Collection[int] | None = None,
     ) -> Recipients:
         """Recipients per province in proportion to the aged 60+ (pensions) or holders.
 
         Holders' attributes are drawn independently, so the first holders of the
         scheme in each province are as good as a random sample of them; the
         unemployment batch takes the employee-scheme holders after the pensioners.
+        Only provinces in ``paying`` (default: all) get their recipients drawn: at
+        full scale a province's recipients are millions of ids, worth finding only
+        if it pays within the run.
         """
         aged = table.population * table.aged_60_plus_share
         weights = {"unemployment_benefit": table.holders.astype(np.float64)}
-        pools = {s: _pool(population, s) for s in Scheme}
+        counts = {name: apportion(weights.get(name, aged), float(batch.recipients) * scale)
+                  for name, batch in spec.batches().items()}  # fmt: skip
+        wanted = {s: np.zeros(len(table), dtype=np.int64) for s in Scheme}
+        for name, per_province in counts.items():
+            wanted[SCHEME_OF[name]] += per_province
+        needed = range(len(table)) if paying is None else sorted(set(paying))
+        pools = {s: {p: _pool(population, s, p, int(wanted[s][p])) for p in needed}
+                 for s in Scheme}  # fmt: skip
         taken = {s: np.zeros(len(table), dtype=np.int64) for s in Scheme}
         batches = {}
         for name, batch in spec.batches().items():
-            counts = apportion(weights.get(name, aged), float(batch.recipients) * scale)
             scheme = SCHEME_OF[name]
-            for p, n in enumerate(counts):
+            for p in needed:
+                n = counts[name][p]
                 pool = pools[scheme][p]
                 start = taken[scheme][p]
                 chosen = pool[start : start + int(n)]
@@ -281,12 +296,24 @@ class Recipients:
         return bool(self.due_s[i] <= t < self.landed_s[i])
 
 
-def _pool(population: Population, scheme: Scheme) -> list[npt.NDArray[np.int64]]:
-    """Per home province, the ids of its holders in ``scheme``, in id order."""
-    everyone = np.arange(population.size, dtype=np.int64)
-    ids = everyone[population.scheme[everyone] == scheme]
-    cuts = np.searchsorted(ids, population.offsets)
-    return [ids[a:b] for a, b in itertools.pairwise(cuts)]
+def _pool(population: Population, scheme: Scheme, province: int, n: int) -> Ids:
+    """The first ``n`` holders of a province in ``scheme``, in id order.
+
+    The province's id range is scanned a block at a time (schemes come from a hash
+    of the id), so only as many ids are looked at as it takes to find ``n``.
+    """
+    start, stop = int(population.offsets[province]), int(population.offsets[province + 1])
+    found: list[Ids] = []
+    total = 0
+    block = 1 << 20
+    while total < n and start < stop:
+        ids = np.arange(start, min(start + block, stop), dtype=np.int64)
+        mine = ids[population.scheme[ids] == scheme]
+        found.append(mine)
+        total += mine.size
+        start += block
+    out = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+    return out[:n]
 
 
 class BankNode:

@@ -251,16 +251,16 @@ class TransitGates:
         gates = self.gates[txn.site][txn.point]
         best = gates[0]
         station = best.station
-        load = len(station.waiting) + station.busy
+        load = station.queue_length + station.busy
         for gate in gates[1:]:
             if load == 0:
                 break
-            other = len(gate.station.waiting) + gate.station.busy
+            other = gate.station.queue_length + gate.station.busy
             if other < load:
                 best, load = gate, other
         txn.point = best
         best.station.request(txn, self._start)
-        queue = len(best.station.waiting)
+        queue = best.station.queue_length
         if queue > self.max_gate_queue[txn.site] and self.env._now >= self.warmup_s:
             self.max_gate_queue[txn.site] = queue
 
