@@ -24,6 +24,7 @@ import math
 
 import attrs
 
+from sim.demand import MAX_BATCH
 from sim.provinces import simulated_provinces
 from sim.scenario import Scenario
 from sim.services import expected_loads
@@ -47,8 +48,9 @@ MAX_MEMORY_BYTES = 8e9
 
 BASE_BYTES = 150e6
 """Interpreter, numpy, pyarrow and SimPy before the model is built (resident, measured)."""
-POINT_BYTES = 850.0
-"""One service-point station with its queue and figures (848 measured)."""
+POINT_BYTES = 120.0
+"""One service-point station and its figures (about 100 measured: its queue is made
+only when a job first waits)."""
 HOUR_BYTES = 200.0
 """One hour of the demand schedule (its edges and piece; 136 measured)."""
 ARRIVAL_BYTES = 1000.0
@@ -66,7 +68,8 @@ class Estimate:
     transaction_events: float
     """Expected events scheduled by those transactions."""
     run_events: float
-    """Events of the run itself: hourly batches, station samples, clearing periods."""
+    """Events of the run itself: hourly batches, station samples, clearing periods, the
+    requesters' timeout wake-ups."""
     holders: float
     """Holders simulated (after ``scale``)."""
     points: float
@@ -121,22 +124,24 @@ def estimate(scenario: Scenario) -> Estimate:
     period = scenario.clearing.period_s
     periods = horizon / (period if period is not None else 28 * 86400.0) + 2.0
     points = sum(load.points for load in loads)
-    busiest = sum(load.busiest_hour for load in loads)
-    per_holder = max((load.bytes_per_holder for load in loads), default=0.0)
+    busiest = min(sum(load.busiest_hour for load in loads), float(MAX_BATCH))
     stations = len(table) * (2 * len(loads) + 1) + 4  # point groups (≤ 2 each), then nodes
     memory = (
         BASE_BYTES
-        + holders * per_holder
         + points * POINT_BYTES
         + hours * HOUR_BYTES
         + busiest * ARRIVAL_BYTES
         + samples * stations * SAMPLE_BYTES
         + sum(load.memory_bytes for load in loads)
     )
+    exchanges = sum(load.transactions * load.exchanges_per_transaction for load in loads)
+    # The requesters' shared timeout wake-up fires at most once per timeout, and only
+    # while some request is pending: at light load, about once per request.
+    wake_ups = min(exchanges, horizon / float(scenario.network.timeout) + 1.0)
     return Estimate(
         transactions=sum(load.transactions for load in loads),
         transaction_events=sum(load.transactions * load.events_per_transaction for load in loads),
-        run_events=hours + samples + periods + 2.0,  # + the feed's start and the warm-up reset
+        run_events=hours + samples + periods + wake_ups + 2.0,  # + feed start, warm-up reset
         holders=holders,
         points=points,
         memory_bytes=memory,

@@ -88,7 +88,7 @@ class ServiceLoad:
 
     The resource guard (:mod:`sim.guard`) sums these before anything is built, so
     every figure must come from the scenario and the province table: building the
-    population to count would itself be the cost being guarded against.
+    model to count would itself be the cost being guarded against.
     """
 
     transactions: float
@@ -99,20 +99,21 @@ class ServiceLoad:
     """Expected transactions in the busiest local hour (one arrival batch)."""
     points: float
     """Service points (stations) simulated."""
-    bytes_per_holder: float = 0.0
-    """Memory the service's set-up needs per simulated holder (most need none)."""
     memory_bytes: float = 0.0
     """Other memory the service holds at its peak, beyond points and arrival batches."""
+    exchanges_per_transaction: float = 0.0
+    """Requests with a timeout (settle, verify) one transaction sends, on average."""
 
 
 def exchange_events(nodes: int) -> int:
     """Simulation events of one request and its answer over a route through ``nodes`` nodes.
 
     Each link crossed (one more than the nodes, see :class:`sim.network.Route`)
-    and each node's service is one event, and the requester's timeout timer
-    (:class:`sim.protocol.Exchange`) is one more, whether or not it fires first.
+    and each node's service is one event. Timeouts are not per request: the
+    requesters share one wake-up (:class:`sim.protocol.Timers`), which the guard
+    counts for the run as a whole.
     """
-    return (nodes + 1) + nodes + 1
+    return (nodes + 1) + nodes
 
 
 def scaled_count(per_province: float | None, total: float | None, scale: float,

@@ -139,6 +139,7 @@ def expected_load(
         + scenario.population.ecard_share * exchange_events(1)
         + (1.0 - visitors) * exchange_events(1)
         + visitors * exchange_events(3),
+        exchanges_per_transaction=scenario.population.ecard_share + 1.0,
         busiest_hour=per_s * float(weights.max()) * 3600.0,
         points=len(CHANNELS) * libraries,
     )

@@ -81,9 +81,11 @@ def expected_load(
     )
     weights = hourly_weights(spec.profile)
     seconds = Clock(scenario.start).weighted_seconds(weights, float(scenario.horizon))
+    ecard, cross = scenario.population.ecard_share, spec.cross_province_share
     return ServiceLoad(
         transactions=per_s * seconds,
-        events_per_transaction=events_per_transaction(spec, scenario.population.ecard_share),
+        events_per_transaction=events_per_transaction(spec, ecard),
+        exchanges_per_transaction=ecard + 1.0 - cross + cross * spec.networked_share,
         busiest_hour=per_s * float(weights.max()) * 3600.0,
         points=scaled_count(spec_points.per_province, spec_points.total, scale, len(table)),
     )
@@ -97,8 +99,7 @@ def events_per_transaction(spec: MedicalService, ecard_share: float) -> float:
     one node, the cross-province route five (treatment, national, home, national,
     treatment; see :meth:`sim.network.Network.settlement_route`). A cross-province
     patient at a point not connected for direct settlement sends no request.
-    Retries after timeouts add more; measured runs (smoke, baseline) agree with
-    this count to within a few per cent.
+    Retries after timeouts add more.
     """
     from sim.services import exchange_events
 

@@ -53,12 +53,9 @@ __all__ = [
     "payday_sends",
 ]
 
-POOL_BYTES_PER_HOLDER = 36.0
-"""Peak memory per simulated holder while recipients are drawn (34 measured): every
-holder's scheme is computed to find each scheme's pool (:func:`_pool`)."""
-CREDIT_BYTES = 450.0
-"""Peak memory per credit of a payday: recipients, batches and their recorded blocks
-(363 to 444 bytes measured on ``pension_payday`` at scales 1e-3 to 1e-2)."""
+CREDIT_BYTES = 500.0
+"""Peak memory per credit of a payday: recipients (89 bytes), batches and their recorded
+blocks (490 to 530 bytes in all, measured on ``pension_payday`` at scales 1e-3 to 1e-2)."""
 
 BLOCK_CREDITS = 4096
 """Credits a bank node lands per simulation event."""
@@ -157,7 +154,6 @@ def expected_load(
         events_per_transaction=events / total if total > 0 else 0.0,
         busiest_hour=busiest,
         points=points,
-        bytes_per_holder=POOL_BYTES_PER_HOLDER,
         memory_bytes=CREDIT_BYTES * min(credits, payday),
     )
 

@@ -122,10 +122,13 @@ def expected_load(
     """Expected taps, their events and the gates, without building them.
 
     A tap is its arrival and its tap time. Uploads carry many taps: a gate with
-    records uploads once per ``upload_every`` (at most one upload per tap), and
-    each upload is a link, the clearing node's service and, when it holds
-    records for another city or province, three more hops via the
-    interconnection node to the home clearing node.
+    records uploads at its next upload time, so each (station, upload period)
+    with at least one tap costs one upload (riders take a station's first idle
+    gate, so at light load one gate per station does the uploading); with
+    ``n`` such cells an hour and ``m`` taps expected in it, ``n (1 − e^(−m/n))``
+    of them have a tap. An upload is the gate's event, a link and the clearing
+    node's service, and when it holds records for another city or province,
+    four more (backbone, interconnection node, backbone, home clearing node).
     """
     from sim.services import ServiceLoad, scaled_count
 
@@ -133,18 +136,21 @@ def expected_load(
     per_s = holders * spec.rate.per_holder_per_day / 86400.0
     horizon = float(scenario.horizon)
     taps = per_s * Clock(scenario.start).weighted_seconds(weights, horizon)
-    stations = spec.stations
-    gates = stations.gates * scaled_count(
-        stations.per_province, stations.total, scenario.scale, len(table)
+    spec_stations = spec.stations
+    stations = scaled_count(
+        spec_stations.per_province, spec_stations.total, scenario.scale, len(table)
     )
-    uploads = min(taps, gates * horizon / float(spec.upload_every))
+    cells = stations * 3600.0 / float(spec.upload_every)  # (station, period) pairs an hour
+    hourly_taps = per_s * weights * 3600.0
+    uploads_a_day = float((cells * -np.expm1(-hourly_taps / cells)).sum())
+    uploads = min(taps, uploads_a_day * horizon / 86400.0)
     onward = spec.cross_province_share + (1 - spec.cross_province_share) * spec.other_city_share
     per_upload = 3.0 + 4.0 * min(1.0, onward * taps / uploads) if uploads > 0 else 0.0
     return ServiceLoad(
         transactions=taps,
         events_per_transaction=2.0 + (uploads * per_upload / taps if taps > 0 else 0.0),
         busiest_hour=per_s * float(weights.max()) * 3600.0,
-        points=gates,
+        points=stations * spec_stations.gates,
     )
 
 
