@@ -9,6 +9,7 @@ daily rate is preserved whatever the profile's shape.
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import attrs
 import numpy as np
@@ -316,3 +317,22 @@ class Clock:
                     times.append(t)
             day += dt.timedelta(days=1)
         return times
+
+    def weighted_seconds(self, weights: npt.NDArray[np.float64], horizon_s: float) -> float:
+        """``∫ weights[local hour at t] dt`` over ``[0, horizon_s]``, whatever the horizon.
+
+        Expected arrivals are a rate times this integral. Computed from whole days
+        plus the remainder, so a run of centuries costs no more than a run of an
+        hour (the hour-by-hour pieces of :mod:`sim.demand` would not fit in memory).
+        """
+        start = self.start_second_of_day
+        return _day_integral(weights, start + horizon_s) - _day_integral(weights, start)
+
+
+def _day_integral(weights: npt.NDArray[np.float64], t_s: float) -> float:
+    """``∫ weights[hour of day at u] du`` over ``[0, t_s]``, hour 0 starting at ``u = 0``."""
+    days = math.floor(t_s / 86400.0)
+    rest = min(max(t_s - days * 86400.0, 0.0), 86400.0)  # clamped against rounding
+    hour = min(int(rest // 3600.0), 23)
+    within = float(weights[:hour].sum()) * 3600.0 + float(weights[hour]) * (rest - hour * 3600.0)
+    return days * float(weights.sum()) * 3600.0 + within

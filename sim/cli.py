@@ -7,24 +7,34 @@ self-contained page.
 
 Exit codes: 0 success; 1 the run failed (for ``sweep``: some tasks failed, and
 the sweep folder records them; for ``validate-model``: a comparison with theory
-failed); 2 bad input (a scenario that does not validate, a wrong option, an
-existing results folder, a folder holding another sweep); 130 interrupted. Bad
-scenarios are reported as a list of problems by key path, never a traceback.
+failed); 2 bad input (a scenario that does not validate, a run larger than the
+resource limits, a wrong option, an existing results folder, a folder holding
+another sweep); 130 interrupted. Bad scenarios are reported as a list of
+problems by key path, never a traceback. ``run`` sizes a run with
+:mod:`sim.guard` before anything is built, and refuses one expected to exceed
+``--max-events`` or ``--max-memory`` with the estimate and the option that
+would allow it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import math
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from sim import guard
 from sim.console import RunProgress, print_node_theory, print_summary
-from sim.scenario import ScenarioError, load_scenario
+from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.units import UnitError, parse_bytes
 
 __all__ = ["main"]
 
@@ -54,6 +64,22 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="override a scenario key, e.g. network.national.servers=32 (repeatable)",
+    )
+    run.add_argument(
+        "--max-events",
+        type=_positive_number,
+        default=guard.MAX_EVENTS,
+        metavar="N",
+        help="refuse a run expected to schedule more simulation events "
+        f"(default {guard.MAX_EVENTS:g}; 'inf' for no limit)",
+    )
+    run.add_argument(
+        "--max-memory",
+        type=_memory_size,
+        default=guard.MAX_MEMORY_BYTES,
+        metavar="SIZE",
+        help="refuse a run expected to need more memory, e.g. 16GB "
+        f"(default {guard.MAX_MEMORY_BYTES / 1e9:g}GB; 'inf' for no limit)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar, no summary table")
     run.add_argument(
@@ -98,6 +124,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     _experiment_parsers(commands)
     return parser
+
+
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0 (or inf), got {text!r}")
+    return value
+
+
+def _memory_size(text: str) -> float:
+    try:
+        return parse_bytes(text)
+    except UnitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _experiment_parsers(commands: Any) -> None:
@@ -295,16 +338,24 @@ def _run(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(exc.report(), file=sys.stderr)
         return EXIT_BAD_INPUT
+    if not _fits(scenario, args):
+        return EXIT_BAD_INPUT
     out = args.out if args.out is not None else default_out_dir(scenario.name)
     if out.exists():
         print(f"error: results folder already exists: {out}", file=sys.stderr)
         return EXIT_BAD_INPUT
     progress = RunProgress(float(scenario.horizon), scenario.name)
     try:
-        result = run_once(scenario, out, progress=None if args.quiet else progress)
+        with _terminate_as_interrupt():
+            result = run_once(scenario, out, progress=None if args.quiet else progress)
     except MoneyError as exc:
         print(f"run failed: {exc}\nno results folder was written", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        if not out.exists():
+            raise  # the staging folder is gone; main says no folder was written
+        print(f"interrupted: the results folder {out} is complete", file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         progress.close()
     if not args.quiet:
@@ -368,6 +419,46 @@ def _report_run(folder: Path, out: Path, html: bool) -> int:
     for name, why in report.skipped:
         print(f"skipped {name}: {why}")
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (``kill``, a job scheduler) like Ctrl-C while a run writes its results.
+
+    Python's default for SIGTERM ends the process at once, leaving the hidden
+    staging folder behind; raising KeyboardInterrupt instead runs the same
+    clean-up as Ctrl-C.
+    """
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _fits(scenario: Scenario, args: argparse.Namespace) -> bool:
+    """Whether the run fits the limits; if not, say why and how to allow it."""
+    limits = guard.Limits(max_events=args.max_events, max_memory_bytes=args.max_memory)
+    cost = guard.estimate(scenario)
+    excesses = guard.check(cost, limits)
+    if not excesses:
+        return True
+    lines = [f"{args.scenario}: too large to run (nothing was written)"]
+    for excess in excesses:
+        lines.append(f"  {excess.message}")
+        lines.append(f"  to run it anyway: --max-{excess.resource} {excess.suggested_limit}")
+    scale = guard.smaller_scale(cost, limits, scenario.scale)
+    hint = f", e.g. --set scale={scale:g}" if scale is not None else ""
+    lines.append(f"  or make it smaller: lower scale or horizon{hint}")
+    print("\n".join(lines), file=sys.stderr)
+    return False
 
 
 def default_out_dir(name: str, now: dt.datetime | None = None) -> Path:

@@ -5,7 +5,8 @@ The results folder is the contract notebooks and later tooling rely on:
 row per service-point group and settlement node), ``timeseries.parquet`` (per
 station and sample), ``summary.json`` (headline figures) and ``manifest.json``
 (the resolved scenario, seed, versions, wall time, event count). A run writes
-into a hidden staging folder that is renamed into place only when complete.
+into a hidden staging folder that is renamed into place only when complete;
+a run that fails or is interrupted removes it, so no half-written folder stays.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -99,13 +102,34 @@ def staging(out_dir: Path) -> Iterator[Path]:
     if out_dir.exists():
         raise FileExistsError(f"results folder already exists: {out_dir}")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    work: Path | None = None
     try:
+        work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
         yield work
         work.rename(out_dir)
     except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
+        if work is not None:
+            with _signals_held():  # a second Ctrl-C must not cut the clean-up short
+                shutil.rmtree(work, ignore_errors=True)
         raise
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends (where the platform allows it).
+
+    A signal arriving meanwhile is delivered when the block ends, so the user's
+    interrupt still stops the program, just not halfway through removing files.
+    """
+    hold = getattr(signal, "pthread_sigmask", None)
+    if hold is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = hold(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        hold(signal.SIG_SETMASK, previous)
 
 
 # --- the summary ---------------------------------------------------------------------

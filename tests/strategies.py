@@ -31,12 +31,27 @@ from sim.scenario.card_services import (
     TransitStationsSpec,
     WithdrawalsSpec,
 )
+from sim.scenario.faults import (
+    LINK_CLASSES,
+    FaultsSpec,
+    LinkFaultSpec,
+    OutageSpec,
+    PartitionSpec,
+    RandomOutagesSpec,
+    ReaderFaultSpec,
+)
 from sim.scenario.schema import (
+    MAX_CV,
+    MIN_CV,
     SERVICE_NAMES,
+    AdvanceSpec,
+    CatalogueSpec,
     Constant,
     Exponential,
     Gamma,
     HospitalPointsSpec,
+    LevelRatios,
+    LevelShares,
     LinkSpec,
     Lognormal,
     MedicalService,
@@ -50,12 +65,16 @@ from sim.scenario.schema import (
     PolicyRule,
     PolicySpec,
     PopulationSpec,
+    RatioTable,
     RetrySpec,
     Scenario,
     ServicesSpec,
     SettlementSpec,
     Uniform,
 )
+from sim.scenario.schema import ClearingSpec as FundClearingSpec
+from sim.scenario.validate import MAX_BILL_FEN
+from sim.units import format_duration
 
 TABLE = load_provinces()
 PROVINCE_IDS = TABLE.ids
@@ -103,7 +122,7 @@ def distributions(
 
     Means come from ``positive``; uniform bounds and constants from ``non_negative``.
     """
-    cvs = st.floats(min_value=0.0, max_value=10.0, exclude_min=True)
+    cvs = st.floats(min_value=MIN_CV, max_value=MAX_CV)
     uniform = st.tuples(non_negative, non_negative).map(lambda lh: Uniform(min(lh), max(lh)))
     return st.one_of(
         st.builds(Exponential, positive),
@@ -117,8 +136,11 @@ def distributions(
 duration_distributions = distributions(durations_s, st.just(0.0) | durations_s)
 """Distributions of durations (seconds)."""
 
-money_distributions = distributions(st.integers(1, 10**15).map(float), money_fen.map(float))
-"""Distributions of money (whole fen, held as floats as the loader holds them)."""
+money_distributions = distributions(
+    st.integers(1, MAX_BILL_FEN).map(float), st.integers(0, MAX_BILL_FEN).map(float)
+)
+"""Distributions of money (whole fen, held as floats as the loader holds them), at most
+what a bill may be."""
 
 # --- sections ----------------------------------------------------------------------
 
@@ -144,12 +166,26 @@ profiles = st.one_of(
 
 
 @st.composite
+def level_shares(draw: st.DrawFn) -> LevelShares:
+    """Shares of primary, secondary and tertiary points that add up to 1 (within 1e-9)."""
+    primary = draw(shares)
+    secondary = draw(st.floats(0.0, 1.0 - primary))
+    return LevelShares(primary, secondary, max(1.0 - primary - secondary, 0.0))
+
+
+@st.composite
 def points_specs(draw: st.DrawFn, cls: type[PointsSpec] = PointsSpec) -> PointsSpec:
-    """Points given either per province or as a national total (exactly one)."""
+    """Points given either per province or as a national total (exactly one).
+
+    Hospital points also get hospital levels.
+    """
     count = draw(st.integers(1, 10**6))
     per_province = draw(st.booleans())
-    hospital = {"queue_limit": draw(st.none() | st.integers(0, 1000))} if issubclass(
-        cls, HospitalPointsSpec) else {}  # fmt: skip
+    hospital = (
+        {"levels": draw(level_shares()), "queue_limit": draw(st.none() | st.integers(0, 1000))}
+        if issubclass(cls, HospitalPointsSpec)
+        else {}
+    )
     return cls(
         capacity=draw(st.integers(1, 1000)),
         service_time=draw(duration_distributions),
@@ -169,8 +205,12 @@ medical_services = st.builds(
     resident_share=shares,
     filed_in_advance=shares,
     ineligible_share=shares,
+    networked_share=shares,
     settlement=st.builds(SettlementSpec, st.none() | duration_distributions),
 )
+
+province_weights = st.dictionaries(st.sampled_from(PROVINCE_IDS), st.floats(1e-6, 1e6), max_size=4)
+"""Sparse positive weights by province id (``population.inflow`` and ``outflow``)."""
 
 population_specs = st.builds(
     PopulationSpec,
@@ -178,6 +218,8 @@ population_specs = st.builds(
     ecard_share=shares,
     employee_share=shares,
     migrant_share=shares,
+    inflow=province_weights,
+    outflow=province_weights,
 )
 
 node_specs = st.builds(NodeSpec, st.integers(1, 10_000), duration_distributions)
@@ -190,24 +232,55 @@ network_specs = st.builds(
     access=st.builds(LinkSpec, duration_distributions),
     backbone=st.builds(LinkSpec, duration_distributions),
     timeout=durations_s,
-    retry=st.builds(RetrySpec, st.integers(0, 10), st.one_of(st.just(0.0), durations_s)),
+    retry=st.builds(
+        RetrySpec, st.integers(0, 10), st.one_of(st.just(0.0), durations_s), st.integers(1, 10)
+    ),
 )
 
-policy_rules = st.builds(
-    PolicyRule, ratio=shares, deductible=money_fen, ceiling=st.none() | money_fen
+level_ratios = st.builds(LevelRatios, shares, shares, shares)
+ratio_tables = st.builds(RatioTable, level_ratios, level_ratios)
+
+policy_rules = st.one_of(
+    st.builds(PolicyRule, ratio=shares, deductible=money_fen, ceiling=st.none() | money_fen),
+    st.builds(
+        PolicyRule, ratios=ratio_tables, deductible=money_fen, ceiling=st.none() | money_fen
+    ),
 )
+"""A rule with one ``ratio``, or ``ratios`` by scheme and level (never both)."""
+
+
+@st.composite
+def catalogue_specs(draw: st.DrawFn, services: tuple[str, ...]) -> CatalogueSpec:
+    """Covered shares by service, and by treatment province and service."""
+    by_service = st.dictionaries(st.sampled_from(services), shares, max_size=len(services))
+    return CatalogueSpec(
+        default=draw(by_service),
+        provinces=draw(st.dictionaries(st.sampled_from(PROVINCE_IDS), by_service, max_size=3)),
+    )
 
 
 @st.composite
 def policy_specs(draw: st.DrawFn, services: tuple[str, ...]) -> PolicySpec:
-    """A default rule for every enabled service, and some province overrides."""
+    """A default rule for every enabled service, some province overrides, a catalogue."""
     default = {name: draw(policy_rules) for name in services}
     overridden = draw(st.lists(st.sampled_from(PROVINCE_IDS), max_size=3, unique=True))
     provinces = {
         pid: draw(st.dictionaries(st.sampled_from(services), policy_rules, max_size=2))
         for pid in overridden
     }
-    return PolicySpec(default, provinces)
+    return PolicySpec(default, provinces, draw(catalogue_specs(services)))
+
+
+@st.composite
+def fund_clearing_specs(draw: st.DrawFn, horizon_s: float) -> FundClearingSpec:
+    """Calendar months or a fixed period (at most 100,000 periods over the horizon)."""
+    finest = horizon_s / 1e5 * (1 + 1e-9)
+    period = draw(st.just("month") | st.floats(finest, 1e8).map(format_duration))
+    return FundClearingSpec(
+        period=period,
+        apply_after=draw(st.just(0.0) | durations_s),
+        advance=draw(st.builds(AdvanceSpec, st.floats(0.0, 1000.0), shares)),
+    )
 
 
 # --- the card's other services ------------------------------------------------------
@@ -340,6 +413,43 @@ def pension_payout_services(draw: st.DrawFn) -> PensionPayoutService:
     )
 
 
+# --- faults ----------------------------------------------------------------------------
+
+times_s = st.just(0.0) | durations_s
+"""A moment of the run (seconds from its start)."""
+
+
+@st.composite
+def faults_specs(draw: st.DrawFn, services: tuple[str, ...]) -> FaultsSpec:
+    """Outages, random outages, link faults, partitions and reader faults on real names.
+
+    Bank nodes exist only with a pension payout, readers only with transit.
+    """
+    nodes = ["national", "card_platform", *PROVINCE_IDS]
+    banks = [f"bank:{p}" for p in PROVINCE_IDS] if "pension_payout" in services else []
+    node = st.sampled_from(nodes + banks)
+    link = st.builds(
+        LinkFaultSpec,
+        link=st.sampled_from(LINK_CLASSES),
+        loss=st.floats(0.0, 1.0, exclude_min=True),
+        added_latency=st.just(0.0) | durations_s,
+        at=times_s,
+        duration=st.none() | durations_s,
+    ) | st.builds(LinkFaultSpec, link=st.sampled_from(LINK_CLASSES), added_latency=durations_s)
+    pair = st.lists(st.sampled_from(nodes), min_size=2, max_size=2, unique=True).map(tuple)
+    reader = st.builds(ReaderFaultSpec, st.sampled_from(PROVINCE_IDS), times_s, durations_s)
+    return FaultsSpec(
+        outages=tuple(draw(st.lists(st.builds(OutageSpec, node, times_s, durations_s),
+                                    max_size=2))),
+        random_outages=tuple(draw(st.lists(st.builds(RandomOutagesSpec, node, durations_s,
+                                                     durations_s), max_size=2))),
+        links=tuple(draw(st.lists(link, max_size=2))),
+        partitions=tuple(draw(st.lists(st.builds(PartitionSpec, pair, times_s, durations_s),
+                                       max_size=2))),
+        readers=tuple(draw(st.lists(reader, max_size=2))) if "transit" in services else (),
+    )  # fmt: skip
+
+
 SERVICE_STRATEGIES: dict[str, st.SearchStrategy[object]] = {
     "medical_outpatient": medical_services,
     "medical_inpatient": medical_services,
@@ -397,5 +507,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         services=services,
         network=draw(network_specs),
         policy=draw(policy_specs(medical)) if medical else PolicySpec(),
+        clearing=draw(fund_clearing_specs(horizon)),
+        faults=draw(faults_specs(enabled)),
         outputs=OutputsSpec(draw(st.booleans()), sample_every),
     )

@@ -167,7 +167,9 @@ def _structure_tagged(
     cls = tags.get(tag)
     if cls is None:
         problems.append(
-            Problem(path, f"unknown kind {tag!r}{_suggest(tag, tags)} (known: {kinds})")
+            Problem(
+                path, f"unknown kind {_show(tag)}{_suggest(_key_text(tag), tags)} (known: {kinds})"
+            )
         )
         return INVALID
     scalar = _scalar_field(cls)
@@ -202,7 +204,8 @@ def _structure_class(
     before = len(problems)
     for key in raw:
         if key not in fields:
-            problems.append(Problem(join(path, key), f"unknown key{_known(str(key), fields)}"))
+            name = _key_text(key)
+            problems.append(Problem(join(path, name), f"unknown key{_known(name, fields)}"))
     hints = _hints(cls)
     values: dict[str, Any] = {}
     for name, field in fields.items():
@@ -250,25 +253,41 @@ def _structure_dict(
         problems.append(Problem(path, f"expected a mapping, got {_show(raw)}"))
         return INVALID
     out = {}
+    before = len(problems)
     for key, value in raw.items():
-        item = structure(value, value_type, join(path, key), problems, unit)
+        name = _key_text(key)
+        if name in out:
+            problems.append(Problem(join(path, name), f"written twice (as {_show(key)})"))
+            continue
+        item = structure(value, value_type, join(path, name), problems, unit)
         if item is not INVALID:
-            out[str(key)] = item
-    return out if len(out) == len(raw) else INVALID
+            out[name] = item
+    return out if len(problems) == before else INVALID
 
 
 # --- scalars ---------------------------------------------------------------------
 
 
+_MAX_DIGITS = 100
+"""Longest whole number read: a seed of 2**332 still fits; Python refuses 4300 digits."""
+
+
 def _read_int(raw: Any, _unit: str | None) -> int:
+    too_long = units.UnitError(f"expected a whole number of at most {_MAX_DIGITS} digits")
     if isinstance(raw, int) and not isinstance(raw, bool):
-        return raw  # exact: going through float would alter integers beyond 2**53
-    if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", raw):
-        return int(raw)
-    number = units.parse_number(raw)
-    if number != int(number):
-        raise units.UnitError(f"expected a whole number, got {_show(raw)}")
-    return int(number)
+        value = raw  # exact: going through float would alter integers beyond 2**53
+    elif isinstance(raw, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", raw):
+        if len(raw.strip().lstrip("+-").lstrip("0")) > _MAX_DIGITS:
+            raise too_long
+        value = int(raw)
+    else:
+        number = units.parse_number(raw)
+        if number != int(number):
+            raise units.UnitError(f"expected a whole number, got {_show(raw)}")
+        value = int(number)
+    if abs(value) >= 10**_MAX_DIGITS:
+        raise too_long
+    return value
 
 
 def _read_str(raw: Any, _unit: str | None) -> str:
@@ -384,9 +403,16 @@ def _known(word: str, known: typing.Iterable[str]) -> str:
     return f" (known: {', '.join(names)})"
 
 
-def _show(raw: Any) -> str:
-    text = repr(raw)
-    return text if len(text) <= 60 else text[:57] + "..."
+def _key_text(key: object) -> str:
+    """A mapping key as it reads in a path (YAML spells ``None`` and booleans its own way)."""
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return key if isinstance(key, str) else _show(key)
+
+
+_show = units.show_value
 
 
 def _describe(options: tuple[Any, ...]) -> str:

@@ -1,20 +1,20 @@
 """Reading scenario files: safe YAML, ``--set`` overrides, validation, one error list.
 
-A scenario file is data. It is read with a safe loader that also refuses
-duplicate keys (YAML would silently keep the last one), overrides are applied
-to the raw mapping, and the result is structured and validated. Every problem
-found is reported together, each under its key path, before anything runs.
+A scenario file is data. It is read with :mod:`sim.scenario.yaml_text` (safe
+YAML, no duplicate keys, bounded size), overrides are applied to the raw
+mapping, and the result is structured and validated. Every problem found is
+reported together, each under its key path, before anything runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from sim.scenario import validate
+from sim.scenario import validate, yaml_text
 from sim.scenario.codec import INVALID, Problem, structure, unstructure
 from sim.scenario.schema import Scenario
 
@@ -36,41 +36,16 @@ class ScenarioError(Exception):
         return "\n".join(lines)
 
 
-class _StrictSafeLoader(yaml.SafeLoader):
-    """Safe YAML loader that refuses duplicate keys within a mapping."""
-
-
-def _construct_mapping(loader: _StrictSafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _value_node in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue  # keys merged in with ``<<`` may be overridden: that is what merging is for
-        key = loader.construct_object(key_node)
-        if not isinstance(key, Hashable):
-            continue  # construct_mapping reports it as "found unhashable key"
-        if key in seen:
-            mark = key_node.start_mark
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (line {mark.line + 1})", mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_StrictSafeLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
-
-
 def read_yaml(text: str, source: str) -> Any:
     """Parse YAML text; syntax errors become a :class:`ScenarioError` with the line."""
     try:
-        return yaml.load(text, Loader=_StrictSafeLoader)
+        return yaml_text.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        message = f"YAML syntax error at {where}{problem}"
+        kind = "refused" if isinstance(exc, yaml_text.RefusedDocument) else "syntax error"
+        message = f"YAML {kind} at {where}{problem}"
         raise ScenarioError(source, [Problem("", message)]) from None
 
 
@@ -100,7 +75,7 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[st
             node = child
         else:
             try:
-                node[parts[-1]] = yaml.safe_load(text) if text.strip() else ""
+                node[parts[-1]] = yaml_text.load(text) if text.strip() else ""
             except yaml.YAMLError:
                 node[parts[-1]] = text
     if problems:
@@ -117,6 +92,8 @@ def parse_scenario(raw: Any, source: str = "<scenario>") -> Scenario:
     scenario = structure(raw, Scenario, "", problems)
     if scenario is not INVALID:
         problems.extend(validate.cross_check(scenario))
+    elif not problems:  # every refusal records why; never hand back INVALID as a scenario
+        problems.append(Problem("", "could not be read (no reason recorded: please report)"))
     if problems:
         raise ScenarioError(source, problems)
     return scenario  # type: ignore[no-any-return]
@@ -127,18 +104,33 @@ def load_scenario(
 ) -> Scenario:
     """Load a scenario file, apply ``--set`` overrides and an optional seed, and validate."""
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(source, [Problem("", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(source, [Problem("", f"cannot read file: {exc}")]) from None
-    raw = read_yaml(text, source)
+    raw = read_yaml(read_text(Path(path), source), source)
     if isinstance(raw, Mapping):
         raw = apply_overrides(raw, overrides)
         if seed is not None:
             raw["seed"] = seed
     return parse_scenario(raw, source)
+
+
+def read_text(path: Path, source: str) -> str:
+    """The UTF-8 text of a scenario file, read no further than :data:`yaml_text.MAX_BYTES`.
+
+    The cap keeps a mistaken path (a log file, ``/dev/zero``) from filling memory.
+    """
+    try:
+        with path.open("rb") as file:
+            data = file.read(yaml_text.MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise ScenarioError(source, [Problem("", "file not found")]) from None
+    except OSError as exc:
+        raise ScenarioError(source, [Problem("", f"cannot read file: {exc}")]) from None
+    if len(data) > yaml_text.MAX_BYTES:
+        message = f"file larger than {yaml_text.MAX_BYTES} bytes: not a scenario file"
+        raise ScenarioError(source, [Problem("", message)])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(source, [Problem("", f"cannot read file: {exc}")]) from None
 
 
 def dump_scenario(scenario: Scenario) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from sim.scenario.units_types import (
     MoneyFen,
     Quantity,
     at_least,
+    at_most,
     greater_than,
     share,
 )
@@ -34,6 +35,10 @@ Problems = list[tuple[str, str]]
 # --- distributions -----------------------------------------------------------
 # Written as single-key mappings: ``{exponential: {mean: 4min}}``. The unit of
 # their parameters comes from the field that holds them (duration or money).
+
+MIN_CV, MAX_CV = 1e-6, 100.0
+"""Coefficients of variation outside these give gamma shapes or lognormal tails that
+overflow a float (use ``constant`` for no variation at all)."""
 
 
 @attrs.frozen
@@ -50,7 +55,7 @@ class Lognormal:
 
     TAG: ClassVar[str] = "lognormal"
     mean: Quantity = attrs.field(validator=greater_than(0))
-    cv: float = attrs.field(validator=greater_than(0))
+    cv: float = attrs.field(validator=[greater_than(0), at_least(MIN_CV), at_most(MAX_CV)])
 
 
 @attrs.frozen
@@ -59,7 +64,7 @@ class Gamma:
 
     TAG: ClassVar[str] = "gamma"
     mean: Quantity = attrs.field(validator=greater_than(0))
-    cv: float = attrs.field(validator=greater_than(0))
+    cv: float = attrs.field(validator=[greater_than(0), at_least(MIN_CV), at_most(MAX_CV)])
 
 
 @attrs.frozen
@@ -421,7 +426,7 @@ class PolicySpec:
 class AdvanceSpec:
     """Advance funds held by treatment provinces to pay cross-province bills before clearing."""
 
-    days: float = attrs.field(default=30.0, validator=at_least(0))
+    days: float = attrs.field(default=30.0, validator=[at_least(0), at_most(3660)])
     """Initial size: this many days of the province's expected cross-province fund payments."""
     top_up_below: float = attrs.field(default=0.2, validator=share)
     """Top the fund back up to its initial size when it falls below this share of it."""

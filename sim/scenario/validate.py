@@ -7,24 +7,33 @@ problems by path so the loader can list them together.
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+import typing
 from collections.abc import Iterable, Iterator, Mapping
+
+import attrs
 
 from sim import calendar
 from sim.provinces import BUILTIN_TABLES, ProvinceTable, full_scale_counts, load_provinces
-from sim.scenario.card_services import LibraryService, PensionPayoutService
+from sim.scenario.card_services import LibraryService, PensionPayoutService, TransitService
 from sim.scenario.codec import Problem
-from sim.scenario.schema import AnyService, Profile, Scenario
+from sim.scenario.schema import AnyService, Distribution, MedicalService, Profile, Scenario
+from sim.units import show_value
 
 
 def cross_check(scenario: Scenario) -> list[Problem]:
     """Every cross-section problem of a structurally valid scenario."""
-    problems: list[Problem] = []
-    if scenario.provinces not in BUILTIN_TABLES:
-        known = ", ".join(sorted(BUILTIN_TABLES))
+    problems: list[Problem] = _check_calendar(scenario) + _check_counts(scenario, "")
+    holders = scenario.population.holders
+    if holders is not None and holders > MAX_HOLDERS:
         problems.append(
-            Problem("provinces", f"unknown province table {scenario.provinces!r} (known: {known})")
+            Problem("population.holders", f"must be ≤ {MAX_HOLDERS:g}, got {holders:g}")
         )
-        return problems
+    if scenario.provinces not in BUILTIN_TABLES:
+        return [*problems, _unknown_table(scenario.provinces)]
+    if problems:
+        return problems  # the checks below work with these counts and dates
     table = load_provinces(scenario.provinces)
     ids = set(table.ids)
     tables: dict[str, Mapping[str, object]] = {
@@ -47,6 +56,8 @@ def cross_check(scenario: Scenario) -> list[Problem]:
         path = f"services.{name}"
         for sub, profile in _profiles(service):
             problems.extend(_check_profile(profile, f"{path}.{sub}"))
+        for sub, amount in _amounts(service):
+            problems.extend(_check_amount(amount, f"{path}.{sub}"))
         if name in medical:
             problems.extend(
                 _check_ids(medical[name].sites, simulated, f"{path}.sites", "simulated province")
@@ -97,7 +108,17 @@ def cross_check(scenario: Scenario) -> list[Problem]:
         problems.append(
             Problem(
                 "outputs.sample_every",
-                f"too fine: {samples:.0f} samples over the horizon (max 1000000)",
+                f"too fine: {_count(samples)} samples over the horizon (max 1000000)",
+            )
+        )
+    period = scenario.clearing.period_s
+    if period is not None and scenario.horizon / period > MAX_CLEARING_PERIODS:
+        periods = scenario.horizon / period
+        problems.append(
+            Problem(
+                "clearing.period",
+                f"too fine: {_count(periods)} clearing periods over the horizon "
+                f"(max {MAX_CLEARING_PERIODS}; each nets 31 provinces in the ledger)",
             )
         )
     problems.extend(_check_faults(scenario, table.ids))
@@ -133,6 +154,80 @@ def _check_faults(scenario: Scenario, ids: tuple[str, ...]) -> list[Problem]:
     return problems
 
 
+MAX_HOLDERS = 1e10
+"""More card holders than people on Earth is a typo (and would overflow holder counts)."""
+MAX_COUNT = 1_000_000_000
+"""Largest count (points, libraries, gates, servers, retries): larger ones are typos, and
+would overflow the 64-bit integers counts are kept in (as 1e40 libraries did)."""
+
+
+def _check_counts(obj: object, path: str) -> list[Problem]:
+    """Every whole number of the scenario except ``seed`` is at most :data:`MAX_COUNT`.
+
+    Walks the schema's fields by their type: ``int`` fields and ``dict[str, int]``
+    values are counts (money is ``MoneyFen``, not ``int``, and is bounded apart).
+    """
+    cls: typing.Any = type(obj)
+    if not attrs.has(cls):
+        return []
+    problems = []
+    hints = typing.get_type_hints(cls)
+    for field in attrs.fields(cls):
+        value = getattr(obj, field.name)
+        where = f"{path}.{field.name}" if path else field.name
+        kind = hints[field.name]
+        if where == "seed":
+            continue
+        if kind in (int, int | None) and isinstance(value, int) and value > MAX_COUNT:
+            problems.append(Problem(where, f"must be ≤ {MAX_COUNT}, got {show_value(value)}"))
+        elif kind == dict[str, int]:
+            problems += [
+                Problem(f"{where}.{key}", f"must be ≤ {MAX_COUNT}, got {show_value(count)}")
+                for key, count in value.items()
+                if count > MAX_COUNT
+            ]
+        elif isinstance(value, tuple):
+            for i, item in enumerate(value):
+                problems += _check_counts(item, f"{where}[{i}]")
+        else:
+            problems += _check_counts(value, where)
+    return problems
+
+
+MAX_CLEARING_PERIODS = 100_000
+"""Most clearing periods a run may have (a period of 1 minute over two months)."""
+LAST_YEAR = 9000
+"""Runs end before this year, leaving the calendar's year and month arithmetic headroom."""
+
+
+def _count(n: float) -> str:
+    """A count for a message: whole below a trillion, in scientific notation above."""
+    return f"{n:.0f}" if n < 1e12 else f"{n:.3g}"
+
+
+def _check_calendar(scenario: Scenario) -> list[Problem]:
+    """The run's end (``start`` + ``horizon``) is a date the calendar can count up to."""
+    try:
+        end = scenario.start + dt.timedelta(seconds=scenario.horizon)
+    except OverflowError:
+        end = None
+    if end is None or end.year >= LAST_YEAR:
+        return [Problem("horizon", f"start + horizon must fall before the year {LAST_YEAR}")]
+    return []
+
+
+def _unknown_table(name: str) -> Problem:
+    """Why ``provinces`` is refused; a path gets its own message, as files are never read."""
+    known = ", ".join(sorted(BUILTIN_TABLES))
+    if any(mark in name for mark in ("/", "\\", ":", "~")) and not name.startswith("builtin:"):
+        return Problem(
+            "provinces",
+            f"{show_value(name)} looks like a file or URL: scenario files cannot name files "
+            f"to read; use a builtin table ({known})",
+        )
+    return Problem("provinces", f"unknown province table {show_value(name)} (known: {known})")
+
+
 def _check_ids(
     given: tuple[str, ...] | None, known: set[str], path: str, what: str
 ) -> list[Problem]:
@@ -162,7 +257,38 @@ def _check_profile(profile: str | tuple[float, ...], path: str) -> list[Problem]
         return [Problem(path, f"needs 24 hourly weights, got {len(profile)}")]
     if any(w < 0 for w in profile) or sum(profile) <= 0:
         return [Problem(path, "weights must be ≥ 0 and not all zero")]
+    if not math.isfinite(sum(profile)):
+        return [Problem(path, "weights too large to add up; only their proportions matter")]
     return []
+
+
+MAX_BILL_FEN = 100_000_000_000
+"""Largest money parameter (one billion yuan): larger amounts overflow the fen sums."""
+
+
+def _amounts(service: AnyService) -> Iterator[tuple[str, Distribution]]:
+    """(key path below the service, distribution) of every money amount a service draws."""
+    if isinstance(service, MedicalService):
+        yield "amount", service.amount
+    elif isinstance(service, TransitService):
+        yield "fare", service.fare
+    elif isinstance(service, PensionPayoutService):
+        for name, batch in service.batches().items():
+            yield f"{name}.amount", batch.amount
+        if service.withdrawals is not None:
+            yield "withdrawals.amount", service.withdrawals.amount
+
+
+def _check_amount(amount: Distribution, path: str) -> list[Problem]:
+    """A money distribution's parameters stay within what fen sums can hold."""
+    kind = type(amount).TAG
+    values = {f.name: getattr(amount, f.name) for f in attrs.fields(type(amount))}
+    return [
+        Problem(f"{path}.{kind}" + ("" if name == "value" else f".{name}"),
+                f"at most {MAX_BILL_FEN // 100} yuan per transaction, got {value / 100:.3g} yuan")
+        for name, value in values.items()
+        if name in ("mean", "low", "high", "value") and value > MAX_BILL_FEN
+    ]  # fmt: skip
 
 
 def _profiles(service: AnyService) -> Iterator[tuple[str, Profile]]:

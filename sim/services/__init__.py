@@ -31,7 +31,15 @@ from sim.stations import StationStats
 from sim.streams import Streams
 from sim.transaction import Transaction
 
-__all__ = ["ServiceContext", "ServiceRuntime", "build_services"]
+__all__ = [
+    "ServiceContext",
+    "ServiceLoad",
+    "ServiceRuntime",
+    "build_services",
+    "exchange_events",
+    "expected_loads",
+    "scaled_count",
+]
 
 
 @attrs.define(eq=False)
@@ -74,7 +82,54 @@ class ServiceRuntime:
     """The family's transit gates, if it has readers that ``faults.readers`` may take offline."""
 
 
+@attrs.frozen
+class ServiceLoad:
+    """What one service is expected to ask of a run, worked out from the scenario alone.
+
+    The resource guard (:mod:`sim.guard`) sums these before anything is built, so
+    every figure must come from the scenario and the province table: building the
+    model to count would itself be the cost being guarded against.
+    """
+
+    transactions: float
+    """Expected transactions over the horizon."""
+    events_per_transaction: float
+    """Expected simulation events one transaction schedules, from arrival to its end."""
+    busiest_hour: float
+    """Expected transactions in the busiest local hour (one arrival batch)."""
+    points: float
+    """Service points (stations) simulated."""
+    memory_bytes: float = 0.0
+    """Other memory the service holds at its peak, beyond points and arrival batches."""
+    exchanges_per_transaction: float = 0.0
+    """Requests with a timeout (settle, verify) one transaction sends, on average."""
+
+
+def exchange_events(nodes: int) -> int:
+    """Simulation events of one request and its answer over a route through ``nodes`` nodes.
+
+    Each link crossed (one more than the nodes, see :class:`sim.network.Route`)
+    and each node's service is one event. Timeouts are not per request: the
+    requesters share one wake-up (:class:`sim.protocol.Timers`), which the guard
+    counts for the run as a whole.
+    """
+    return (nodes + 1) + nodes
+
+
+def scaled_count(per_province: float | None, total: float | None, scale: float,
+                 provinces: int) -> float:  # fmt: skip
+    """Points, libraries or stations simulated, as :func:`sim.points.scaled_counts` makes them.
+
+    At least one per province; in floats, so a typo such as ``total: 1e40`` gives
+    a huge estimate rather than an integer overflow.
+    """
+    if per_province is not None:
+        return provinces * max(float(per_province) * scale, 1.0)
+    return float(total or 0) * scale + provinces
+
+
 Builder = Callable[[ServiceContext, str, Any], ServiceRuntime]
+Estimator = Callable[[Scenario, Any, float, ProvinceTable], ServiceLoad]
 
 
 def _builders() -> dict[str, Builder]:
@@ -95,3 +150,25 @@ def build_services(ctx: ServiceContext) -> dict[str, ServiceRuntime]:
     builders = _builders()
     return {name: builders[name](ctx, name, spec)
             for name, spec in ctx.scenario.services.enabled().items()}  # fmt: skip
+
+
+def _estimators() -> dict[str, Estimator]:
+    from sim.services import library, medical, pension, transit
+
+    return {
+        "medical_outpatient": medical.expected_load,
+        "medical_inpatient": medical.expected_load,
+        "pharmacy": medical.expected_load,
+        "library": library.expected_load,
+        "transit": transit.expected_load,
+        "pension_payout": pension.expected_load,
+    }
+
+
+def expected_loads(
+    scenario: Scenario, holders: float, table: ProvinceTable
+) -> dict[str, ServiceLoad]:
+    """Each enabled service's expected load, given the simulated holders and the provinces."""
+    estimators = _estimators()
+    return {name: estimators[name](scenario, spec, holders, table)
+            for name, spec in scenario.services.enabled().items()}  # fmt: skip

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
-from sim.calendar import Clock, open_weights
+from sim.calendar import Clock, open_fraction_by_hour, open_weights
 from sim.demand import Columns, holder_columns, poisson_hour
 from sim.distributions import sampler, uniform_sampler
 from sim.domain import SERVICE_CODES, CardKind, Channel, Outcome, Reason
@@ -38,13 +38,15 @@ from sim.scenario.card_services import LibraryService
 from sim.transaction import Transaction
 
 if TYPE_CHECKING:
-    from sim.services import ServiceContext, ServiceRuntime
+    from sim.scenario import Scenario
+    from sim.services import ServiceContext, ServiceLoad, ServiceRuntime
 
 __all__ = [
     "LibraryArrivals",
     "LibraryDesk",
     "LibraryRoutes",
     "build",
+    "expected_load",
     "interconnected_share",
     "members",
 ]
@@ -106,6 +108,40 @@ def build(ctx: ServiceContext, name: str, spec: LibraryService) -> ServiceRuntim
         handlers={CODE: desk.arrive},
         stations=[g.stats for ch in CHANNELS for g in groups[ch]],
         figures=lambda: desk.figures(spec, table, full),
+    )
+
+
+def expected_load(
+    scenario: Scenario, spec: LibraryService, holders: float, table: ProvinceTable
+) -> ServiceLoad:
+    """Expected loans and returns, their events and the libraries, without building them.
+
+    Demand falls in opening hours only (:func:`sim.calendar.open_weights`); each
+    visit is an arrival and a service time, an e-card's check with the card
+    platform, and the home platform's verification: one node for a local holder,
+    three (site, home, site) for an interconnected one. Visitors who cannot be
+    verified are counted as if they were, an overestimate of a few per cent.
+    """
+    from sim.services import ServiceLoad, exchange_events, scaled_count
+
+    hours = (float(spec.opening_hours.opens), float(spec.opening_hours.closes))
+    weights = open_weights(spec.profile, *hours) * open_fraction_by_hour(*hours)
+    per_s = holders * spec.rate.per_holder_per_day / 86400.0
+    link = spec.interconnection
+    visitors = spec.cross_province_share
+    if link is not None:
+        visitors += (1.0 - visitors) * link.visitor_share
+    libs = spec.libraries
+    libraries = scaled_count(libs.per_province, libs.total, scenario.scale, len(table))
+    return ServiceLoad(
+        transactions=per_s * Clock(scenario.start).weighted_seconds(weights, scenario.horizon),
+        events_per_transaction=2.0
+        + scenario.population.ecard_share * exchange_events(1)
+        + (1.0 - visitors) * exchange_events(1)
+        + visitors * exchange_events(3),
+        exchanges_per_transaction=scenario.population.ecard_share + 1.0,
+        busiest_hour=per_s * float(weights.max()) * 3600.0,
+        points=len(CHANNELS) * libraries,
     )
 
 

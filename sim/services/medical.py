@@ -12,13 +12,13 @@ turned away at once, unserved: declined with reason ``blocked``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
 import simpy
 
-from sim.calendar import hourly_weights
+from sim.calendar import Clock, hourly_weights
 from sim.demand import Columns, arrival_rates, holder_columns, poisson_hour
 from sim.distributions import sample_fen, sampler
 from sim.domain import SERVICE_CODES, CardKind, Outcome, Reason
@@ -26,15 +26,16 @@ from sim.kernel import call_later
 from sim.points import PointGroup, point_counts
 from sim.population import Population
 from sim.protocol import Answer, Protocol
-from sim.provinces import apportion
+from sim.provinces import ProvinceTable, apportion
 from sim.recorder import TransactionRecorder
+from sim.scenario import Scenario
 from sim.scenario.schema import MedicalService, PopulationSpec
 from sim.transaction import Transaction
 
 if TYPE_CHECKING:
-    from sim.services import ServiceContext, ServiceRuntime
+    from sim.services import ServiceContext, ServiceLoad, ServiceRuntime
 
-__all__ = ["MedicalArrivals", "MedicalDesk", "build"]
+__all__ = ["MedicalArrivals", "MedicalDesk", "build", "events_per_transaction", "expected_load"]
 
 
 def build(ctx: ServiceContext, name: str, spec: MedicalService) -> ServiceRuntime:
@@ -55,6 +56,57 @@ def build(ctx: ServiceContext, name: str, spec: MedicalService) -> ServiceRuntim
                        on_cross_settled=ctx.clearing.record)  # fmt: skip
     return ServiceRuntime(arrivals=[arrivals], handlers={SERVICE_CODES[name]: desk.arrive},
                           stations=[g.stats for g in groups])  # fmt: skip
+
+
+def expected_load(
+    scenario: Scenario, spec: MedicalService, holders: float, table: ProvinceTable
+) -> ServiceLoad:
+    """Expected transactions, events and points of one medical service, without building it.
+
+    Arrivals per second at profile weight 1 are :func:`sim.demand.arrival_rates`
+    of the holders and points per province (in floats: expected counts, not the
+    model's rounded ones), as in :class:`MedicalArrivals` (cross-province patients
+    only move the same volume between sites), integrated over the whole horizon.
+    """
+    from sim.services import ServiceLoad, scaled_count
+
+    spec_points, scale = spec.points, scenario.scale
+    share = table.holders / table.holders.sum()
+    if spec_points.per_province is not None:
+        points = np.maximum(np.full(share.size, spec_points.per_province * scale), 1.0)
+    else:
+        points = np.maximum(share * float(spec_points.total or 0) * scale, 1.0)
+    per_s = float(
+        arrival_rates(spec, table.ids, cast(Any, share * holders), cast(Any, points)).sum()
+    )
+    weights = hourly_weights(spec.profile)
+    seconds = Clock(scenario.start).weighted_seconds(weights, float(scenario.horizon))
+    ecard, cross = scenario.population.ecard_share, spec.cross_province_share
+    return ServiceLoad(
+        transactions=per_s * seconds,
+        events_per_transaction=events_per_transaction(spec, ecard),
+        exchanges_per_transaction=ecard + 1.0 - cross + cross * spec.networked_share,
+        busiest_hour=per_s * float(weights.max()) * 3600.0,
+        points=scaled_count(spec_points.per_province, spec_points.total, scale, len(table)),
+    )
+
+
+def events_per_transaction(spec: MedicalService, ecard_share: float) -> float:
+    """Simulation events one visit schedules, on average, when nothing times out.
+
+    The arrival and the end of the counter's service time; for an e-card, the
+    verification exchange; then the settlement exchange: the local route visits
+    one node, the cross-province route five (treatment, national, home, national,
+    treatment; see :meth:`sim.network.Network.settlement_route`). A cross-province
+    patient at a point not connected for direct settlement sends no request.
+    Retries after timeouts add more.
+    """
+    from sim.services import exchange_events
+
+    cross = spec.cross_province_share
+    local_route, cross_route = exchange_events(1), exchange_events(5)
+    settle = (1.0 - cross) * local_route + cross * spec.networked_share * cross_route
+    return 2.0 + ecard_share * exchange_events(1) + settle
 
 
 class MedicalArrivals:

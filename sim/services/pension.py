@@ -40,9 +40,22 @@ from sim.stations import StationStats
 Ids = npt.NDArray[np.int64]
 
 if TYPE_CHECKING:
-    from sim.services import ServiceContext, ServiceRuntime
+    from sim.scenario import Scenario
+    from sim.services import ServiceContext, ServiceLoad, ServiceRuntime
 
-__all__ = ["BLOCK_CREDITS", "BankNode", "PayoutBatch", "Recipients", "build", "payday_sends"]
+__all__ = [
+    "BLOCK_CREDITS",
+    "BankNode",
+    "PayoutBatch",
+    "Recipients",
+    "build",
+    "expected_load",
+    "payday_sends",
+]
+
+CREDIT_BYTES = 500.0
+"""Peak memory per credit of a payday: recipients (89 bytes), batches and their recorded
+blocks (490 to 530 bytes in all, measured on ``pension_payday`` at scales 1e-3 to 1e-2)."""
 
 BLOCK_CREDITS = 4096
 """Credits a bank node lands per simulation event."""
@@ -102,6 +115,64 @@ def build(ctx: ServiceContext, name: str, spec: PensionPayoutService) -> Service
 
     runtime.figures = figures
     return runtime
+
+
+def expected_load(
+    scenario: Scenario, spec: PensionPayoutService, holders: float, table: ProvinceTable
+) -> ServiceLoad:
+    """Expected credits and bank visits, their events and points, without building them.
+
+    Credits: each batch's recipients (scaled, spread over provinces as
+    :meth:`Recipients.draw` spreads them) times the province's paydays in the run.
+    They cost one event per block of :data:`BLOCK_CREDITS` and one per batch sent;
+    bank visits cost two each (arrival and service time).
+    """
+    from sim.services import ServiceLoad, withdrawals
+
+    clock = Clock(scenario.start)
+    horizon = float(scenario.horizon)
+    batches = spec.batches()
+    aged = (table.population * table.aged_60_plus_share).astype(np.float64)
+    credits = sends = 0.0
+    for name, batch in batches.items():
+        weights = table.holders.astype(np.float64) if name == "unemployment_benefit" else aged
+        sent = paydays_in_run(spec, table, clock, float(batch.batch_time), horizon)
+        credits += (
+            float(batch.recipients)
+            * scenario.scale
+            * float((weights / weights.sum() * sent).sum())
+        )
+        sends += float(sent.sum())
+    first = min((float(b.batch_time) for b in batches.values()), default=0.0)
+    spikes = paydays_in_run(spec, table, clock, first, horizon)
+    visits, busiest, points = withdrawals.expected_visits(scenario, spec, holders, table, spikes)
+    payday = scenario.scale * sum(float(b.recipients) for b in batches.values())
+    total = credits + visits
+    events = credits / BLOCK_CREDITS + sends + 2.0 * visits
+    return ServiceLoad(
+        transactions=total,
+        events_per_transaction=events / total if total > 0 else 0.0,
+        busiest_hour=busiest,
+        points=points,
+        memory_bytes=CREDIT_BYTES * min(credits, payday),
+    )
+
+
+def paydays_in_run(
+    spec: PensionPayoutService, table: ProvinceTable, clock: Clock, at_s: float, horizon_s: float
+) -> npt.NDArray[np.float64]:
+    """Per province, how many of its paydays (at local time ``at_s``) fall in the run.
+
+    Counted day by day (as :func:`payday_sends` does) for runs up to a year;
+    beyond, one per average month, which is what the count tends to.
+    """
+    if horizon_s > 366 * 86400.0:
+        months = horizon_s / (365.2425 / 12 * 86400.0)
+        return np.full(len(table), months + 1.0)
+    return np.array(
+        [len(clock.days_at(spec.payday_of(pid), at_s, 0.0, horizon_s)) for pid in table.ids],
+        dtype=np.float64,
+    )
 
 
 def payday_sends(

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
-from sim.calendar import hourly_weights
+from sim.calendar import Clock, hourly_weights
 from sim.demand import Columns, holder_columns, poisson_hour
 from sim.distributions import sample_fen, sampler, uniform_sampler
 from sim.domain import SERVICE_CODES, Channel, Outcome, Reason
@@ -34,16 +34,17 @@ from sim.metrics import percentiles
 from sim.network import Node
 from sim.points import scaled_counts
 from sim.population import Population
-from sim.provinces import full_scale_counts
+from sim.provinces import ProvinceTable, full_scale_counts
 from sim.recorder import TransactionRecorder
 from sim.scenario.card_services import TransitService
 from sim.stations import Station, StationStats
 from sim.transaction import Transaction
 
 if TYPE_CHECKING:
-    from sim.services import ServiceContext, ServiceRuntime
+    from sim.scenario import Scenario
+    from sim.services import ServiceContext, ServiceLoad, ServiceRuntime
 
-__all__ = ["FareClearing", "Gate", "TransitArrivals", "TransitGates", "build"]
+__all__ = ["FareClearing", "Gate", "TransitArrivals", "TransitGates", "build", "expected_load"]
 
 CODE = SERVICE_CODES["transit"]
 SETTLED, NONE = Outcome.SETTLED, Reason.NONE
@@ -112,6 +113,44 @@ def build(ctx: ServiceContext, name: str, spec: TransitService) -> ServiceRuntim
         nodes=[*clearing, hub],
         figures=lambda: {**desk.figures(), **flow.figures()},
         readers=desk,
+    )
+
+
+def expected_load(
+    scenario: Scenario, spec: TransitService, holders: float, table: ProvinceTable
+) -> ServiceLoad:
+    """Expected taps, their events and the gates, without building them.
+
+    A tap is its arrival and its tap time. Uploads carry many taps: a gate with
+    records uploads at its next upload time, so each (station, upload period)
+    with at least one tap costs one upload (riders take a station's first idle
+    gate, so at light load one gate per station does the uploading); with
+    ``n`` such cells an hour and ``m`` taps expected in it, ``n (1 − e^(−m/n))``
+    of them have a tap. An upload is the gate's event, a link and the clearing
+    node's service, and when it holds records for another city or province,
+    four more (backbone, interconnection node, backbone, home clearing node).
+    """
+    from sim.services import ServiceLoad, scaled_count
+
+    weights = hourly_weights(spec.profile)
+    per_s = holders * spec.rate.per_holder_per_day / 86400.0
+    horizon = float(scenario.horizon)
+    taps = per_s * Clock(scenario.start).weighted_seconds(weights, horizon)
+    spec_stations = spec.stations
+    stations = scaled_count(
+        spec_stations.per_province, spec_stations.total, scenario.scale, len(table)
+    )
+    cells = stations * 3600.0 / float(spec.upload_every)  # (station, period) pairs an hour
+    hourly_taps = per_s * weights * 3600.0
+    uploads_a_day = float((cells * -np.expm1(-hourly_taps / cells)).sum())
+    uploads = min(taps, uploads_a_day * horizon / 86400.0)
+    onward = spec.cross_province_share + (1 - spec.cross_province_share) * spec.other_city_share
+    per_upload = 3.0 + 4.0 * min(1.0, onward * taps / uploads) if uploads > 0 else 0.0
+    return ServiceLoad(
+        transactions=taps,
+        events_per_transaction=2.0 + (uploads * per_upload / taps if taps > 0 else 0.0),
+        busiest_hour=per_s * float(weights.max()) * 3600.0,
+        points=stations * spec_stations.gates,
     )
 
 

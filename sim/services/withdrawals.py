@@ -26,15 +26,17 @@ from sim.domain import SERVICE_CODES, Channel, Outcome, Reason
 from sim.kernel import call_later
 from sim.points import PointGroup, point_counts
 from sim.population import Population
+from sim.provinces import ProvinceTable
 from sim.recorder import TransactionRecorder
 from sim.scenario.card_services import PensionPayoutService, WithdrawalsSpec
 from sim.transaction import Transaction
 
 if TYPE_CHECKING:
+    from sim.scenario import Scenario
     from sim.services import ServiceContext, ServiceRuntime
     from sim.services.pension import Recipients
 
-__all__ = ["BankDesk", "WithdrawalArrivals", "build"]
+__all__ = ["BankDesk", "WithdrawalArrivals", "build", "expected_visits"]
 
 NAME = "bank_withdrawal"
 CODE = SERVICE_CODES[NAME]
@@ -94,6 +96,37 @@ def build(
         stations=[g.stats for ch in specs for g in groups[ch]],
         figures=desk.figures,
     )
+
+
+def expected_visits(
+    scenario: Scenario,
+    spec: PensionPayoutService,
+    holders: float,
+    table: ProvinceTable,
+    paydays: npt.NDArray[np.float64],
+) -> tuple[float, float, float]:
+    """Expected visits, visits in the busiest hour, and points, without building them.
+
+    The steady rate over the horizon, plus each payday's spike in its province
+    (``paydays`` per province), whose integral is ``rate × amplitude × decay``.
+    Spikes of paydays before the run that decay into it are left out.
+    """
+    from sim.services import scaled_count
+
+    w = spec.withdrawals
+    if w is None:
+        return 0.0, 0.0, 0.0
+    weights = hourly_weights(w.profile)
+    per_s = holders * w.rate.per_holder_per_day / 86400.0
+    steady = per_s * Clock(scenario.start).weighted_seconds(weights, float(scenario.horizon))
+    share = table.holders / table.holders.sum()
+    spike = per_s * w.spike.amplitude * float(w.spike.decay) * float((share * paydays).sum())
+    busiest = per_s * float(weights.max()) * (1.0 + w.spike.amplitude) * 3600.0
+    points = sum(
+        scaled_count(p.per_province, p.total, scenario.scale, len(table))
+        for p in (w.counters, w.atms)
+    )
+    return steady + spike, busiest, points
 
 
 class WithdrawalArrivals:

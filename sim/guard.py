@@ -1,0 +1,207 @@
+"""The resource guard: size a run from its scenario, and refuse one that would not fit.
+
+A scenario is a few lines of text, and a few lines can ask for centuries of
+simulated time or every one of 1.38 billion holders (``scale: 1``). Such a run
+would not end, or would exhaust memory long before writing anything. The guard
+estimates, from the scenario and the province table alone and without building
+any of the model, how many simulation events the run will schedule and how much
+memory it will need at its peak, and :func:`check` compares them with limits
+that ``sscard-sim run`` lets the user raise (``--max-events``, ``--max-memory``).
+
+Events: each service's expected transactions over the horizon times the events
+one transaction schedules (both from :func:`sim.services.expected_loads`, next
+to each service's own code), plus the run's own events: opening each hour's
+arrival batch, station samples and clearing periods. Memory: what a service
+needs per simulated holder (holders themselves are computed, not stored, but
+the pension payout scans them all for its recipients), service-point stations,
+the hour-by-hour schedule, the busiest hour's arrival batch and the station time
+series, with constants measured on the shipped scenarios.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+
+from sim.demand import MAX_BATCH
+from sim.provinces import simulated_provinces
+from sim.scenario import Scenario
+from sim.services import expected_loads
+from sim.units import format_bytes
+
+__all__ = [
+    "MAX_EVENTS",
+    "MAX_MEMORY_BYTES",
+    "Estimate",
+    "Excess",
+    "Limits",
+    "check",
+    "estimate",
+    "smaller_scale",
+]
+
+MAX_EVENTS = 1e9
+"""Default limit on expected events: about 50 minutes at ~330,000 events per second."""
+MAX_MEMORY_BYTES = 8e9
+"""Default limit on expected peak memory."""
+
+BASE_BYTES = 150e6
+"""Interpreter, numpy, pyarrow and SimPy before the model is built (resident, measured)."""
+POINT_BYTES = 120.0
+"""One service-point station and its figures (about 100 measured: its queue is made
+only when a job first waits)."""
+HOUR_BYTES = 200.0
+"""One hour of the demand schedule (its edges and piece; 136 measured)."""
+ARRIVAL_BYTES = 1000.0
+"""One arrival of the busiest hour's batch: columns, their Python lists, the ended record."""
+SAMPLE_BYTES = 64.0
+"""One station at one sample time: the series arrays, then the time-series table."""
+
+
+@attrs.frozen
+class Estimate:
+    """What a run is expected to cost, worked out before anything is built."""
+
+    transactions: float
+    """Expected transactions over the horizon, all services."""
+    transaction_events: float
+    """Expected events scheduled by those transactions."""
+    run_events: float
+    """Events of the run itself: hourly batches, station samples, clearing periods, the
+    requesters' timeout wake-ups."""
+    holders: float
+    """Holders simulated (after ``scale``)."""
+    points: float
+    """Service-point stations simulated."""
+    memory_bytes: float
+    """Expected peak memory."""
+
+    @property
+    def events(self) -> float:
+        """Expected simulation events in all."""
+        return self.transaction_events + self.run_events
+
+    @property
+    def events_per_transaction(self) -> float:
+        """Transaction events per expected transaction (0 when there are none)."""
+        return self.transaction_events / self.transactions if self.transactions > 0 else 0.0
+
+
+@attrs.frozen
+class Limits:
+    """Largest run ``sscard-sim run`` accepts (``inf`` turns a limit off)."""
+
+    max_events: float = MAX_EVENTS
+    max_memory_bytes: float = MAX_MEMORY_BYTES
+
+
+@attrs.frozen
+class Excess:
+    """One limit an estimate exceeds: what, by how much, and a limit that would let it run."""
+
+    resource: str
+    """``events`` or ``memory``."""
+    message: str
+    suggested_limit: str
+    """A round limit above the estimate, as the command-line option would take it."""
+
+
+def estimate(scenario: Scenario) -> Estimate:
+    """Expected events and peak memory of a run of ``scenario``.
+
+    Works in floats throughout, so an absurd scenario (``population.holders: 1e300``,
+    ``points.total: 1e40``) gives an absurd estimate rather than an overflow.
+    """
+    table = simulated_provinces(scenario)  # the model's provinces: its region, its holders
+    given = scenario.population.holders
+    total = float(table.holders.sum()) if given is None else float(given)
+    holders = _rounded(total * scenario.scale)
+    loads = expected_loads(scenario, holders, table).values()
+    horizon = float(scenario.horizon)
+    hours = horizon / 3600.0 + 2.0
+    samples = horizon / float(scenario.outputs.sample_every) + 2.0
+    period = scenario.clearing.period_s
+    periods = horizon / (period if period is not None else 28 * 86400.0) + 2.0
+    points = sum(load.points for load in loads)
+    busiest = min(sum(load.busiest_hour for load in loads), float(MAX_BATCH))
+    stations = len(table) * (2 * len(loads) + 1) + 4  # point groups (≤ 2 each), then nodes
+    memory = (
+        BASE_BYTES
+        + points * POINT_BYTES
+        + hours * HOUR_BYTES
+        + busiest * ARRIVAL_BYTES
+        + samples * stations * SAMPLE_BYTES
+        + sum(load.memory_bytes for load in loads)
+    )
+    exchanges = sum(load.transactions * load.exchanges_per_transaction for load in loads)
+    # The requesters' shared timeout wake-up fires at most once per timeout, and only
+    # while some request is pending: at light load, about once per request.
+    wake_ups = min(exchanges, horizon / float(scenario.network.timeout) + 1.0)
+    return Estimate(
+        transactions=sum(load.transactions for load in loads),
+        transaction_events=sum(load.transactions * load.events_per_transaction for load in loads),
+        run_events=hours + samples + periods + wake_ups + 2.0,  # + feed start, warm-up reset
+        holders=holders,
+        points=points,
+        memory_bytes=memory,
+    )
+
+
+def check(cost: Estimate, limits: Limits) -> list[Excess]:
+    """The limits ``cost`` exceeds (none: the run may go ahead)."""
+    excesses = []
+    if cost.events > limits.max_events:
+        excesses.append(
+            Excess(
+                "events",
+                f"expected {cost.events:.3g} simulation events ({cost.transactions:.3g} "
+                f"transactions × {cost.events_per_transaction:.2f} events each, plus "
+                f"{cost.run_events:.3g} for hours, samples and clearing), more than the "
+                f"limit of {limits.max_events:.3g}",
+                _round_up(cost.events),
+            )
+        )
+    if cost.memory_bytes > limits.max_memory_bytes:
+        excesses.append(
+            Excess(
+                "memory",
+                f"expected peak memory {format_bytes(cost.memory_bytes)} ({cost.holders:.3g} "
+                f"holders, {cost.points:.3g} service points), more than the limit of "
+                f"{format_bytes(limits.max_memory_bytes)}",
+                _round_up(cost.memory_bytes / 1e9) + "GB",
+            )
+        )
+    return excesses
+
+
+def smaller_scale(cost: Estimate, limits: Limits, scale: float) -> float | None:
+    """A round ``scale`` at which the run would fit, if lowering scale alone can do it.
+
+    Events and memory above the fixed base grow in proportion to scale (holders,
+    points and demand all scale); the run's own events (hours, samples) do not.
+    """
+    factors = []
+    if cost.events > limits.max_events:
+        factors.append((limits.max_events - cost.run_events) / cost.transaction_events)
+    if cost.memory_bytes > limits.max_memory_bytes:
+        factors.append((limits.max_memory_bytes - BASE_BYTES) / (cost.memory_bytes - BASE_BYTES))
+    factor = min(factors, default=1.0)
+    if not 0.0 < factor < 1.0:
+        return None
+    target = scale * factor
+    exponent = math.floor(math.log10(target))
+    return math.floor(target / 10.0**exponent) * 10.0**exponent
+
+
+def _rounded(count: float) -> float:
+    """A count as :func:`sim.provinces.apportion` rounds it (floats beyond exact integers)."""
+    return float(round(count)) if count < 2.0**53 else count
+
+
+def _round_up(value: float) -> str:
+    """A short number at least as large as ``value``: 1.43e11 → ``2e+11``, 37.5 → ``40``."""
+    if not math.isfinite(value) or value <= 0:
+        return "inf"
+    exponent = math.floor(math.log10(value))
+    return f"{math.ceil(value / 10.0**exponent) * 10.0**exponent:g}"
