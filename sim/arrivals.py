@@ -29,8 +29,11 @@ class ArrivalFeed:
         batches: Iterator[ArrivalBatch],
         recorder: TransactionRecorder,
         handlers: Sequence[Callable[[Transaction], None] | None],
+        tally: list[int],
     ) -> None:
         self.env = env
+        self.tally = tally
+        """The model's events per service code: an arrival is its service's first event."""
         self.batches = batches
         self.recorder = recorder
         self.handlers = handlers
@@ -90,6 +93,7 @@ class ArrivalFeed:
         txn.scheme = scheme[i]
         txn.level = level[i]
         self.arrived += 1
+        self.tally[service[i]] += 1
         self._next = i + 1
         self._schedule_next()
         handler = self.handlers[service[i]]

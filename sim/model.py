@@ -30,7 +30,7 @@ from sim.demand import Demand
 from sim.distributions import sampler
 from sim.domain import SERVICES, Outcome, Reason, labels
 from sim.faults import FaultInjector, window_figures
-from sim.kernel import call_later, events_scheduled, run_until
+from sim.kernel import call_later, events_scheduled, few_collections, run_until
 from sim.ledger import AccountKind, Ledger, MoneyError, PostingKind
 from sim.metrics import station_table
 from sim.network import Network
@@ -119,7 +119,8 @@ def build(scenario: Scenario, workdir: Path) -> Model:
     stations += [node.stats for node in network.nodes]
     stations += [node.stats for runtime in services.values() for node in runtime.nodes]
     demand = Demand(clock, horizon, arrivals)
-    feed = ArrivalFeed(env, demand.batches(ids=ids), recorder, handlers)
+    feed = ArrivalFeed(env, demand.batches(ids=ids), recorder, handlers,
+                       network.events_by_service)  # fmt: skip
     faults = FaultInjector(
         env, scenario.faults, network, provinces.ids,
         {name: target for r in services.values() for name, target in r.failable.items()},
@@ -150,13 +151,14 @@ def simulate(model: Model, progress: Progress | None = None) -> results.Result:
     elif scenario.warmup > 0:
         call_later(env, float(scenario.warmup), _reset_stations, model.stations)
     try:
-        _run_until(env, horizon, progress)
-        stations: dict[str, list[Any]] = {}
-        if auto is None:
-            stations = station_table(model.stations, horizon)
-        else:
-            auto.freeze()
-        run_until(env)  # no new arrivals: let every transaction in flight reach its end
+        with few_collections():
+            _run_until(env, horizon, progress)
+            stations: dict[str, list[Any]] = {}
+            if auto is None:
+                stations = station_table(model.stations, horizon)
+            else:
+                auto.freeze()
+            run_until(env)  # no new arrivals: let every transaction in flight reach its end
         model.clearing.finish(env.now)
         model.recorder.close()
         money = _close_books(model)
@@ -268,6 +270,7 @@ def _collect(
         "transactions": txns,
         "events_per_transaction": events / txns if txns else None,
         "events_per_wall_second": events / wall_s if wall_s > 0 else None,
+        "events_by_service": _events_by_service(model, events),
         "holders_simulated": model.population.size,
         "population_bytes": model.population.nbytes,
     }
@@ -281,6 +284,30 @@ def _collect(
     if not scenario.outputs.transactions:
         (workdir / results.TRANSACTIONS).unlink()
     return results.Result(summary, manifest, stations_table, timeseries, workdir)
+
+
+def _events_by_service(model: Model, events: int) -> dict[str, Any]:
+    """Events each service's transactions caused, per transaction, and the shared rest.
+
+    A service's events are its arrivals, its point service, every link crossed and
+    node visited by its messages (retries included) and its own batch work (transit
+    uploads, bank credit blocks): each counted where it is scheduled. The rest are
+    shared: hourly arrival batches, station samples, the requesters' timeout
+    wake-ups, clearing periods, faults.
+    """
+    tally = model.network.events_by_service
+    rows = model.recorder.rows_by_service
+    figures: dict[str, Any] = {
+        name: {
+            "events": tally[code],
+            "transactions": int(rows[code]),
+            "events_per_transaction": tally[code] / int(rows[code]) if rows[code] else None,
+        }
+        for code, name in enumerate(SERVICES)
+        if tally[code] or rows[code]
+    }
+    figures["shared"] = {"events": events - sum(tally)}
+    return figures
 
 
 def _fault_figures(model: Model, table: pa.Table) -> dict[str, Any]:

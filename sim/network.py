@@ -27,6 +27,7 @@ import attrs
 import simpy
 
 from sim.distributions import sampler
+from sim.domain import SERVICES
 from sim.kernel import call_later
 from sim.scenario.schema import NetworkSpec, Uniform
 from sim.scenario.units_types import Quantity
@@ -177,6 +178,9 @@ class Network:
         """Pairs of nodes that cannot reach each other right now."""
         self.lost = 0
         """Messages lost: at a node that was down or failed, on a link, across a partition."""
+        self.events_by_service: list[int] = [0] * len(SERVICES)
+        """Events scheduled on behalf of each service code, by the network and by every
+        component that can reach it (the model's tally; see :func:`sim.model.simulate`)."""
         self._routes: dict[tuple[int, int], Route] = {}
         self._reversals: dict[tuple[int, int], Route] = {}
         self.verify_route = Route(
@@ -230,6 +234,7 @@ class Network:
         if delay < 0.0:
             self.lose(msg)
         else:
+            self.events_by_service[msg.service] += 1
             call_later(self.env, delay, self._arrive, msg)
 
     def lose(self, msg: Message) -> None:
@@ -254,6 +259,7 @@ class Network:
         else:
             delay = node.handlers[role].service_time(msg)
         msg.epoch = node.station.epoch
+        self.events_by_service[msg.service] += 1
         call_later(self.env, delay, self._end, msg)
 
     def _end(self, event: Any) -> None:
@@ -273,7 +279,9 @@ class Network:
         delay = route.links[hop]()
         if delay < 0.0 or (self.partitions and self._cut(node, route, hop)):
             self.lose(msg)
-        elif hop < len(route.nodes):
+            return
+        self.events_by_service[msg.service] += 1
+        if hop < len(route.nodes):
             call_later(self.env, delay, self._arrive, msg)
         else:
             call_later(self.env, delay, msg.exchange.on_response, msg)

@@ -10,6 +10,7 @@ up to the bill. The annual ceiling caps each holder's fund payments year to date
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Sequence
 
 import attrs
@@ -95,7 +96,7 @@ class YearToDate:
     time never goes backwards, so a new year simply forgets everything.
     """
 
-    __slots__ = ("_ids", "_paid", "_recent", "_year", "_year_starts")
+    __slots__ = ("_ids", "_next_year_s", "_paid", "_recent", "_year", "_year_starts")
 
     #: The dict of recent totals is merged into the arrays beyond this many entries
     #: (or an eighth of the arrays, whichever is larger: amortised merging).
@@ -104,12 +105,16 @@ class YearToDate:
     def __init__(self, year_starts_s: Sequence[float] = ()) -> None:
         self._year_starts = list(year_starts_s)
         self._year = 0
+        self._next_year_s = self._year_starts[0] if self._year_starts else math.inf
+        """When the year after the current one starts: before it, no roll is needed."""
         self._recent: dict[int, Fen] = {}
         self._ids = np.empty(0, dtype=np.int64)
         self._paid = np.empty(0, dtype=np.int64)
 
     def _roll(self, now: float) -> None:
         year = bisect.bisect_right(self._year_starts, now)
+        starts = self._year_starts
+        self._next_year_s = starts[year] if year < len(starts) else math.inf
         if year > self._year:
             self._year = year
             self._recent.clear()
@@ -118,12 +123,14 @@ class YearToDate:
 
     def paid(self, holder: int, now: float) -> Fen:
         """Fund payments for ``holder`` so far in the year containing ``now``."""
-        if self._year_starts:
+        if now >= self._next_year_s:
             self._roll(now)
         total = self._recent.get(holder)
         if total is not None:
             return total
         ids = self._ids
+        if not ids.size:
+            return 0
         i = int(ids.searchsorted(holder))
         if i < ids.size and ids[i] == holder:
             return int(self._paid[i])

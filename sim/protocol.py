@@ -36,11 +36,13 @@ OnAnswer = Callable[[Transaction, Answer], None]
 class Message:
     """One attempt of an exchange travelling its route."""
 
-    __slots__ = ("attempt", "epoch", "exchange", "hop", "result", "route")
+    __slots__ = ("attempt", "epoch", "exchange", "hop", "result", "route", "service")
 
     def __init__(self, exchange: Exchange, attempt: int) -> None:
         self.exchange = exchange
         self.route: Route = exchange.route
+        self.service: int = exchange.txn.service
+        """The transaction's service code, for the network's event tally."""
         self.attempt = attempt
         self.hop = 0
         self.epoch = 0
@@ -121,6 +123,7 @@ class Exchange:
         protocol = self.protocol
         protocol.timeouts += 1
         if self.attempt < self.limit:
+            protocol.network.events_by_service[self.txn.service] += 1
             call_later(protocol.env, protocol.backoff_s, self.send, None)
         else:
             self._finish(Answer.TIMEOUT)

@@ -203,6 +203,8 @@ class TransactionRecorder:
         self._levels = pa.array(labels(Level), pa.string())
         self.ended = 0
         self.rows_written = 0
+        self.rows_by_service = np.zeros(len(SERVICES), dtype=np.int64)
+        """Rows written per service code."""
         self._buffer: list[tuple[int, int, Mapping[str, npt.NDArray[Any]]]] = []
         self._buffered = 0
 
@@ -315,6 +317,8 @@ class TransactionRecorder:
             self.on_batch(_ledger_view(first_id, n, columns))
         self._writer.write_table(self._table(first_id, n, columns), row_group_size=n)
         self.rows_written += n
+        codes = np.asarray(columns["service"]).astype(np.intp, copy=False)
+        self.rows_by_service += np.bincount(codes, minlength=len(SERVICES))
 
     def _table(self, first_id: int, n: int, c: Mapping[str, npt.NDArray[Any]]) -> pa.Table:
         def cat(codes: npt.ArrayLike, dictionary: pa.Array) -> pa.DictionaryArray:

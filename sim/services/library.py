@@ -284,6 +284,7 @@ class LibraryDesk:
         window: tuple[float, float],
     ) -> None:
         self.env = env
+        self.tally = protocol.network.events_by_service
         self.points = points
         """``points[channel][province][library]``: the station of each library's channel."""
         self.service_times = service_times
@@ -339,6 +340,7 @@ class LibraryDesk:
             self._end(txn, FALLBACK, VERIFY_TIMEOUT)
             return
         draw = self.service_times[txn.batch.channel[txn.row]]
+        self.tally[CODE] += 1
         call_later(self.env, draw(), self._served, txn)
 
     def _served(self, event: Any) -> None:

@@ -243,6 +243,7 @@ class MedicalDesk:
         self.recorder = recorder
         self.on_cross_settled = on_cross_settled
         """Told (time, home, site, fund share) of each cross-province settlement: clearing."""
+        self.tally = protocol.network.events_by_service
 
     def arrive(self, txn: Transaction) -> None:
         """A patient arrives at the point drawn for them and queues for a counter."""
@@ -268,10 +269,12 @@ class MedicalDesk:
         if txn.card == CardKind.ECARD:
             self.protocol.verify(txn, self._verified)
         else:
+            self.tally[txn.service] += 1
             call_later(self.env, self.service_time(), self._served, txn)
 
     def _verified(self, txn: Transaction, answer: Answer) -> None:
         if answer is Answer.VERIFIED:
+            self.tally[txn.service] += 1
             call_later(self.env, self.service_time(), self._served, txn)
         else:
             self._end(txn, Outcome.FALLBACK, Reason.VERIFY_TIMEOUT)

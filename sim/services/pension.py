@@ -90,11 +90,15 @@ def build(ctx: ServiceContext, name: str, spec: PensionPayoutService) -> Service
             ctx.recorder,
             recipients,
             ctx.population.card_kind,
+            ctx.network.events_by_service,
         )
         for pid in table.ids
     ]
+    tally = ctx.network.events_by_service
     for t, p, batch in sends:
-        call_later(env, t, banks[p].receive, recipients.batch(p, batch))
+        payout = recipients.batch(p, batch)
+        tally[payout.service] += 1
+        call_later(env, t, banks[p].receive, payout)
     runtime = ServiceRuntime(
         stations=[bank.stats for bank in banks],
         failable={f"bank:{pid}": bank for pid, bank in zip(table.ids, banks, strict=True)},
@@ -323,8 +327,11 @@ class BankNode:
         recorder: TransactionRecorder,
         recipients: Recipients,
         card_kind: Column,
+        tally: list[int],
     ) -> None:
         self.env = env
+        self.tally = tally
+        """Events per service code, the model's tally (:attr:`.Network.events_by_service`)."""
         self.card_kind = card_kind
         self.rate = credits_per_s
         """Credits landed per second, at the run's scale."""
@@ -392,6 +399,7 @@ class BankNode:
         stats.busy = 1
         stats.waits.frombytes(np.full(last - first, now - batch.sent_s, np.float32).tobytes())
         self.busy = True
+        self.tally[batch.service] += 1
         call_later(self.env, max(float(landing[-1]) - now, 0.0), self._next_block, None)
 
     def _record(

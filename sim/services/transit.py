@@ -101,10 +101,10 @@ def build(ctx: ServiceContext, name: str, spec: TransitService) -> ServiceRuntim
         uniform_sampler(ctx.generator(f"other_city:{name}")),
         ctx.recorder,
         window,
+        ctx.network.events_by_service,
     )
-    desk = TransitGates(
-        env, gates, backlog, spec, sampler(stations.tap_time, ctx.generator(f"point:{name}")), flow
-    )
+    tap_time = sampler(stations.tap_time, ctx.generator(f"point:{name}"))
+    desk = TransitGates(env, gates, backlog, spec, tap_time, flow, ctx.network.events_by_service)
     arrivals = TransitArrivals(spec, ctx.population, counts, ctx.generator(f"demand:{name}"))
     return ServiceRuntime(
         arrivals=[arrivals],
@@ -225,8 +225,11 @@ class TransitGates:
         spec: TransitService,
         tap_time: Callable[[], float],
         flow: FareClearing,
+        tally: list[int],
     ) -> None:
         self.env = env
+        self.tally = tally
+        """Events per service code, the model's tally (:attr:`.Network.events_by_service`)."""
         self.gates = gates
         """``gates[province][station]``: the gates of each station."""
         self.backlog = backlog
@@ -265,6 +268,7 @@ class TransitGates:
 
     def _start(self, txn: Transaction) -> None:
         txn.start_s = self.env._now
+        self.tally[CODE] += 1
         call_later(self.env, self.tap_time(), self._tapped, txn)
 
     def _tapped(self, event: Any) -> None:
@@ -281,6 +285,7 @@ class TransitGates:
         if stats.queue > stats.max_queue:
             stats.max_queue = stats.queue
         if len(gate.pending) == 1:
+            self.tally[CODE] += 1
             call_later(self.env, gate.next_upload(now, self.every_s) - now, self._upload, gate)
 
     def _upload(self, event: Any) -> None:
@@ -288,6 +293,7 @@ class TransitGates:
         now = self.env._now
         for start, end in self.offline[gate.site]:
             if start <= now < end:  # offline: try again at the first upload time after it
+                self.tally[CODE] += 1
                 call_later(self.env, gate.next_upload(end, self.every_s) - now, self._upload, gate)
                 return
         records, gate.pending = gate.pending, []
@@ -337,8 +343,11 @@ class FareClearing:
         uniform: Callable[[], float],
         recorder: TransactionRecorder,
         window: tuple[float, float],
+        tally: list[int],
     ) -> None:
         self.env = env
+        self.tally = tally
+        """Events per service code, the model's tally (:attr:`.Network.events_by_service`)."""
         self.clearing = clearing
         self.hub = hub
         self.per_record_s = float(spec.clearing.per_record)
@@ -354,6 +363,7 @@ class FareClearing:
 
     def upload(self, records: list[Transaction], site: int) -> None:
         """A gate's records leave for the site province's clearing node."""
+        self.tally[CODE] += 1
         call_later(self.env, self.access(), self._arrive, _Upload(records, site, SITE))
 
     def _arrive(self, event: Any) -> None:
@@ -363,6 +373,7 @@ class FareClearing:
     def _clear(self, upload: _Upload) -> None:
         node = self.clearing[upload.province]
         delay = node.service_time() + self.per_record_s * len(upload.records)
+        self.tally[CODE] += 1
         call_later(self.env, delay, self._cleared, upload)
 
     def _cleared(self, event: Any) -> None:
@@ -382,12 +393,14 @@ class FareClearing:
         if local:
             self._debit(local, interconnected=False)
         if onward:
+            self.tally[CODE] += 1
             call_later(self.env, self.backbone(), self._at_hub, _Upload(onward, -1, HUB))
 
     def _at_hub(self, event: Any) -> None:
         self.hub.station.request(event._value, self._hub_start)
 
     def _hub_start(self, upload: _Upload) -> None:
+        self.tally[CODE] += 1
         call_later(self.env, self.hub.service_time(), self._hub_done, upload)
 
     def _hub_done(self, event: Any) -> None:
@@ -397,6 +410,7 @@ class FareClearing:
         for txn in upload.records:
             by_home.setdefault(txn.home, []).append(txn)
         for home, records in by_home.items():
+            self.tally[CODE] += 1
             call_later(self.env, self.backbone(), self._arrive, _Upload(records, home, HOME))
 
     def _debit(self, records: list[Transaction], interconnected: bool) -> None:

@@ -89,6 +89,7 @@ def build(
         recipients,
         ctx.recorder,
         (float(ctx.scenario.warmup), horizon),
+        ctx.network.events_by_service,
     )
     return ServiceRuntime(
         arrivals=[arrivals],
@@ -236,8 +237,11 @@ class BankDesk:
         recipients: Recipients,
         recorder: TransactionRecorder,
         window: tuple[float, float],
+        tally: list[int],
     ) -> None:
         self.env = env
+        self.tally = tally
+        """Events per service code, the model's tally (:attr:`.Network.events_by_service`)."""
         self.points = points
         self.service_times = service_times
         self.recipients = recipients
@@ -254,6 +258,7 @@ class BankDesk:
     def _start(self, txn: Transaction) -> None:
         txn.start_s = self.env._now
         draw = self.service_times[int(txn.batch.channel[txn.row])]
+        self.tally[CODE] += 1
         call_later(self.env, draw(), self._served, txn)
 
     def _served(self, event: Any) -> None:

@@ -133,3 +133,28 @@ def test_waits_in_progress_close_littles_law_over_a_window(env: simpy.Environmen
     assert 9.0 == stats.open_wait(6.0)
     assert stats.queue_area == pytest.approx(0.0 - stats.wait_carried_in + stats.open_wait(6.0))
     assert 0 == stats.measured_blocked
+
+
+def test_few_collections_raises_thresholds_and_restores_them() -> None:
+    """Inside, the model built so far is frozen and collections are rarer; after, as before."""
+    import gc
+    import weakref
+
+    from sim.kernel import GC_THRESHOLDS, few_collections
+
+    before = gc.get_threshold()
+    with few_collections():
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.get_freeze_count() > 0
+
+        class Node:
+            other: object = None
+
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # a cycle: only the collector frees it
+        ref = weakref.ref(a)
+        del a, b
+        gc.collect()
+        assert ref() is None
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

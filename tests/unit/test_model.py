@@ -127,6 +127,32 @@ def test_summary_counts_agree_with_the_table(run: Result, txns: dict) -> None:
     assert run.manifest["events"] > 5 * txns["txn_id"].size
 
 
+def test_events_by_service_add_up_to_the_run(run: Result, txns: dict) -> None:
+    """Every event of the run is a service's or shared; each service's rows are counted."""
+    by_service = run.manifest["events_by_service"]
+    assert run.manifest["events"] == sum(entry["events"] for entry in by_service.values())
+    assert by_service["shared"]["events"] > 0
+    for name in ("medical_outpatient", "medical_inpatient", "pharmacy"):
+        entry = by_service[name]
+        assert entry["transactions"] == (txns["service"] == name).sum()
+        # An arrival, a point service and at least one settlement exchange (3 events).
+        assert 5.0 <= entry["events_per_transaction"] < 8.0
+
+
+def test_a_local_chip_card_visit_is_five_events(tmp_path: Path) -> None:
+    """Arrival, point service, and a settlement: link, provincial node, link back."""
+    from sim.scenario import load_scenario
+    from tests.conftest import SCENARIOS
+
+    local = [f"services.{name}.{key}=0" for name in ("medical_outpatient", "medical_inpatient",
+             "pharmacy") for key in ("cross_province_share", "ineligible_share")]  # fmt: skip
+    scenario = load_scenario(SCENARIOS / "smoke.yaml", ["population.ecard_share=0", *local])
+    by_service = run_once(scenario, tmp_path / "out").manifest["events_by_service"]
+    for name in ("medical_outpatient", "medical_inpatient", "pharmacy"):
+        assert by_service[name]["transactions"] > 0
+        assert by_service[name]["events_per_transaction"] == 5.0
+
+
 def test_warmup_is_cut_from_summary_and_stations(smoke: Scenario, tmp_path: Path) -> None:
     """With a warm-up, the summary counts only arrivals after it; stations reset at it."""
     result = run_once(smoke, tmp_path / "out")

@@ -134,7 +134,7 @@ def test_riders_take_the_shortest_gate_and_gates_upload_only_what_they_hold() ->
     backlog = [StationStats("backlog:transit:AA", "backlog", "AA", "transit")]
     spec = parse_scenario(transit_scenario(upload_every="10min")).services.transit
     flow = _Flow(env)
-    desk = TransitGates(env, gates, backlog, spec, lambda: 1.0, flow)  # type: ignore[arg-type]
+    desk = TransitGates(env, gates, backlog, spec, lambda: 1.0, flow, [0] * 8)  # type: ignore[arg-type]
     for i in range(5):
         txn = Transaction(i, None, i, 4, 0, 0, 0, True, False, 300, 0.0)
         txn.point = 0
