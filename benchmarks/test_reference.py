@@ -10,7 +10,7 @@ it is measured here, in one process, best of three rounds each.
 
 from __future__ import annotations
 
-import tempfile
+import itertools
 import time
 from pathlib import Path
 
@@ -52,13 +52,14 @@ def _best(fn, rounds: int = 3) -> tuple[float, object]:
 
 
 @pytest.mark.benchmark(group="reference")
-def test_full_model_vs_reference_simpy(benchmark) -> None:
+def test_full_model_vs_reference_simpy(benchmark, tmp_path: Path) -> None:
     """Transactions per wall-second, full model ÷ idiomatic SimPy, same arrival stream."""
     scenario = cross_only(scale=2e-2)
     rounds = 1 if benchmark.disabled else 3
+    folders = itertools.count()
 
     def full() -> object:
-        return run_once(scenario, Path(tempfile.mkdtemp()) / "out")
+        return run_once(scenario, tmp_path / f"out-{next(folders)}")
 
     full_s, result = _best(full, rounds)
     table = result.transactions(["arrival_s", "site_province", "home_province", "point"])

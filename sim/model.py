@@ -142,14 +142,18 @@ def simulate(model: Model, progress: Progress | None = None) -> results.Result:
     model.feed.start()
     model.clearing.start(env)
     model.faults.start()
-    env.process(sample_stations(env, series, every, horizon))
+    warmup = scenario.warmup
+    # An automatic warm-up cuts the wait series at a checkpoint found after the run,
+    # so it keeps every wait; otherwise busy stations fold theirs into a sketch.
+    auto_warmup = isinstance(warmup, str)  # WARMUP_AUTO
+    env.process(sample_stations(env, series, every, horizon, fold_waits=not auto_warmup))
     auto: AutoWarmup | None = None
-    if isinstance(scenario.warmup, str):  # WARMUP_AUTO
+    if isinstance(warmup, str):
         # The cut is estimated after the run; until then, checkpoint the stations.
         auto = AutoWarmup(model.stations, checkpoints_needed(horizon, every))
         env.process(auto.checkpoint(env, every, horizon))
-    elif scenario.warmup > 0:
-        call_later(env, float(scenario.warmup), _reset_stations, model.stations)
+    elif warmup > 0:
+        call_later(env, float(warmup), _reset_stations, model.stations)
     try:
         with few_collections():
             _run_until(env, horizon, progress)

@@ -144,15 +144,25 @@ class YearToDate:
             self._merge()
 
     def _merge(self) -> None:
-        """Fold the recent totals into the sorted arrays (recent totals win)."""
+        """Fold the recent totals into the sorted arrays (recent totals win).
+
+        Holders already in the arrays are updated in place; the others are inserted
+        at their sorted places, so the merge costs one new pair of arrays, not a sort
+        of everything (at 18 M payers each array is 140 MB).
+        """
         n = len(self._recent)
         new_ids = np.fromiter(self._recent.keys(), dtype=np.int64, count=n)
         new_paid = np.fromiter(self._recent.values(), dtype=np.int64, count=n)
-        keep = ~np.isin(self._ids, new_ids, assume_unique=True)
-        ids = np.concatenate((self._ids[keep], new_ids))
-        paid = np.concatenate((self._paid[keep], new_paid))
-        order = np.argsort(ids, kind="stable")
-        self._ids, self._paid = ids[order], paid[order]
+        order = np.argsort(new_ids)
+        new_ids, new_paid = new_ids[order], new_paid[order]
+        ids, paid = self._ids, self._paid
+        at = ids.searchsorted(new_ids)
+        known = at < ids.size
+        known[known] = ids[at[known]] == new_ids[known]
+        paid[at[known]] = new_paid[known]
+        fresh = ~known
+        self._ids = np.insert(ids, at[fresh], new_ids[fresh])
+        self._paid = np.insert(paid, at[fresh], new_paid[fresh])
         self._recent.clear()
 
     def __len__(self) -> int:

@@ -27,7 +27,7 @@ import simpy
 
 from sim.demand import ArrivalBatch
 from sim.domain import SERVICES, CardKind, Channel, Level, Outcome, Reason, Scheme, labels
-from sim.stations import StationStats
+from sim.stations import FOLD_WAITS_AT, StationStats
 from sim.transaction import Transaction
 
 __all__ = [
@@ -387,9 +387,17 @@ class StationSeries:
 
 
 def sample_stations(
-    env: simpy.Environment, series: StationSeries, every_s: float, until_s: float
+    env: simpy.Environment,
+    series: StationSeries,
+    every_s: float,
+    until_s: float,
+    fold_waits: bool = True,
 ) -> Generator[simpy.Event, Any, None]:
-    """Every ``every_s`` up to ``until_s``, record each station's state."""
+    """Every ``every_s`` up to ``until_s``, record each station's state.
+
+    With ``fold_waits``, a station holding :data:`~sim.stations.FOLD_WAITS_AT`
+    waits or more has them folded into its sketch (memory stays bounded).
+    """
     stations = series.stations
     last = np.zeros(len(stations), dtype=np.int64)
     total = np.zeros(len(stations), dtype=np.int64)
@@ -400,6 +408,8 @@ def sample_stations(
             series.queue[i, j] = st.queue
             series.busy[i, j] = st.busy
             total[j] = st.completions
+            if fold_waits and len(st.waits) >= FOLD_WAITS_AT:
+                st.fold_waits()
         series.completions[i] = total - last if i else 0
         last[:] = total
         series.count += 1

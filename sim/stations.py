@@ -9,6 +9,9 @@ pharmacies of a province form one group), which keeps counts, time integrals of
 busy servers and queue length (for utilisation and Little's law), the maximum
 queue and every wait, and can tell at any moment how long the jobs in its
 queues have been waiting, which closes Little's law exactly over a window.
+Waits are appended to a compact float32 array; a busy station's array is
+folded into a bounded sketch now and then (:meth:`StationStats.fold_waits`),
+so a national day does not hold a hundred million of them.
 """
 
 from __future__ import annotations
@@ -22,7 +25,12 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
-__all__ = ["Station", "StationStats"]
+from sim.quantiles import Quantiles, percentiles
+
+__all__ = ["FOLD_WAITS_AT", "Station", "StationStats"]
+
+FOLD_WAITS_AT = 1 << 20
+"""Waits a station keeps exactly (4 MB); beyond, they are folded into a sketch."""
 
 Waiting = deque[tuple[float, Any, Callable[[Any], None]]]
 """A station's queue: (time queued, job, callback) in arrival order."""
@@ -56,6 +64,7 @@ class StationStats:
         "since",
         "t",
         "wait_carried_in",
+        "wait_sketch",
         "waits",
     )
 
@@ -83,6 +92,9 @@ class StationStats:
         self.t = 0.0
         self.since = 0.0
         self.waits = array("f")
+        """Waits recorded since the last reset (or the last fold), in order of service start."""
+        self.wait_sketch: Quantiles | None = None
+        """Waits folded out of ``waits`` since the last reset (None: every wait is exact)."""
 
     def advance(self, now: float) -> None:
         """Accumulate the time integrals up to ``now``."""
@@ -108,6 +120,7 @@ class StationStats:
         self.wait_carried_in = self.open_wait(now)
         self.since = now
         self.waits = array("f")
+        self.wait_sketch = None
 
     def open_wait(self, now: float) -> float:
         """Total time the jobs waiting at ``now`` have waited so far."""
@@ -129,8 +142,28 @@ class StationStats:
         return self.blocked - self.blocked_at_reset
 
     def wait_array(self) -> npt.NDArray[np.float64]:
-        """Waits recorded since the last reset, in order of service start."""
+        """Waits still held exactly (since the last reset or fold), in order of service start."""
         return np.frombuffer(self.waits, dtype=np.float32).astype(np.float64)
+
+    def fold_waits(self) -> None:
+        """Move the waits held exactly into the sketch (percentiles within 0.1% from now on)."""
+        if not self.waits:
+            return
+        if self.wait_sketch is None:
+            self.wait_sketch = Quantiles(exact_up_to=0)
+        self.wait_sketch.add(self.wait_array())
+        self.waits = array("f")
+
+    def wait_summary(self) -> dict[str, float]:
+        """Mean (exact) and percentiles of every wait since the last reset.
+
+        Exact while the waits were never folded; otherwise from the sketch, into
+        which the waits still held are folded first.
+        """
+        if self.wait_sketch is None:
+            return percentiles(self.wait_array())
+        self.fold_waits()
+        return self.wait_sketch.summary()
 
 
 class Station:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import simpy
 
 from sim.kernel import call_later, events_scheduled
+from sim.scenario import Scenario
 from sim.stations import Station, StationStats
 
 
@@ -158,3 +161,47 @@ def test_few_collections_raises_thresholds_and_restores_them() -> None:
         assert ref() is None
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_folded_waits_keep_the_mean_exact_and_percentiles_within_a_bin() -> None:
+    """Folding moves waits into the sketch: same mean, percentiles within 0.1%."""
+    import numpy as np
+
+    from sim.quantiles import percentiles
+
+    waits = np.random.default_rng(7).exponential(2.0, 50_000).astype(np.float32)
+    waits[::4] = 0.0  # a quarter served at once
+    stats = StationStats("s", "point")
+    for part in np.array_split(waits, 5):
+        stats.waits.frombytes(part.tobytes())
+        stats.fold_waits()
+    stats.waits.frombytes(waits[:10].tobytes())  # some still held exactly
+    every = np.concatenate([waits, waits[:10]]).astype(np.float64)
+    exact, folded = percentiles(every), stats.wait_summary()
+    assert folded["mean"] == pytest.approx(exact["mean"], rel=1e-9)
+    for q in ("p50", "p95", "p99"):
+        assert folded[q] == pytest.approx(exact[q], rel=2e-3)
+    assert len(stats.waits) == 0 and stats.wait_sketch is not None
+    stats.reset(1.0)
+    assert stats.wait_sketch is None
+
+
+def test_a_run_folding_its_waits_reports_the_same_stations(
+    smoke: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every station folding early, the station table agrees with the exact run."""
+    import numpy as np
+
+    from sim import run_once
+
+    exact = run_once(smoke, tmp_path / "exact").stations
+    monkeypatch.setattr("sim.recorder.FOLD_WAITS_AT", 50)
+    folded = run_once(smoke, tmp_path / "folded").stations
+    assert exact["station"].to_pylist() == folded["station"].to_pylist()
+    assert exact["arrivals"].to_pylist() == folded["arrivals"].to_pylist()
+    np.testing.assert_allclose(folded["wait_mean_s"].to_numpy(), exact["wait_mean_s"].to_numpy(),
+                               rtol=1e-6)  # fmt: skip
+    busy = exact["wait_p95_s"].to_numpy() > 1e-3
+    assert busy.any()
+    np.testing.assert_allclose(folded["wait_p95_s"].to_numpy()[busy],
+                               exact["wait_p95_s"].to_numpy()[busy], rtol=3e-3)  # fmt: skip

@@ -209,5 +209,7 @@ def test_year_to_date_merges_recent_totals_into_arrays(monkeypatch: pytest.Monke
         expected[h] = expected.get(h, 0) + a
     assert all(ytd.paid(h, 2.0) == v for h, v in expected.items())
     assert (len(expected), 0) == (len(ytd), ytd.paid(50, 2.0))
+    ids = ytd._ids
+    assert ids.size > 0 and bool(np.all(ids[1:] > ids[:-1]))  # sorted, each holder once
     ytd.add(7, 10, 100.0)  # a new year forgets the old one
     assert (10, 0, 1) == (ytd.paid(7, 100.0), ytd.paid(int(holders[0]), 100.0), len(ytd))
