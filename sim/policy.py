@@ -136,10 +136,14 @@ class YearToDate:
             return int(self._paid[i])
         return 0
 
-    def add(self, holder: int, fund_fen: Fen, now: float) -> None:
-        """Count a fund payment (negative to undo one)."""
+    def add(self, holder: int, fund_fen: Fen, now: float, paid: Fen | None = None) -> None:
+        """Count a fund payment (negative to undo one).
+
+        ``paid`` is the holder's total so far when the caller has just looked it up
+        at ``now`` (one lookup instead of two).
+        """
         recent = self._recent
-        recent[holder] = self.paid(holder, now) + fund_fen
+        recent[holder] = (self.paid(holder, now) if paid is None else paid) + fund_fen
         if len(recent) > max(self.MERGE_AT, self._ids.size >> 3):
             self._merge()
 
@@ -215,14 +219,14 @@ class PolicyTable:
         if rule is None:
             raise LookupError(f"no policy rule for province #{home}, service #{service}")
         covered = self.covered_bp[home if site is None else site][service]
-        left = None
+        left = used = None
         if rule.ceiling_fen is not None:
             used = 0 if holder is None else self.ytd.paid(holder, now)
             left = rule.ceiling_fen - used
         fund, personal = split(amount_fen, rule.deductible_fen, rule.ratio_for(scheme, level),
                                left, covered)  # fmt: skip
         if holder is not None and fund:
-            self.ytd.add(holder, fund, now)
+            self.ytd.add(holder, fund, now, used)
         return fund, personal
 
     def undo(self, holder: int, fund_fen: Fen, now: float) -> None:
