@@ -11,6 +11,7 @@ the recorder exactly once.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import attrs
@@ -132,43 +133,37 @@ Builder = Callable[[ServiceContext, str, Any], ServiceRuntime]
 Estimator = Callable[[Scenario, Any, float, ProvinceTable], ServiceLoad]
 
 
-def _builders() -> dict[str, Builder]:
+def _families() -> dict[str, ModuleType]:
+    """The module of each scenario service name: it has ``build`` and ``expected_load``."""
     from sim.services import library, medical, pension, transit
 
     return {
-        "medical_outpatient": medical.build,
-        "medical_inpatient": medical.build,
-        "pharmacy": medical.build,
-        "library": library.build,
-        "transit": transit.build,
-        "pension_payout": pension.build,
+        "medical_outpatient": medical,
+        "medical_inpatient": medical,
+        "pharmacy": medical,
+        "library": library,
+        "transit": transit,
+        "pension_payout": pension,
     }
 
 
 def build_services(ctx: ServiceContext) -> dict[str, ServiceRuntime]:
     """Build every service the scenario enables, keyed by scenario name."""
-    builders = _builders()
-    return {name: builders[name](ctx, name, spec)
-            for name, spec in ctx.scenario.services.enabled().items()}  # fmt: skip
-
-
-def _estimators() -> dict[str, Estimator]:
-    from sim.services import library, medical, pension, transit
-
-    return {
-        "medical_outpatient": medical.expected_load,
-        "medical_inpatient": medical.expected_load,
-        "pharmacy": medical.expected_load,
-        "library": library.expected_load,
-        "transit": transit.expected_load,
-        "pension_payout": pension.expected_load,
-    }
+    families = _families()
+    built: dict[str, ServiceRuntime] = {}
+    for name, spec in ctx.scenario.services.enabled().items():
+        build: Builder = families[name].build
+        built[name] = build(ctx, name, spec)
+    return built
 
 
 def expected_loads(
     scenario: Scenario, holders: float, table: ProvinceTable
 ) -> dict[str, ServiceLoad]:
     """Each enabled service's expected load, given the simulated holders and the provinces."""
-    estimators = _estimators()
-    return {name: estimators[name](scenario, spec, holders, table)
-            for name, spec in scenario.services.enabled().items()}  # fmt: skip
+    families = _families()
+    loads: dict[str, ServiceLoad] = {}
+    for name, spec in scenario.services.enabled().items():
+        estimate: Estimator = families[name].expected_load
+        loads[name] = estimate(scenario, spec, holders, table)
+    return loads
