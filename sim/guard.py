@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 MAX_EVENTS = 1e9
-"""Default limit on expected events: about 50 minutes at ~330,000 events per second."""
+"""Default limit on expected events: three to four hours at 74,000-100,000 events a second."""
 MAX_MEMORY_BYTES = 8e9
 """Default limit on expected peak memory."""
 

@@ -259,7 +259,8 @@ def _collect(
         extra=extra,
     )
     if scenario.faults != FaultsSpec():
-        summary["faults"] = _fault_figures(model, results.pq_read(path, results.SUMMARY_COLUMNS))
+        columns = ["service", "arrival_s", "outcome", "reason", "settle_latency_s"]
+        summary["faults"] = _fault_figures(model, results.pq_read(path, columns))
     summary["settlement_nodes"] = node_theory(stations)
     manifest = {
         "scenario": dump_scenario(scenario),
