@@ -92,15 +92,15 @@ class YearToDate:
 
     A national day has tens of millions of payers, so totals live in two sorted
     numpy arrays (8 + 8 bytes a holder) with a small dict of recent totals in front;
-    the dict is merged into the arrays when it grows past an eighth of them. Simulation
+    the dict is merged into the arrays when it grows past a sixteenth of them. Simulation
     time never goes backwards, so a new year simply forgets everything.
     """
 
     __slots__ = ("_ids", "_next_year_s", "_paid", "_recent", "_year", "_year_starts")
 
     #: The dict of recent totals is merged into the arrays beyond this many entries
-    #: (or an eighth of the arrays, whichever is larger: amortised merging).
-    MERGE_AT = 1 << 20
+    #: (or a sixteenth of the arrays, whichever is larger: amortised merging).
+    MERGE_AT = 1 << 18
 
     def __init__(self, year_starts_s: Sequence[float] = ()) -> None:
         self._year_starts = list(year_starts_s)
@@ -144,7 +144,7 @@ class YearToDate:
         """
         recent = self._recent
         recent[holder] = (self.paid(holder, now) if paid is None else paid) + fund_fen
-        if len(recent) > max(self.MERGE_AT, self._ids.size >> 3):
+        if len(recent) > max(self.MERGE_AT, self._ids.size >> 4):
             self._merge()
 
     def _merge(self) -> None:
