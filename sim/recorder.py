@@ -279,7 +279,9 @@ class TransactionRecorder:
         """Write complete entries from the head: each batch alone, a run of blocks together.
 
         Blocks (credits) come in runs of many small ones; one row group per run
-        keeps the file's row groups few.
+        keeps the file's row groups few. When a slow transaction held many batches
+        back, they are written as they are released, a row group at a time, so that
+        neither the row groups nor the buffers behind them grow with the hold-up.
         """
         while self._open and self._open[0].complete:
             entry = self._open.popleft()
@@ -287,15 +289,15 @@ class TransactionRecorder:
                 del self._by_index[entry.batch.index]
                 if entry.size:
                     self._write(entry.first_id, entry.size, entry.columns())
-                continue
-            run = [entry]
-            while self._open and isinstance(self._open[0], _Block):
-                run.append(self._open.popleft())  # type: ignore[arg-type]
-            size = sum(b.size for b in run)
-            data = {name: np.concatenate([b.data[name] for b in run]) for name in run[0].data}
-            self._write(entry.first_id, size, data)
-        if self._buffered >= ROW_GROUP_ROWS:
-            self._write_buffer()
+            else:
+                run = [entry]
+                while self._open and isinstance(self._open[0], _Block):
+                    run.append(self._open.popleft())  # type: ignore[arg-type]
+                size = sum(b.size for b in run)
+                data = {name: np.concatenate([b.data[name] for b in run]) for name in run[0].data}
+                self._write(entry.first_id, size, data)
+            if self._buffered >= ROW_GROUP_ROWS:
+                self._write_buffer()
 
     def _write(self, first_id: int, size: int, columns: Mapping[str, npt.NDArray[Any]]) -> None:
         """Buffer complete rows; they are written in groups of at least ROW_GROUP_ROWS."""
