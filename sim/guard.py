@@ -28,6 +28,7 @@ from sim.demand import MAX_BATCH
 from sim.provinces import simulated_provinces
 from sim.scenario import Scenario
 from sim.services import expected_loads
+from sim.stations import FOLD_WAITS_AT
 from sim.units import format_bytes
 
 __all__ = [
@@ -42,7 +43,7 @@ __all__ = [
 ]
 
 MAX_EVENTS = 1e9
-"""Default limit on expected events: three to four hours at 74,000-100,000 events a second."""
+"""Default limit on expected events: 2.5 to 3.5 hours at 83,000-115,000 events a second."""
 MAX_MEMORY_BYTES = 8e9
 """Default limit on expected peak memory."""
 
@@ -57,6 +58,12 @@ ARRIVAL_BYTES = 1000.0
 """One arrival of the busiest hour's batch: columns, their Python lists, the ended record."""
 SAMPLE_BYTES = 64.0
 """One station at one sample time: the series arrays, then the time-series table."""
+WAITS_BYTES = FOLD_WAITS_AT * 4.0 + 120e3
+"""One station group's waits at most: those held exactly, then the sketch."""
+TRANSACTION_BYTES = 80.0
+"""What a run holds per transaction beyond the items above (allocator growth, rows
+waiting on slower ones, the end-of-run summary), measured on the full-scale national
+day: 4.55 GB peak for 41.6 M transactions, where the other terms give 1.14 GB."""
 
 
 @attrs.frozen
@@ -132,7 +139,9 @@ def estimate(scenario: Scenario) -> Estimate:
         + hours * HOUR_BYTES
         + busiest * ARRIVAL_BYTES
         + samples * stations * SAMPLE_BYTES
+        + stations * WAITS_BYTES
         + sum(load.memory_bytes for load in loads)
+        + sum(load.transactions for load in loads) * TRANSACTION_BYTES
     )
     exchanges = sum(load.transactions * load.exchanges_per_transaction for load in loads)
     # The requesters' shared timeout wake-up fires at most once per timeout, and only

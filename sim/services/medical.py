@@ -88,7 +88,14 @@ def expected_load(
         exchanges_per_transaction=ecard + 1.0 - cross + cross * spec.networked_share,
         busiest_hour=per_s * float(weights.max()) * 3600.0,
         points=scaled_count(spec_points.per_province, spec_points.total, scale, len(table)),
+        memory_bytes=PAYER_BYTES * per_s * seconds,
     )
+
+
+PAYER_BYTES = 24.0
+"""Memory per settled visit for the year to date (a payer's 16 bytes in sorted arrays,
+and the dict of recent payers in front, at most a sixteenth of them; payers are at
+most the visits) and the ledger's accounts of the points paid."""
 
 
 def events_per_transaction(spec: MedicalService, ecard_share: float) -> float:
