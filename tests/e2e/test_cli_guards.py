@@ -67,6 +67,9 @@ def test_interrupted_run_leaves_no_folder(tmp_path: Path, signum: signal.Signals
         [sys.executable, "-m", "sim", "run", str(SCENARIOS / "baseline_weekday.yaml"),
          "--set", "scale=1e-2", "--out", str(out), "--quiet"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # A suite started in the background (``cmd &``) inherits SIGINT ignored, and
+        # Python then installs no Ctrl-C handler: give the child the terminal default.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
