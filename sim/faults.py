@@ -19,7 +19,7 @@ import numpy.typing as npt
 import simpy
 
 from sim.metrics import percentiles
-from sim.network import Network, Node
+from sim.network import Network, Platform
 from sim.scenario.faults import FaultsSpec
 from sim.streams import Streams
 
@@ -71,7 +71,7 @@ class FaultInjector:
         self.failures: list[tuple[str, float, float]] = []
         """(node, down at, up at) of every outage that happened, fixed or random."""
 
-    def _target(self, name: str) -> Node | Failable:
+    def _target(self, name: str) -> Platform | Failable:
         if name == "national":
             return self.network.national
         if name == "card_platform":
@@ -102,15 +102,15 @@ class FaultInjector:
 
     def _down(self, name: str) -> None:
         target = self._target(name)
-        if isinstance(target, Node):
+        if isinstance(target, Platform):
             self.network.fail(target)
         else:
             target.fail()
 
     def _up(self, name: str) -> None:
         target = self._target(name)
-        if isinstance(target, Node):
-            target.station.recover()
+        if isinstance(target, Platform):
+            self.network.recover(target)
         else:
             target.recover()
 
@@ -138,20 +138,24 @@ class FaultInjector:
     ) -> Generator[simpy.Event, Any, None]:
         state = self.network.link_states[kind]
         yield self.env.timeout(at)
+        self.network.catch_up(self.env.now)  # background messages before now see the old state
         state.loss = 1.0 - (1.0 - state.loss) * (1.0 - loss)  # faults on one class compound
         state.added_s += added_s
         if duration is None:
             return
         yield self.env.timeout(duration)
+        self.network.catch_up(self.env.now)
         state.loss = 0.0 if loss >= 1.0 else 1.0 - (1.0 - state.loss) / (1.0 - loss)
         state.added_s -= added_s
 
     def _partition(
-        self, pair: frozenset[Node], at: float, duration: float
+        self, pair: frozenset[Platform], at: float, duration: float
     ) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(at)
+        self.network.catch_up(self.env.now)
         self.network.partitions.add(pair)
         yield self.env.timeout(duration)
+        self.network.catch_up(self.env.now)
         self.network.partitions.discard(pair)
 
     def outages(self) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ import simpy
 
 from sim import results
 from sim.arrivals import ArrivalFeed
+from sim.background import Background
 from sim.calendar import Clock
 from sim.clearing import ClearingHouse, initial_advances, period_boundaries
 from sim.demand import Demand
@@ -41,6 +42,7 @@ from sim.provinces import ProvinceTable, simulated_provinces
 from sim.recorder import IdCounter, StationSeries, TransactionRecorder, sample_stations
 from sim.scenario import Scenario, dump_scenario
 from sim.scenario.faults import FaultsSpec
+from sim.scenario.load import with_load
 from sim.services import ServiceContext, ServiceRuntime, build_services
 from sim.stations import StationStats
 from sim.streams import Streams
@@ -73,10 +75,13 @@ class Model:
     ledger: Ledger
     clearing: ClearingHouse
     faults: FaultInjector
+    background: Background | None = None
+    """The unsimulated holders' node traffic (``network.load: full``)."""
 
 
 def build(scenario: Scenario, workdir: Path) -> Model:
     """Construct and wire all components for ``scenario`` (writing into ``workdir``)."""
+    written, scenario = scenario, with_load(scenario)
     env = simpy.Environment()
     streams = Streams(scenario.seed)
     clock = Clock(scenario.start)
@@ -84,6 +89,10 @@ def build(scenario: Scenario, workdir: Path) -> Model:
     population = build_population(
         provinces, scenario.population, scenario.scale, streams.generator("population")
     )
+    everyone = None
+    if scenario.network.full_load:  # the same layout at scale 1 (its keys are not used)
+        everyone = build_population(provinces, scenario.population, 1.0,
+                                    np.random.default_rng(0))  # fmt: skip
     network = Network(env, scenario.network, provinces.ids, streams)
     medical = scenario.services.medical()
     settle_times = [
@@ -106,7 +115,7 @@ def build(scenario: Scenario, workdir: Path) -> Model:
         initial_advances(scenario, provinces, population, policy),
     )  # fmt: skip
     ctx = ServiceContext(env, scenario, clock, provinces, population, streams, network,
-                         protocol, recorder, ledger, clearing)  # fmt: skip
+                         protocol, recorder, ledger, clearing, everyone)  # fmt: skip
     services = build_services(ctx)
     handlers: list[Callable[[Transaction], None] | None] = [None] * len(SERVICES)
     stations: list[StationStats] = []
@@ -127,8 +136,14 @@ def build(scenario: Scenario, workdir: Path) -> Model:
         next((r.readers for r in services.values() if r.readers is not None), None),
         streams, horizon,
     )  # fmt: skip
-    return Model(scenario, env, provinces, population, demand, network, protocol, recorder,
-                 feed, stations, workdir, services, ledger, clearing, faults)  # fmt: skip
+    background = None
+    if everyone is not None:
+        flows = [flow for runtime in services.values() for flow in runtime.background]
+        background = Background(network, flows, clock, horizon, streams,
+                                faultless=not scenario.faults.touches_network)  # fmt: skip
+    return Model(written, env, provinces, population, demand, network, protocol, recorder,
+                 feed, stations, workdir, services, ledger, clearing, faults,
+                 background)  # fmt: skip
 
 
 def simulate(model: Model, progress: Progress | None = None) -> results.Result:
@@ -161,6 +176,8 @@ def simulate(model: Model, progress: Progress | None = None) -> results.Result:
             if auto is None:
                 stations = station_table(model.stations, horizon)
             else:
+                for st in model.stations:
+                    st.advance(horizon)
                 auto.freeze()
             run_until(env)  # no new arrivals: let every transaction in flight reach its end
         model.clearing.finish(env.now)
@@ -243,6 +260,7 @@ def _collect(
         "scale": scenario.scale,
         "warmup": warmup,
         "protocol": model.protocol.counters(),
+        "network_load": _network_load(model),
         **money,
     }
     codes = sorted({code for r in model.services.values() for code in [*r.handlers, *r.recorded]})
@@ -289,6 +307,15 @@ def _collect(
     if not scenario.outputs.transactions:
         (workdir / results.TRANSACTIONS).unlink()
     return results.Result(summary, manifest, stations_table, timeseries, workdir)
+
+
+def _network_load(model: Model) -> dict[str, Any]:
+    """Which traffic the settlement nodes carried, and what the background did."""
+    scenario = model.scenario
+    figures: dict[str, Any] = {"mode": scenario.network.load, "load_factor": scenario.load}
+    if model.background is not None:
+        figures["background"] = model.background.counters
+    return figures
 
 
 def _events_by_service(model: Model, events: int) -> dict[str, Any]:

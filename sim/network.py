@@ -7,9 +7,14 @@ settlement goes treatment platform → national → home platform (which settles
 → national → treatment platform, as the 2022 NHSA rules describe. An e-card QR
 code is verified by one visit to the national card platform.
 
-Each node is a :class:`~sim.stations.Station` with its own service-time stream;
-what a node *does* with a message (forward, settle, verify, reverse) is the
-protocol's business, passed in as the route's roles.
+Each platform is a :class:`~sim.servers.ServerPool` with its own service-time
+stream: a message's start and end of service are known when it arrives, so a node
+visit is one event. What a node *does* with a message (forward, settle, verify,
+reverse) is the protocol's business, passed in as the route's roles. With
+``network.load: full`` the requests of the holders not simulated travel the same
+nodes and links (:mod:`sim.background`); before each foreground arrival at a node,
+and before any fault changes a node or a link, the background is brought up to the
+present, so every pool admits its jobs in arrival order.
 
 Faults act here: a node that is down accepts nothing and loses what it held; a
 :class:`Link` can add latency or lose messages; two nodes can be partitioned. A
@@ -29,15 +34,16 @@ import simpy
 from sim.distributions import sampler
 from sim.domain import SERVICES
 from sim.kernel import call_later
-from sim.scenario.schema import NetworkSpec, Uniform
+from sim.scenario.schema import Distribution, NetworkSpec, NodeSpec, Uniform
 from sim.scenario.units_types import Quantity
+from sim.servers import NodeStats, ServerPool
 from sim.stations import Station, StationStats
 from sim.streams import Streams
 
 if TYPE_CHECKING:
     from sim.protocol import Message
 
-__all__ = ["LOST", "Handler", "Link", "LinkState", "Network", "Node", "Role", "Route"]
+__all__ = ["LOST", "Handler", "Link", "LinkState", "Network", "Node", "Platform", "Role", "Route"]
 
 
 class Role(IntEnum):
@@ -87,6 +93,34 @@ class Node:
         return self.station.stats
 
 
+class Platform:
+    """A settlement platform: a pool of FIFO servers and the time a message takes there."""
+
+    __slots__ = ("env", "handlers", "name", "pool", "service_time", "spec")
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        name: str,
+        spec: NodeSpec,
+        streams: Streams,
+        province: str = "",
+    ) -> None:
+        self.env = env
+        self.name = name
+        self.spec = spec
+        """Servers and service-time distribution (the background draws from it too)."""
+        self.pool = ServerPool(spec.servers, NodeStats(name, "node", province=province))
+        self.service_time = sampler(spec.service_time, streams.generator(name))
+        self.handlers: dict[Role, Handler] = {}
+        """Per role other than forwarding, what the node does with a message."""
+
+    @property
+    def stats(self) -> NodeStats:
+        """The node's running figures (all traffic, and the foreground's own)."""
+        return self.pool.stats
+
+
 class LinkState:
     """Faults currently on a class of links: extra latency and a loss probability."""
 
@@ -101,11 +135,15 @@ class LinkState:
 class Link:
     """A class of links: draws one message's latency; ``LOST`` if the message is lost."""
 
-    __slots__ = ("latency", "state")
+    __slots__ = ("dist", "latency", "state")
 
-    def __init__(self, latency: Callable[[], float], state: LinkState) -> None:
+    def __init__(
+        self, latency: Callable[[], float], state: LinkState, dist: Distribution | None = None
+    ) -> None:
         self.latency = latency
         self.state = state
+        self.dist = dist
+        """The latency's distribution, for the background's own draws (None: not known)."""
 
     def __call__(self) -> float:
         """One message's one-way latency, or ``LOST``."""
@@ -124,7 +162,7 @@ LOST = -1.0
 class Route:
     """Node visits in order, their roles, and the links (one more than nodes)."""
 
-    nodes: tuple[Node, ...]
+    nodes: tuple[Platform, ...]
     roles: tuple[Role, ...]
     links: tuple[Callable[[], float], ...]
 
@@ -146,35 +184,18 @@ class Network:
         self.env = env
         self.spec = spec
         self.provincial = [
-            Node(
-                env,
-                f"node:{pid}",
-                spec.provincial.servers,
-                sampler(spec.provincial.service_time, streams.generator(f"node:{pid}")),
-                pid,
-            )
-            for pid in province_ids
+            Platform(env, f"node:{pid}", spec.provincial, streams, pid) for pid in province_ids
         ]
-        self.national = Node(
-            env,
-            "node:national",
-            spec.national.servers,
-            sampler(spec.national.service_time, streams.generator("node:national")),
-        )
-        self.card_platform = Node(
-            env,
-            "node:card_platform",
-            spec.card_platform.servers,
-            sampler(spec.card_platform.service_time, streams.generator("node:card_platform")),
-        )
+        self.national = Platform(env, "node:national", spec.national, streams)
+        self.card_platform = Platform(env, "node:card_platform", spec.card_platform, streams)
         uniform = sampler(Uniform(Quantity(0.0), Quantity(1.0)), streams.generator("link:loss"))
         self.link_states = {"access": LinkState(uniform), "backbone": LinkState(uniform)}
         """Fault state per class of links (see :mod:`sim.faults`)."""
         access = sampler(spec.access.latency, streams.generator("link:access"))
         backbone = sampler(spec.backbone.latency, streams.generator("link:backbone"))
-        self.access = self.link("access", access)
-        self.backbone = self.link("backbone", backbone)
-        self.partitions: set[frozenset[Node]] = set()
+        self.access = self.link("access", access, spec.access.latency)
+        self.backbone = self.link("backbone", backbone, spec.backbone.latency)
+        self.partitions: set[frozenset[Platform]] = set()
         """Pairs of nodes that cannot reach each other right now."""
         self.lost = 0
         """Messages lost: at a node that was down or failed, on a link, across a partition."""
@@ -186,13 +207,17 @@ class Network:
         self.verify_route = Route(
             (self.card_platform,), (Role.VERIFY,), (self.access, self.access)
         )
+        self.catch_up: Callable[[float], None] = _nothing
+        """Brings the background traffic up to a time (set by :mod:`sim.background`)."""
 
-    def link(self, kind: str, latency: Callable[[], float]) -> Link:
+    def link(
+        self, kind: str, latency: Callable[[], float], dist: Distribution | None = None
+    ) -> Link:
         """A link of class ``kind`` (``access`` or ``backbone``) subject to its faults."""
-        return Link(latency, self.link_states[kind])
+        return Link(latency, self.link_states[kind], dist)
 
     @property
-    def nodes(self) -> list[Node]:
+    def nodes(self) -> list[Platform]:
         """Every node, provincial platforms first."""
         return [*self.provincial, self.national, self.card_platform]
 
@@ -226,7 +251,7 @@ class Network:
         )
 
     # --- moving messages --------------------------------------------------------
-    # send → (link) → _arrive → station queue → _begin → (service) → _end → next link …
+    # send → (link) → _arrive → server pool → (wait and service) → _end → next link …
 
     def send(self, msg: Message) -> None:
         """Put a message on the first link of its route."""
@@ -244,36 +269,35 @@ class Network:
 
     def _arrive(self, event: Any) -> None:
         msg: Message = event._value
-        station = msg.route.nodes[msg.hop].station
-        if station.down:
-            self.lose(msg)
-        else:
-            station.request(msg, self._begin)
-
-    def _begin(self, msg: Message) -> None:
+        now = self.env._now
+        self.catch_up(now)
         route = msg.route
         node = route.nodes[msg.hop]
+        pool = node.pool
+        if pool.down:
+            self.lose(msg)
+            return
         role = route.roles[msg.hop]
         if role is Role.FORWARD:
-            delay = node.service_time()
+            service_s = node.service_time()
         else:
-            delay = node.handlers[role].service_time(msg)
-        msg.epoch = node.station.epoch
+            service_s = node.handlers[role].service_time(msg)
+        msg.epoch = pool.epoch
+        end = pool.admit_foreground(now, service_s)
         self.events_by_service[msg.service] += 1
-        call_later(self.env, delay, self._end, msg)
+        call_later(self.env, end - now, self._end, msg)
 
     def _end(self, event: Any) -> None:
         msg: Message = event._value
         route = msg.route
         hop = msg.hop
         node = route.nodes[hop]
-        if msg.epoch != node.station.epoch:  # the node failed while serving it
+        if msg.epoch != node.pool.epoch:  # the node failed while the message was in it
             self.lose(msg)
             return
         role = route.roles[hop]
         if role is not Role.FORWARD:
             node.handlers[role].handle(msg)
-        node.station.release()
         hop += 1
         msg.hop = hop
         delay = route.links[hop]()
@@ -286,11 +310,18 @@ class Network:
         else:
             call_later(self.env, delay, msg.exchange.on_response, msg)
 
-    def _cut(self, node: Node, route: Route, hop: int) -> bool:
+    def _cut(self, node: Platform, route: Route, hop: int) -> bool:
         """Whether the link from ``node`` to the route's next node is partitioned."""
         return hop < len(route.nodes) and frozenset((node, route.nodes[hop])) in self.partitions
 
-    def fail(self, node: Node) -> None:
-        """Take a node down: what it held is lost."""
-        for msg in node.station.fail():
-            self.lose(msg)
+    def fail(self, node: Platform) -> None:
+        """Take a node down: what it held is lost (each message learns at its service end)."""
+        node.pool.fail(self.env._now)
+
+    def recover(self, node: Platform) -> None:
+        """Bring a node back up, empty."""
+        node.pool.recover(self.env._now)
+
+
+def _nothing(_now: float) -> None:
+    """No background: nothing to bring up to date."""

@@ -166,6 +166,32 @@ class Population:
             holders[rows] = self._migrant_start[their_home, site[rows]] + offset
         return holders
 
+    def cross_home_shares(
+        self, resident_share: float, outflow: npt.NDArray[np.float64] | None = None
+    ) -> npt.NDArray[np.float64]:
+        """``[site, home]``: the odds that a patient at ``site`` is insured at ``home``.
+
+        What :meth:`draw_cross` draws from, as a matrix: long-term residents (a
+        ``resident_share`` of them, where the site has migrants) in proportion to the
+        site's migrants by home, visitors in proportion to holders (times
+        ``outflow``) elsewhere. The background's cross-province routes use it.
+        """
+        weights = self.holders_per_province.astype(np.float64)
+        if outflow is not None:
+            weights = weights * outflow
+        n = weights.size
+        visitors = np.tile(weights, (n, 1))
+        np.fill_diagonal(visitors, 0.0)
+        totals = visitors.sum(axis=1, keepdims=True)
+        visitors = np.divide(visitors, totals, out=np.zeros_like(visitors), where=totals > 0)
+        living = self.migrants.T.astype(np.float64)  # [site, home]
+        here = living.sum(axis=1, keepdims=True)
+        residents = np.divide(living, here, out=visitors.copy(), where=here > 0)
+        shares: npt.NDArray[np.float64] = resident_share * residents + (
+            1.0 - resident_share
+        ) * visitors
+        return shares
+
     def _draw_other_province(
         self, site: Ids, rng: np.random.Generator, outflow: npt.NDArray[np.float64] | None
     ) -> Ids:

@@ -406,7 +406,9 @@ def sample_stations(
     while series.count < series.time_s.size:
         i = series.count
         series.time_s[i] = env.now
+        now = env.now
         for j, st in enumerate(stations):
+            st.advance(now)  # a settlement node reads its state off its server pool here
             series.queue[i, j] = st.queue
             series.busy[i, j] = st.busy
             total[j] = st.completions

@@ -157,6 +157,15 @@ class StationStats:
         self.wait_sketch.add(self.wait_array())
         self.waits = array("f")
 
+    @property
+    def foreground_arrivals(self) -> int:
+        """Arrivals of the simulated holders since the last reset (here: all of them)."""
+        return self.measured_arrivals
+
+    def foreground_wait_summary(self) -> dict[str, float]:
+        """Waits of the simulated holders since the last reset (here: every wait)."""
+        return self.wait_summary()
+
     def wait_summary(self) -> dict[str, float]:
         """Mean (exact) and percentiles of every wait since the last reset.
 

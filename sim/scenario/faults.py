@@ -104,6 +104,15 @@ class FaultsSpec:
     partitions: tuple[PartitionSpec, ...] = ()
     readers: tuple[ReaderFaultSpec, ...] = ()
 
+    @property
+    def touches_network(self) -> bool:
+        """Whether any fault can take a settlement node down or change a link.
+
+        Bank nodes (``bank:XX``) and transit readers are not settlement nodes.
+        """
+        nodes = [o.node for o in (*self.outages, *self.random_outages)]
+        return bool(self.links or self.partitions or any(not n.startswith("bank:") for n in nodes))
+
     def windows(self, horizon_s: float) -> list[tuple[str, float, float]]:
         """(label, start, end) of every fault with a fixed window, in the order written."""
         out = [(f"outage {o.node}", float(o.at), float(o.at + o.duration))

@@ -292,6 +292,20 @@ class PopulationSpec:
 # --- settlement network --------------------------------------------------------
 
 
+NODE_LOADS = ("sampled", "full")
+"""Values of ``network.load``."""
+
+
+def _one_of(words: tuple[str, ...]) -> Any:
+    """Validator: the value is one of ``words``."""
+
+    def check(_instance: object, _attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value not in words:
+            raise ValueError(f"must be one of {', '.join(map(repr, words))}, got {value!r}")
+
+    return check
+
+
 @attrs.frozen
 class NodeSpec:
     """A settlement node: identical servers sharing one FIFO queue."""
@@ -330,6 +344,14 @@ class NetworkSpec:
     """Provincial platform ↔ national platform."""
     timeout: DurationS = attrs.field(default=DurationS(3.0), validator=greater_than(0))
     retry: RetrySpec = RetrySpec()
+    load: str = attrs.field(default="sampled", validator=_one_of(NODE_LOADS))
+    """What the nodes carry: the simulated holders' requests alone (``sampled``), or
+    with the unsimulated holders' requests beside them (``full``, see :mod:`sim.background`)."""
+
+    @property
+    def full_load(self) -> bool:
+        """Whether the nodes carry the full-scale traffic."""
+        return self.load == "full"
 
 
 # --- money -----------------------------------------------------------------------
@@ -497,6 +519,8 @@ class Scenario:
     description: str = ""
     warmup: Warmup = attrs.field(default=DurationS(0.0), validator=_warmup_length)
     scale: float = attrs.field(default=1e-3, validator=[greater_than(0), share])
+    load: float = attrs.field(default=1.0, validator=greater_than(0))
+    """Multiplies every arrival rate, foreground and background (``load=1.4``: 40% more)."""
     provinces: str = "builtin:2020"
     region: tuple[str, ...] | None = None
     """Province ids simulated (holders, points, platforms); default: the whole table."""

@@ -18,6 +18,7 @@ import attrs
 import numpy as np
 import simpy
 
+from sim.background import BackgroundFlow
 from sim.calendar import Clock
 from sim.clearing import ClearingHouse
 from sim.demand import ArrivalStream
@@ -58,6 +59,8 @@ class ServiceContext:
     recorder: TransactionRecorder
     ledger: Ledger
     clearing: ClearingHouse
+    full_population: Population | None = None
+    """Every holder of the simulated provinces (``network.load: full``), for the background."""
 
     def generator(self, name: str) -> np.random.Generator:
         """A named random stream for this run."""
@@ -81,6 +84,8 @@ class ServiceRuntime:
     """Components a ``faults.outages`` entry may name (``bank:<ID>``), by name."""
     readers: Any = None
     """The family's transit gates, if it has readers that ``faults.readers`` may take offline."""
+    background: list[BackgroundFlow] = attrs.Factory(list)
+    """Node traffic of the holders not simulated (``network.load: full``)."""
 
 
 @attrs.frozen

@@ -22,6 +22,7 @@ from sim.calendar import Clock, hourly_weights
 from sim.demand import Columns, arrival_rates, holder_columns, poisson_hour
 from sim.distributions import sample_fen, sampler
 from sim.domain import SERVICE_CODES, CardKind, Outcome, Reason
+from sim.background import BackgroundFlow
 from sim.kernel import call_later
 from sim.points import PointGroup, point_counts
 from sim.population import Population
@@ -54,8 +55,52 @@ def build(ctx: ServiceContext, name: str, spec: MedicalService) -> ServiceRuntim
         group.networked = arrivals.networked_points(p, spec.networked_share)
     desk = MedicalDesk(ctx.env, groups, service_time, ctx.protocol, ctx.recorder,
                        on_cross_settled=ctx.clearing.record)  # fmt: skip
+    background = background_flows(ctx, name, spec, arrivals) if ctx.full_population else []
     return ServiceRuntime(arrivals=[arrivals], handlers={SERVICE_CODES[name]: desk.arrive},
-                          stations=[g.stats for g in groups])  # fmt: skip
+                          stations=[g.stats for g in groups], background=background)  # fmt: skip
+
+
+def background_flows(
+    ctx: ServiceContext, name: str, spec: MedicalService, simulated: MedicalArrivals
+) -> list[BackgroundFlow]:
+    """The settlement and e-card requests of the holders not simulated.
+
+    The full-scale streams are those of the same service over every holder and point
+    (:class:`MedicalArrivals` at ``scale: 1``); the background is what the simulated
+    holders leave of them, per site (local settlement), per (site, home) (cross-province,
+    at networked points) and for the card platform (e-card QR codes). A request is sent
+    when its visit's counter time is over (drawn from the points' service time); the
+    queue at the counter is the foreground's to simulate.
+    """
+    population = ctx.full_population
+    assert population is not None
+    full = MedicalArrivals(name, spec, population, point_counts(spec.points, ctx.provinces.holders,
+                           1.0), np.random.default_rng(0), ctx.scenario.population,
+                           ctx.provinces.ids)  # fmt: skip
+    network, ids, weights = ctx.network, ctx.provinces.ids, simulated.weights
+    counter, settle = spec.points.service_time, spec.settlement.service_time
+    flows = []
+    local = np.maximum(full.local_rate - simulated.local_rate, 0.0)
+    for p, rate in enumerate(local.tolist()):
+        flows.append(BackgroundFlow(network.settlement_route(p, p), rate, weights, counter, settle,
+                                    network.reversal_route(p, p), f"{name} local {ids[p]}"))  # fmt: skip
+    homes_full = population.cross_home_shares(spec.resident_share, full.outflow)
+    homes_simulated = simulated.population.cross_home_shares(spec.resident_share,
+                                                             simulated.outflow)  # fmt: skip
+    cross = spec.networked_share * np.maximum(
+        full.cross_rate[:, None] * homes_full - simulated.cross_rate[:, None] * homes_simulated, 0.0
+    )
+    for p, h in zip(*np.nonzero(cross), strict=True):
+        flows.append(BackgroundFlow(
+            network.settlement_route(int(p), int(h)), float(cross[p, h]), weights, counter, settle,
+            network.reversal_route(int(p), int(h)), f"{name} cross {ids[p]}<-{ids[h]}",
+        ))  # fmt: skip
+    everyone = full.local_rate.sum() + full.cross_rate.sum()
+    sampled = simulated.local_rate.sum() + simulated.cross_rate.sum()
+    ecard = ctx.scenario.population.ecard_share * max(float(everyone - sampled), 0.0)
+    flows.append(BackgroundFlow(network.verify_route, ecard, weights, None, None, None,
+                                f"{name} e-card verification"))  # fmt: skip
+    return flows
 
 
 def expected_load(

@@ -154,7 +154,7 @@ def test_reversal_undoes_a_settlement_whose_answer_was_lost(env: simpy.Environme
 
     def outage(_ev: object) -> None:
         network.fail(network.national)
-        call_later(env, 9.8, lambda _e: network.national.station.recover(), None)
+        call_later(env, 9.8, lambda _e: network.recover(network.national), None)
 
     call_later(env, 0.2, outage, None)  # the request passed national at 0.18 s
     txn = _txn(0, 2)

@@ -92,9 +92,10 @@ def test_auto_warmup_cuts_like_the_same_fixed_warmup(auto_run: tuple, tmp_path) 
     fixed = run_once(fixed_scenario, tmp_path / "fixed")
     assert fixed.summary["warmup"] == {"method": "fixed", "cut_s": cut}
     drop = {"warmup"}
-    assert {k: v for k, v in summary.items() if k not in drop} == {
-        k: v for k, v in fixed.summary.items() if k not in drop
-    }
+    # Settlement nodes integrate busy and queue time from their server pools: the
+    # same figure reached by another sum may differ in its last bits.
+    _assert_close({k: v for k, v in summary.items() if k not in drop},
+                  {k: v for k, v in fixed.summary.items() if k not in drop})  # fmt: skip
     auto_rows, fixed_rows = result.stations.to_pylist(), fixed.stations.to_pylist()
     assert len(auto_rows) == len(fixed_rows) > 100
     for a, f in zip(auto_rows, fixed_rows, strict=True):
@@ -103,6 +104,22 @@ def test_auto_warmup_cuts_like_the_same_fixed_warmup(auto_run: tuple, tmp_path) 
                 assert value == pytest.approx(f[key], rel=1e-9, abs=1e-9, nan_ok=True), key
             else:
                 assert value == f[key], key
+
+
+def _assert_close(a: object, b: object, where: str = "summary") -> None:
+    """Equal structures, floats equal to 1e-12 relative."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            _assert_close(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_close(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-12, abs=1e-15, nan_ok=True), where
+    else:
+        assert a == b, where
 
 
 def test_run_summary_names_the_estimated_cut(auto_run: tuple) -> None:

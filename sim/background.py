@@ -1,0 +1,540 @@
+"""The background: requests of the holders who are not simulated, at the settlement nodes.
+
+``scale`` samples holders, and with them service points and demand; settlement nodes
+are shared by everyone, so at ``scale: 1e-3`` they would see a thousandth of their
+traffic. With ``network.load: full``, every family declares the node traffic its
+unsimulated holders would send (:class:`BackgroundFlow`: a route, a rate per second
+at profile weight 1 — the full-scale rate minus the foreground's — an hourly profile,
+the delay from arrival to sending and the service times at each hop). Demand is
+Poisson, so the foreground and the background together are the full-scale stream and
+a foreground request meets the node queues of the full-scale system, in distribution.
+
+Background requests follow the foreground's protocol: link latency, the node queues
+(the same :class:`~sim.servers.ServerPool`), timeouts, retries after the backoff,
+a reversal when a settlement runs out of attempts, message loss, partitions and
+outages. They have no holder, policy, ledger or row: they are counted at the nodes
+and in :attr:`Background.counters`. Their random numbers are drawn in numpy batches
+from streams of their own, so the foreground's draws are the same under either load.
+
+They do not go through the kernel. :meth:`Background.advance` processes them in one
+tight loop, in time order, up to the time it is given; the network calls it before
+every foreground arrival at a node and before any fault changes a node or a link,
+so each pool admits foreground and background jobs in arrival order. Arrivals are
+drawn ten minutes at a time, sorted; a single-node request in a run without faults
+costs no event at all (its wait, service and answer are known when it arrives); the
+others take an event per node visit and a deadline each attempt, on a heap and a
+FIFO of their own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from heapq import heappop, heappush, heapreplace
+from itertools import count
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from sim.calendar import Clock
+from sim.distributions import BatchSampler, sample, sampler
+from sim.network import Link, Network, Platform, Role, Route
+from sim.scenario.schema import Distribution, NetworkSpec, Uniform
+from sim.scenario.units_types import Quantity
+from sim.streams import Streams
+
+__all__ = ["Background", "BackgroundFlow", "CHUNK_S"]
+
+CHUNK_S = 600.0
+"""Background arrivals are drawn this many seconds at a time (within an hour's piece)."""
+
+INF = math.inf
+
+# Kinds of event on the background's heap.
+_SEND, _ARRIVE, _DEPART, _EXPIRE = 0, 1, 2, 3
+
+
+@attrs.frozen(eq=False)
+class BackgroundFlow:
+    """Requests the unsimulated holders send along one route."""
+
+    route: Route
+    rate_per_s: float
+    """Requests per second at profile weight 1 (full scale minus the foreground)."""
+    weights: npt.NDArray[np.float64]
+    """Hourly profile (24 weights, local time)."""
+    send_delay: Distribution | None = None
+    """From the holder's arrival at the point to the request (the counter's service)."""
+    settle_time: Distribution | None = None
+    """Service time at the route's settling hop (None: the node's own)."""
+    reversal: Route | None = None
+    """Sent, with its own attempts, when a settlement runs out of attempts."""
+    label: str = ""
+    """What the flow is (``medical_outpatient local``), for the summary."""
+
+
+class _Request:
+    """One background exchange that needs state: a retry, a multi-node route, faults."""
+
+    __slots__ = ("answered", "attempt", "flow", "hops", "limit", "reversing", "route", "sent_at")
+
+    def __init__(self, flow: int, route: _Path, limit: int, reversing: bool) -> None:
+        self.flow = flow
+        self.route = route
+        self.hops = len(route.nodes)
+        self.limit = limit
+        self.reversing = reversing
+        self.attempt = 0
+        self.sent_at = 0.0
+        """When the current attempt was sent."""
+        self.answered = INF
+        """When the first response reached the requester (inf: none yet)."""
+
+
+@attrs.frozen(eq=False)
+class _Path:
+    """A route as the background walks it: pools, service draws and links per hop."""
+
+    nodes: tuple[Platform, ...]
+    draws: tuple[BatchSampler | Any, ...]
+    dists: tuple[Distribution, ...]
+    links: tuple[Link, ...]
+
+
+class Background:
+    """Every background flow of one run, processed lazily up to the foreground's present."""
+
+    def __init__(
+        self,
+        network: Network,
+        flows: Sequence[BackgroundFlow],
+        clock: Clock,
+        horizon_s: float,
+        streams: Streams,
+        faultless: bool,
+    ) -> None:
+        spec: NetworkSpec = network.spec
+        self.network = network
+        self.flows = [f for f in flows if f.rate_per_s > 0.0]
+        self.clock = clock
+        self.horizon_s = horizon_s
+        self.faultless = faultless
+        """No fault can touch a node or link: single-node requests need no event."""
+        self.timeout_s = float(spec.timeout)
+        self.backoff_s = float(spec.retry.backoff)
+        self.attempts = spec.retry.max + 1
+        self.reversal_attempts = spec.retry.reversals
+        self.rng = streams.generator("background:arrivals")
+        self._streams = streams
+        self._draws: dict[tuple[str, int], Any] = {}
+        self._link_draws: dict[int, Any] = {}
+        self.loss_draw = sampler(_UNIT, streams.generator("background:link:loss"))
+        self.paths = [self._path(f.route, f.settle_time) for f in self.flows]
+        self.reversals = [
+            None if f.reversal is None else self._path(f.reversal, None) for f in self.flows
+        ]
+        self._single = [len(p.nodes) == 1 for p in self.paths]
+        n = len(self.flows)
+        self._rates = np.array([f.rate_per_s for f in self.flows], dtype=np.float64)
+        self._profiles, self._profile_of = _index([f.weights for f in self.flows])
+        self._delays, self._delay_of = _index_dists([f.send_delay for f in self.flows])
+        self._first_links, self._first_link_of = _index_links([p.links[0] for p in self.paths])
+        self._next_links, self._next_link_of = _index_links([p.links[1] for p in self.paths])
+        self._services, self._service_of = _index_dists([p.dists[0] for p in self.paths])
+        self._pools = [p.nodes[0].pool for p in self.paths]
+        self._svc: list[float] = []
+        self._back: list[float] = []
+        self._edges = _chunk_edges(clock.hour_edges(horizon_s))
+        self._hours = clock.hour_of_day(self._edges[:-1]) if n else np.zeros(0, np.int64)
+        self._chunk = 0
+        self._carry: tuple[npt.NDArray[Any], ...] = (
+            np.zeros(0), np.zeros(0), np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+        )
+        self._key: list[float] = []
+        self._sent: list[float] = []
+        self._flow: list[int] = []
+        self._i = 0
+        self._fresh_until = 0.0 if n else INF
+        """Fresh arrivals are drawn for keys before this time."""
+        self.heap: list[tuple[Any, ...]] = []
+        """Events of requests that need them: (time, sequence, kind, request, …)."""
+        self._seq = count()
+        self.now = 0.0
+        self.requests = 0
+        self.sent = 0
+        self.retries = 0
+        self.timeouts = 0
+        self.lost = 0
+        self.reversals_sent = 0
+        self.visits = 0
+        self.events = 0
+        for platform in network.nodes:
+            platform.pool.catch_up = self.advance
+        network.catch_up = self.advance
+
+    # --- set-up -----------------------------------------------------------------------
+
+    def _path(self, route: Route, settle_time: Distribution | None) -> _Path:
+        draws, dists = [], []
+        for node, role in zip(route.nodes, route.roles, strict=True):
+            dist = settle_time if role is Role.SETTLE and settle_time is not None else None
+            draws.append(self._draw(node, dist))
+            dists.append(node.spec.service_time if dist is None else dist)
+        return _Path(route.nodes, tuple(draws), tuple(dists),
+                     tuple(route.links))  # type: ignore[arg-type]  # fmt: skip
+
+    def _draw(self, node: Platform, dist: Distribution | None) -> Any:
+        """A batch sampler of service times at ``node`` (its own, or ``dist``), shared."""
+        key = (node.name, id(dist))
+        draw = self._draws.get(key)
+        if draw is None:
+            which = "own" if dist is None else f"d{len(self._draws)}"
+            rng = self._streams.generator(f"background:{node.name}:{which}")
+            draw = self._draws[key] = sampler(node.spec.service_time if dist is None else dist,
+                                              rng)  # fmt: skip
+        return draw
+
+    def _link_draw(self, link: Link) -> Any:
+        draw = self._link_draws.get(id(link))
+        if draw is None:
+            if link.dist is None:
+                raise ValueError("a background route crosses a link without a known latency")
+            rng = self._streams.generator(f"background:link:{len(self._link_draws)}")
+            draw = self._link_draws[id(link)] = sampler(link.dist, rng)
+        return draw
+
+    # --- drawing arrivals ---------------------------------------------------------------
+
+    def _next_chunk(self) -> None:
+        """Draw the next piece's requests; keep those due before its end, carry the rest."""
+        k = self._chunk
+        rng = self.rng
+        if k < self._edges.size - 1:
+            t0, t1 = float(self._edges[k]), float(self._edges[k + 1])
+            hour = int(self._hours[k])
+            means = self._rates * self._profiles[self._profile_of, hour] * (t1 - t0)
+            counts = rng.poisson(means)
+            flow = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
+            sent = t0 + rng.random(flow.size) * (t1 - t0)
+            for d, dist in enumerate(self._delays):
+                mine = self._delay_of[flow] == d
+                if mine.any():
+                    sent[mine] += sample(dist, rng, int(mine.sum()))
+            key = sent.copy()
+            svc = np.zeros(flow.size)
+            back = np.zeros(flow.size)
+            if self.faultless:
+                # Sorted by arrival at the first node; its service and the link after it
+                # drawn here, in numpy (with faults they are drawn as the message goes).
+                _add_draws(key, self._first_links, self._first_link_of[flow], rng)
+                _add_draws(svc, self._services, self._service_of[flow], rng)
+                _add_draws(back, self._next_links, self._next_link_of[flow], rng)
+            self._chunk = k + 1
+            end = t1 if k + 1 < self._edges.size - 1 else INF
+        else:
+            key, sent, flow = np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
+            svc, back = np.zeros(0), np.zeros(0)
+            end = INF
+        columns = [np.concatenate((old, new)) for old, new in
+                   zip(self._carry, (key, sent, flow, svc, back), strict=True)]  # fmt: skip
+        order = np.argsort(columns[0], kind="stable")
+        columns = [c[order] for c in columns]
+        cut = int(np.searchsorted(columns[0], end, side="left"))
+        self._carry = tuple(c[cut:] for c in columns)
+        self._key, self._sent, self._flow, self._svc, self._back = (c[:cut].tolist()
+                                                                    for c in columns)  # fmt: skip
+        self._i = 0
+        self._fresh_until = end
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def advance(self, until: float) -> None:
+        """Process every background event before ``until``, in time order."""
+        if until <= self.now:
+            return
+        heap = self.heap
+        while True:
+            limit = heap[0][0] if heap and heap[0][0] < until else until
+            if self._i < len(self._key):
+                if self._key[self._i] < limit:
+                    self._fresh(limit)
+                    continue
+            elif self._fresh_until <= limit:
+                self._next_chunk()
+                continue
+            if limit >= until:
+                break
+            event = heappop(heap)
+            self.events += 1
+            kind = event[2]
+            if kind == _ARRIVE:
+                self._arrive(event[0], event[3], event[4], event[5])
+            elif kind == _DEPART:
+                self._depart(event[0], event[3], event[4], event[5], event[6])
+            elif kind == _EXPIRE:
+                self._expire(event[0], event[3], event[4])
+            else:
+                self._send(event[0], event[3])
+        self.now = until
+
+    def _fresh(self, limit: float) -> None:
+        """New requests due before ``limit``: the commonest work, in a loop of its own.
+
+        In a run without faults a single-node request is settled here and then: its
+        wait and service come from the pool (:meth:`ServerPool.admit`, inlined), its
+        answer one link later; only if that is past its deadline does it become a
+        :class:`_Request` that retries.
+        """
+        keys, sents, flows, svcs, backs = self._key, self._sent, self._flow, self._svc, self._back
+        i, n = self._i, len(keys)
+        first_i = i
+        heap = self.heap
+        faultless, single, pools = self.faultless, self._single, self._pools
+        timeout = self.timeout_s
+        while i < n and keys[i] < limit:
+            t = keys[i]
+            f = flows[i]
+            if faultless and single[f]:
+                pool = pools[f]
+                stats = pool.stats
+                waiting = pool.waiting
+                if waiting and waiting[0][0] <= t:
+                    pool.started(t)
+                free = pool.free
+                start = free[0]
+                service = svcs[i]
+                stats.arrivals += 1
+                if start > t:
+                    waiting.append((start, t))
+                    if len(waiting) > stats.max_queue:
+                        stats.max_queue = len(waiting)
+                    stats.booked_queue += start - t
+                else:
+                    stats.waits.append(0.0)
+                    start = t
+                end = start + service
+                heapreplace(free, end)
+                stats.booked_busy += service
+                answered = end + backs[i]
+                if answered - sents[i] > timeout:
+                    request = _Request(f, self.paths[f], self.attempts, False)
+                    request.attempt = 1
+                    request.answered = answered  # late: it answers only if no retry is quicker
+                    self._timed_out(sents[i] + timeout, request)
+                    if heap[0][0] < limit:
+                        limit = heap[0][0]
+            else:
+                request = _Request(f, self.paths[f], self.attempts, False)
+                request.attempt = 1
+                self._arm(sents[i], request)
+                if faultless:  # first link crossed, first service and next link drawn
+                    self._first_visit(t, request, svcs[i], backs[i])
+                else:
+                    self._cross_first(t, request)
+                if heap[0][0] < limit:
+                    limit = heap[0][0]
+            i += 1
+        self.sent += i - first_i
+        self.requests += i - first_i
+        if faultless:  # each made its first node visit here
+            self.visits += i - first_i
+        self._i = i
+
+    def _first_visit(self, t: float, request: _Request, service: float, delay: float) -> None:
+        """A multi-node request's first node visit, with the draws made in numpy."""
+        end = request.route.nodes[0].pool.admit(t, service)
+        heappush(self.heap, (end + delay, next(self._seq), _ARRIVE, request, 1, 1))
+
+    def _arm(self, sent: float, request: _Request) -> None:
+        """The attempt's deadline, one timeout after it was sent."""
+        request.sent_at = sent
+        heappush(self.heap, (sent + self.timeout_s, next(self._seq), _EXPIRE, request,
+                             request.attempt))  # fmt: skip
+
+    def _send(self, t: float, request: _Request) -> None:
+        """A retry (or a reversal's attempt) leaves the requester, unless already answered."""
+        if request.answered <= t:
+            return
+        request.attempt += 1
+        self.sent += 1
+        if request.attempt > 1:
+            self.retries += 1
+        if self.faultless and request.hops == 1:
+            request.sent_at = t
+            heappush(self.heap, (t + self._link_draw(request.route.links[0])(), next(self._seq),
+                                 _ARRIVE, request, request.attempt, -1))  # fmt: skip
+            return
+        self._arm(t, request)
+        self._cross_first(t, request)
+
+    def _cross_first(self, t: float, request: _Request) -> None:
+        delay = self._cross(request.route.links[0], None, None)
+        if delay < 0.0:
+            self.lost += 1
+        else:
+            heappush(self.heap, (t + delay, next(self._seq), _ARRIVE, request,
+                                 request.attempt, 0))  # fmt: skip
+
+    def _cross(self, link: Link, here: Platform | None, there: Platform | None) -> float:
+        """A link's latency now, or -1 if the message is lost (loss, partition)."""
+        state = link.state
+        if state.loss and self.loss_draw() < state.loss:
+            return -1.0
+        partitions = self.network.partitions
+        if partitions and here is not None and there is not None:
+            if frozenset((here, there)) in partitions:
+                return -1.0
+        return float(self._link_draw(link)()) + state.added_s
+
+    def _arrive(self, t: float, request: _Request, attempt: int, hop: int) -> None:
+        path = request.route
+        if hop < 0:  # a single-node retry in a run without faults: answered on arrival
+            end = path.nodes[0].pool.admit(t, path.draws[0]())
+            self.visits += 1
+            answered = end + self._link_draw(path.links[1])()
+            if answered < request.answered:
+                request.answered = answered
+            deadline = request.sent_at + self.timeout_s
+            if request.answered > deadline:
+                self._timed_out(deadline, request)
+            return
+        pool = path.nodes[hop].pool
+        if pool.down:
+            self.lost += 1
+            return
+        end = pool.admit(t, path.draws[hop]())
+        self.visits += 1
+        if self.faultless:  # nothing can fail or change on the way: cross the next link now
+            hop += 1
+            delay = self._link_draw(path.links[hop])()
+            if hop < request.hops:
+                heappush(self.heap, (end + delay, next(self._seq), _ARRIVE, request, attempt, hop))
+            elif end + delay < request.answered:
+                request.answered = end + delay
+            return
+        heappush(self.heap, (end, next(self._seq), _DEPART, request, attempt, hop, pool.epoch))
+
+    def _depart(self, t: float, request: _Request, attempt: int, hop: int, epoch: int) -> None:
+        path = request.route
+        node = path.nodes[hop]
+        if node.pool.epoch != epoch:  # the node failed while the message was in it
+            self.lost += 1
+            return
+        hop += 1
+        there = path.nodes[hop] if hop < request.hops else None
+        delay = self._cross(path.links[hop], node, there)
+        if delay < 0.0:
+            self.lost += 1
+        elif hop < request.hops:
+            heappush(self.heap, (t + delay, next(self._seq), _ARRIVE, request, attempt, hop))
+        elif t + delay < request.answered:
+            request.answered = t + delay
+
+    def _expire(self, deadline: float, request: _Request, attempt: int) -> None:
+        """An attempt's deadline: answered in time, or time out and retry (or reverse)."""
+        if request.answered <= deadline or attempt != request.attempt:
+            return
+        self._timed_out(deadline, request)
+
+    def _timed_out(self, deadline: float, request: _Request) -> None:
+        """No answer by ``deadline``: retry after the backoff, or give up (and reverse)."""
+        self.timeouts += 1
+        if request.attempt < request.limit:
+            heappush(self.heap, (deadline + self.backoff_s, next(self._seq), _SEND, request))
+            return
+        reversal = None if request.reversing else self.reversals[request.flow]
+        if reversal is not None:
+            self.reversals_sent += 1
+            reverse = _Request(request.flow, reversal, self.reversal_attempts, True)
+            heappush(self.heap, (deadline, next(self._seq), _SEND, reverse))
+
+    # --- figures --------------------------------------------------------------------------
+
+    @property
+    def counters(self) -> dict[str, Any]:
+        """What the background did, for the summary."""
+        return {
+            "flows": len(self.flows),
+            "requests": self.requests,
+            "attempts": self.sent,
+            "retries": self.retries,
+            "timeouts": self.timeouts,
+            "messages_lost": self.lost,
+            "reversals_sent": self.reversals_sent,
+            "node_visits": self.visits,
+            "events": self.events,
+        }
+
+
+_UNIT = Uniform(Quantity(0.0), Quantity(1.0))
+
+
+def _add_draws(
+    out: npt.NDArray[np.float64],
+    dists: Sequence[Distribution | Link],
+    which: npt.NDArray[np.int64],
+    rng: np.random.Generator,
+) -> None:
+    """Add to ``out[k]`` a draw from ``dists[which[k]]`` (a distribution, or a link's)."""
+    for j, item in enumerate(dists):
+        dist = item.dist if isinstance(item, Link) else item
+        mine = which == j
+        if dist is not None and mine.any():
+            out[mine] += sample(dist, rng, int(mine.sum()))
+
+
+def _index(arrays: list[npt.NDArray[np.float64]]) -> tuple[npt.NDArray[np.float64],
+                                                           npt.NDArray[np.int64]]:  # fmt: skip
+    """Distinct profiles as rows, and each flow's row."""
+    rows: list[npt.NDArray[np.float64]] = []
+    of = []
+    for a in arrays:
+        for j, row in enumerate(rows):
+            if row is a or np.array_equal(row, a):
+                of.append(j)
+                break
+        else:
+            rows.append(np.asarray(a, dtype=np.float64))
+            of.append(len(rows) - 1)
+    table = np.vstack(rows) if rows else np.zeros((1, 24))
+    return table, np.asarray(of, dtype=np.int64)
+
+
+def _index_dists(
+    dists: list[Distribution | None],
+) -> tuple[list[Distribution], npt.NDArray[np.int64]]:
+    distinct: list[Distribution] = []
+    of = []
+    for d in dists:
+        if d is None:
+            of.append(-1)
+            continue
+        if d not in distinct:
+            distinct.append(d)
+        of.append(distinct.index(d))
+    return distinct, np.asarray(of, dtype=np.int64)
+
+
+def _index_links(links: list[Link]) -> tuple[list[Link], npt.NDArray[np.int64]]:
+    distinct: list[Link] = []
+    of = []
+    for link in links:
+        for j, known in enumerate(distinct):
+            if known is link:
+                of.append(j)
+                break
+        else:
+            distinct.append(link)
+            of.append(len(distinct) - 1)
+    return distinct, np.asarray(of, dtype=np.int64)
+
+
+def _chunk_edges(hour_edges: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Hour pieces cut into pieces of at most :data:`CHUNK_S`."""
+    edges = [float(hour_edges[0])]
+    for a, b in zip(hour_edges[:-1], hour_edges[1:], strict=True):
+        pieces = max(1, math.ceil((b - a) / CHUNK_S - 1e-9))
+        edges += [float(a + (b - a) * (j + 1) / pieces) for j in range(pieces)]
+    return np.asarray(edges, dtype=np.float64)
