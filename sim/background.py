@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from heapq import heappop, heappush, heapreplace
-from itertools import count
+from itertools import count, pairwise
 from typing import Any
 
 import attrs
@@ -45,7 +45,7 @@ from sim.scenario.schema import Distribution, NetworkSpec, Uniform
 from sim.scenario.units_types import Quantity
 from sim.streams import Streams
 
-__all__ = ["Background", "BackgroundFlow", "CHUNK_S"]
+__all__ = ["CHUNK_S", "Background", "BackgroundFlow"]
 
 CHUNK_S = 600.0
 """Background arrivals are drawn this many seconds at a time (within an hour's piece)."""
@@ -150,7 +150,11 @@ class Background:
         self._hours = clock.hour_of_day(self._edges[:-1]) if n else np.zeros(0, np.int64)
         self._chunk = 0
         self._carry: tuple[npt.NDArray[Any], ...] = (
-            np.zeros(0), np.zeros(0), np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+            np.zeros(0),
+            np.zeros(0),
+            np.zeros(0, np.int64),
+            np.zeros(0),
+            np.zeros(0),
         )
         self._key: list[float] = []
         self._sent: list[float] = []
@@ -383,9 +387,13 @@ class Background:
         if state.loss and self.loss_draw() < state.loss:
             return -1.0
         partitions = self.network.partitions
-        if partitions and here is not None and there is not None:
-            if frozenset((here, there)) in partitions:
-                return -1.0
+        if (
+            partitions
+            and here is not None
+            and there is not None
+            and (frozenset((here, there)) in partitions)
+        ):
+            return -1.0
         return float(self._link_draw(link)()) + state.added_s
 
     def _arrive(self, t: float, request: _Request, attempt: int, hop: int) -> None:
@@ -534,7 +542,7 @@ def _index_links(links: list[Link]) -> tuple[list[Link], npt.NDArray[np.int64]]:
 def _chunk_edges(hour_edges: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Hour pieces cut into pieces of at most :data:`CHUNK_S`."""
     edges = [float(hour_edges[0])]
-    for a, b in zip(hour_edges[:-1], hour_edges[1:], strict=True):
+    for a, b in pairwise(hour_edges):
         pieces = max(1, math.ceil((b - a) / CHUNK_S - 1e-9))
         edges += [float(a + (b - a) * (j + 1) / pieces) for j in range(pieces)]
     return np.asarray(edges, dtype=np.float64)

@@ -41,12 +41,16 @@ def station_table(stations: Sequence[StationStats], now: float) -> dict[str, lis
     / window_s × wait_mean_s``, and exactly once the jobs queued at either end of
     the window are accounted for (``queue_start``, ``queue_end``,
     ``wait_carried_in_s``, ``wait_open_s``; see :mod:`sim.validation.little`).
+    The ``foreground_`` columns are the simulated holders' own share of a settlement
+    node's traffic (with ``network.load: full`` the rest is the background); elsewhere
+    they repeat the station's figures.
     """
     rows: dict[str, list[Any]] = {key: [] for key in _STATION_COLUMNS}
     for st in stations:
         st.advance(now)
         span = max(now - st.since, 1e-12)
         stats = st.wait_summary()
+        own = st.foreground_wait_summary() if st.kind == "node" else stats
         values = {
             "station": st.name,
             "kind": st.kind,
@@ -71,6 +75,9 @@ def station_table(stations: Sequence[StationStats], now: float) -> dict[str, lis
             "queue_end": st.queue,
             "wait_carried_in_s": st.wait_carried_in,
             "wait_open_s": st.open_wait(now),
+            "foreground_arrivals": st.foreground_arrivals,
+            "foreground_wait_mean_s": own["mean"],
+            "foreground_wait_p99_s": own["p99"],
         }
         for key in _STATION_COLUMNS:
             rows[key].append(values[key])
@@ -101,6 +108,9 @@ _STATION_COLUMNS = (
     "queue_end",
     "wait_carried_in_s",
     "wait_open_s",
+    "foreground_arrivals",
+    "foreground_wait_mean_s",
+    "foreground_wait_p99_s",
 )
 
 

@@ -187,9 +187,9 @@ class Population:
         living = self.migrants.T.astype(np.float64)  # [site, home]
         here = living.sum(axis=1, keepdims=True)
         residents = np.divide(living, here, out=visitors.copy(), where=here > 0)
-        shares: npt.NDArray[np.float64] = resident_share * residents + (
-            1.0 - resident_share
-        ) * visitors
+        shares: npt.NDArray[np.float64] = (
+            resident_share * residents + (1.0 - resident_share) * visitors
+        )
         return shares
 
     def _draw_other_province(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import simpy
 
-from sim.network import Node
+from sim.network import Platform
 from sim.policy import PolicyTable
 from sim.transaction import Transaction
 
@@ -83,7 +83,7 @@ class SettleHandler:
     def __init__(
         self,
         env: simpy.Environment,
-        node: Node,
+        node: Platform,
         policy: PolicyTable,
         service_times: list[Callable[[], float] | None],
     ) -> None:
@@ -177,7 +177,7 @@ class VerifyHandler:
 
     __slots__ = ("node",)
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Platform) -> None:
         self.node = node
 
     def service_time(self, _msg: Message) -> float:

@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
+from sim.servers import NodeStats
 from sim.stations import StationStats
 
 __all__ = ["AutoWarmup", "Cut", "Truncation", "mser"]
@@ -118,7 +119,7 @@ class AutoWarmup:
     """Station checkpoints during a run, and the cut chosen once it has ended."""
 
     _FIELDS = ("arrivals", "completions", "blocked", "busy_area", "queue_area", "open_wait",
-               "waits", "queue", "peak")  # fmt: skip
+               "waits", "queue", "peak", "fg_arrivals", "fg_waits")  # fmt: skip
 
     def __init__(self, stations: Sequence[StationStats], capacity: int) -> None:
         self.stations = list(stations)
@@ -157,6 +158,9 @@ class AutoWarmup:
             f["queue"][i, j] = st.queue
             f["peak"][i, j] = st.max_queue  # the longest queue since the previous checkpoint
             st.max_queue = st.queue
+            if isinstance(st, NodeStats):  # a settlement node's foreground, kept apart
+                f["fg_arrivals"][i, j] = st.fg_arrivals
+                f["fg_waits"][i, j] = len(st.fg_waits)
         self.count += 1
 
     def freeze(self) -> None:
@@ -165,6 +169,8 @@ class AutoWarmup:
         for st in self.stations:
             frozen = copy.copy(st)
             frozen.waits = array("f", st.waits)
+            if isinstance(st, NodeStats) and isinstance(frozen, NodeStats):
+                frozen.fg_waits = array("f", st.fg_waits)
             frozen.queues = [deque(q) for q in st.queues]  # who is still waiting at the horizon
             self._at_horizon.append(frozen)
 
@@ -198,6 +204,9 @@ class AutoWarmup:
             later = f["peak"][k + 1 : self.count, j]
             st.max_queue = max(int(f["queue"][k, j]), frozen.max_queue, *map(int, later))
             st.since = float(self.time_s[k])
+            if isinstance(st, NodeStats) and isinstance(frozen, NodeStats):
+                st.fg_arrivals_at_reset = int(f["fg_arrivals"][k, j])
+                st.fg_waits = frozen.fg_waits[int(f["fg_waits"][k, j]) :]
             measured.append(st)
         return measured
 

@@ -235,6 +235,7 @@ network_specs = st.builds(
     retry=st.builds(
         RetrySpec, st.integers(0, 10), st.one_of(st.just(0.0), durations_s), st.integers(1, 10)
     ),
+    load=st.sampled_from(("sampled", "full")),
 )
 
 level_ratios = st.builds(LevelRatios, shares, shares, shares)
@@ -501,6 +502,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         description=draw(texts),
         warmup=warmup,
         scale=draw(st.floats(0.0, 1.0, exclude_min=True)),
+        load=draw(st.floats(0.0, 1e6, exclude_min=True)),
         provinces="builtin:2020",
         region=region,
         population=population,

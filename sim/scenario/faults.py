@@ -110,7 +110,7 @@ class FaultsSpec:
 
         Bank nodes (``bank:XX``) and transit readers are not settlement nodes.
         """
-        nodes = [o.node for o in (*self.outages, *self.random_outages)]
+        nodes = [o.node for o in self.outages] + [o.node for o in self.random_outages]
         return bool(self.links or self.partitions or any(not n.startswith("bank:") for n in nodes))
 
     def windows(self, horizon_s: float) -> list[tuple[str, float, float]]:

@@ -34,10 +34,10 @@ def with_load(scenario: Scenario) -> Scenario:
 def _scaled(value: T, factor: float) -> T:
     """``value`` with every rate inside multiplied by ``factor``."""
     if isinstance(value, _RATES):
-        return attrs.evolve(value, value=value.value * factor)  # type: ignore[return-value]
+        return attrs.evolve(value, value=value.value * factor)
     if attrs.has(type(value)):
         changes: dict[str, Any] = {}
-        for field in attrs.fields(type(value)):
+        for field in attrs.fields(type(value)):  # type: ignore[arg-type]
             if not field.init:
                 continue
             old = getattr(value, field.name)

@@ -18,11 +18,11 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
+from sim.background import BackgroundFlow
 from sim.calendar import Clock, hourly_weights
 from sim.demand import Columns, arrival_rates, holder_columns, poisson_hour
 from sim.distributions import sample_fen, sampler
 from sim.domain import SERVICE_CODES, CardKind, Outcome, Reason
-from sim.background import BackgroundFlow
 from sim.kernel import call_later
 from sim.points import PointGroup, point_counts
 from sim.population import Population
@@ -82,13 +82,15 @@ def background_flows(
     flows = []
     local = np.maximum(full.local_rate - simulated.local_rate, 0.0)
     for p, rate in enumerate(local.tolist()):
-        flows.append(BackgroundFlow(network.settlement_route(p, p), rate, weights, counter, settle,
-                                    network.reversal_route(p, p), f"{name} local {ids[p]}"))  # fmt: skip
+        route, reversal = network.settlement_route(p, p), network.reversal_route(p, p)
+        label = f"{name} local {ids[p]}"
+        flows.append(BackgroundFlow(route, rate, weights, counter, settle, reversal, label))
     homes_full = population.cross_home_shares(spec.resident_share, full.outflow)
     homes_simulated = simulated.population.cross_home_shares(spec.resident_share,
                                                              simulated.outflow)  # fmt: skip
     cross = spec.networked_share * np.maximum(
-        full.cross_rate[:, None] * homes_full - simulated.cross_rate[:, None] * homes_simulated, 0.0
+        full.cross_rate[:, None] * homes_full - simulated.cross_rate[:, None] * homes_simulated,
+        0.0,
     )
     for p, h in zip(*np.nonzero(cross), strict=True):
         flows.append(BackgroundFlow(

@@ -210,7 +210,7 @@ def test_scenario_is_frozen_and_evolvable(raw: dict[str, Any]) -> None:
             lambda r: r.update(network={"zzz": 1}),
             "network.zzz",
             "unknown key (known: provincial, national, card_platform, access, backbone, "
-            "timeout, retry)",
+            "timeout, retry, load)",
         ),
         (lambda r: r.update(name=3), "name", "expected text, got 3"),
         (lambda r: r.update(seed="abc"), "seed", "expected a number, got 'abc'"),
