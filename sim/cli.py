@@ -185,7 +185,29 @@ def _experiment_parsers(commands: Any) -> None:
     )
     capacity.add_argument("--min-servers", type=int, default=1, metavar="N")
     capacity.add_argument("--max-servers", type=int, default=4096, metavar="N")
-    for command, default in ((sweep, 5), (capacity, 5)):
+    knee = commands.add_parser(
+        "knee", help="highest load factor meeting a target, by bisection over sweeps of load"
+    )
+    knee.add_argument("scenario", type=Path, help="scenario file (YAML)")
+    knee.add_argument(
+        "--node",
+        choices=NODE_NAMES,
+        default="national",
+        help="node that node-figure names (p99_latency_s, utilisation) refer to",
+    )
+    knee.add_argument(
+        "--target",
+        required=True,
+        metavar="FIGURE<=VALUE",
+        help="e.g. p99_latency_s<=1, utilisation<=0.7, or any figure of sweep.parquet",
+    )
+    knee.add_argument("--min-load", type=float, default=1.0 / 64, metavar="X",
+                      help="lowest load factor tried (default 1/64)")  # fmt: skip
+    knee.add_argument("--max-load", type=float, default=1024.0, metavar="X",
+                      help="highest load factor tried (default 1024)")  # fmt: skip
+    knee.add_argument("--tolerance", type=float, default=0.05, metavar="R",
+                      help="stop once the bracket is this narrow (default 0.05)")  # fmt: skip
+    for command, default in ((sweep, 5), (capacity, 5), (knee, 3)):
         command.add_argument(
             "--replications",
             type=int,
@@ -265,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(args.scenarios, args.overrides)
         if args.command == "report":
             return _report(args)
-        if args.command in ("sweep", "capacity"):
+        if args.command in ("sweep", "capacity", "knee"):
             from sim.experiment import commands  # deferred: run and validate need none of it
 
             return commands.COMMANDS[args.command](args)
@@ -273,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate_model(args)
         return _run(args)
     except KeyboardInterrupt:
-        if args.command in ("sweep", "capacity"):
+        if args.command in ("sweep", "capacity", "knee"):
             print("interrupted: finished tasks are kept; run the same command again to resume",
                   file=sys.stderr)  # fmt: skip
         else:

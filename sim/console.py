@@ -151,6 +151,7 @@ def print_summary(
             f"cross-province inpatient direct settlement rate: {_pct(rate)}",
         ]
     lines += family_lines(summary.get("figures", {}))
+    lines += node_load_lines(summary)
     lines += _money_lines(summary)
     lines += [
         "protocol: "
@@ -194,6 +195,33 @@ def _money_lines(summary: dict[str, Any]) -> list[str]:
 
 
 MEDICAL = ("medical_outpatient", "medical_inpatient", "pharmacy")
+
+
+def node_load_lines(summary: dict[str, Any]) -> list[str]:
+    """Which traffic the settlement nodes carried, and the busiest one's utilisation."""
+    load = summary.get("network_load")
+    if not load:
+        return []
+    scale = float(summary["scale"])
+    factor = float(load.get("load_factor", 1.0))
+    demand = f", demand × {factor:g}" if factor != 1.0 else ""
+    if load["mode"] == "full":
+        bg = load.get("background", {})
+        what = (f"full-scale load{demand} (the simulated holders' requests and "
+                f"{_count(bg.get('requests', 0))} background requests, "
+                f"{_count(bg.get('retries', 0))} retries)")  # fmt: skip
+    elif scale < 1.0:
+        what = (f"sampled load{demand}: about 1/{1.0 / scale:,.0f} of their full-scale "
+                "traffic (network.load: full gives them all of it)")  # fmt: skip
+    else:
+        what = f"full-scale load{demand} (every holder simulated)"
+    nodes = [n for n in summary.get("settlement_nodes", []) if not n["station"].startswith(
+        "node:bank:") and n.get("utilisation") is not None]  # fmt: skip
+    busiest = max(nodes, key=lambda n: n["utilisation"], default=None)
+    if busiest is not None:
+        share = busiest["utilisation"] * 100
+        what += f"; busiest {busiest['station']} at {share:.1f}% utilisation"
+    return [f"settlement nodes: {what}"]
 
 
 def family_lines(figures: dict[str, Any]) -> list[str]:

@@ -15,7 +15,11 @@ arrival batch, station samples and clearing periods. Memory: what a service
 needs per simulated holder (holders themselves are computed, not stored, but
 the pension payout scans them all for its recipients), service-point stations,
 the hour-by-hour schedule, the busiest hour's arrival batch and the station time
-series, with constants measured on the shipped scenarios.
+series, with constants measured on the shipped scenarios. With ``network.load:
+full``, the background's requests (the full-scale node traffic less the simulated
+holders') are counted too, each as a fraction of an event (they are processed
+outside the kernel, most without an event), and the busiest ten minutes of them
+are held at once.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import math
 import attrs
 
 from sim.demand import MAX_BATCH
-from sim.provinces import simulated_provinces
+from sim.provinces import ProvinceTable, simulated_provinces
 from sim.scenario import Scenario
 from sim.services import expected_loads
 from sim.stations import FOLD_WAITS_AT
@@ -60,6 +64,12 @@ SAMPLE_BYTES = 64.0
 """One station at one sample time: the series arrays, then the time-series table."""
 WAITS_BYTES = FOLD_WAITS_AT * 4.0 + 120e3
 """One station group's waits at most: those held exactly, then the sketch."""
+BACKGROUND_EVENTS_PER_REQUEST = 0.3
+"""The cost of one background request in simulation events of the foreground's: about
+1.3 µs against about 4-5 µs an event (benchmarks/README.md)."""
+BACKGROUND_BYTES = 400.0
+"""One background request of the ten minutes drawn at a time (its columns as numpy
+arrays and Python lists; 170 MB measured for the baseline's busiest 435,000)."""
 TRANSACTION_BYTES = 80.0
 """What a run holds per transaction beyond the items above (allocator growth, rows
 waiting on slower ones, the end-of-run summary), measured on the full-scale national
@@ -83,11 +93,14 @@ class Estimate:
     """Service-point stations simulated."""
     memory_bytes: float
     """Expected peak memory."""
+    background_requests: float = 0.0
+    """Expected requests of the unsimulated holders at the nodes (``network.load: full``)."""
 
     @property
     def events(self) -> float:
-        """Expected simulation events in all."""
-        return self.transaction_events + self.run_events
+        """Expected simulation events in all (background requests at their event cost)."""
+        return (self.transaction_events + self.run_events
+                + self.background_requests * BACKGROUND_EVENTS_PER_REQUEST)  # fmt: skip
 
     @property
     def events_per_transaction(self) -> float:
@@ -147,6 +160,8 @@ def estimate(scenario: Scenario) -> Estimate:
     # The requesters' shared timeout wake-up fires at most once per timeout, and only
     # while some request is pending: at light load, about once per request.
     wake_ups = min(exchanges, horizon / float(scenario.network.timeout) + 1.0)
+    background, background_peak = _background(scenario, table, total, holders)
+    memory += background_peak * BACKGROUND_BYTES
     return Estimate(
         transactions=sum(load.transactions for load in loads),
         transaction_events=sum(load.transactions * load.events_per_transaction for load in loads),
@@ -154,7 +169,30 @@ def estimate(scenario: Scenario) -> Estimate:
         holders=holders,
         points=points,
         memory_bytes=memory,
+        background_requests=background,
     )
+
+
+def _background(
+    scenario: Scenario, table: ProvinceTable, total: float, holders: float
+) -> tuple[float, float]:
+    """Background requests over the run and in its busiest ten minutes (0 if sampled).
+
+    What the families with a background send at full scale, less what the simulated
+    holders send, from the same expected loads (:func:`sim.services.expected_loads`).
+    """
+    if not scenario.network.full_load:
+        return 0.0, 0.0
+    full = expected_loads(attrs.evolve(scenario, scale=1.0), total, table)
+    sampled = expected_loads(scenario, holders, table)
+    requests = peak = 0.0
+    for name, load in full.items():
+        if not load.background:
+            continue
+        per = load.exchanges_per_transaction
+        requests += max(load.transactions - sampled[name].transactions, 0.0) * per
+        peak += max(load.busiest_hour - sampled[name].busiest_hour, 0.0) * per / 6.0
+    return requests, peak
 
 
 def check(cost: Estimate, limits: Limits) -> list[Excess]:
@@ -166,8 +204,14 @@ def check(cost: Estimate, limits: Limits) -> list[Excess]:
                 "events",
                 f"expected {cost.events:.3g} simulation events ({cost.transactions:.3g} "
                 f"transactions × {cost.events_per_transaction:.2f} events each, plus "
-                f"{cost.run_events:.3g} for hours, samples and clearing), more than the "
-                f"limit of {limits.max_events:.3g}",
+                f"{cost.run_events:.3g} for hours, samples and clearing"
+                + (
+                    f", plus {cost.background_requests:.3g} background requests at "
+                    f"{BACKGROUND_EVENTS_PER_REQUEST:g} events each"
+                    if cost.background_requests
+                    else ""
+                )
+                + f"), more than the limit of {limits.max_events:.3g}",
                 _round_up(cost.events),
             )
         )
@@ -188,11 +232,13 @@ def smaller_scale(cost: Estimate, limits: Limits, scale: float) -> float | None:
     """A round ``scale`` at which the run would fit, if lowering scale alone can do it.
 
     Events and memory above the fixed base grow in proportion to scale (holders,
-    points and demand all scale); the run's own events (hours, samples) do not.
+    points and demand all scale); the run's own events (hours, samples) do not, and
+    neither does the background (a smaller scale only moves requests into it).
     """
     factors = []
-    if cost.events > limits.max_events:
-        factors.append((limits.max_events - cost.run_events) / cost.transaction_events)
+    fixed_events = cost.run_events + cost.background_requests * BACKGROUND_EVENTS_PER_REQUEST
+    if cost.events > limits.max_events and cost.transaction_events > 0:
+        factors.append((limits.max_events - fixed_events) / cost.transaction_events)
     if cost.memory_bytes > limits.max_memory_bytes:
         factors.append((limits.max_memory_bytes - BASE_BYTES) / (cost.memory_bytes - BASE_BYTES))
     factor = min(factors, default=1.0)

@@ -8,13 +8,18 @@ count meets the target when the whole 95% interval does: its upper end for
 ``<=``, its lower end for ``>=``. Each step's sweep keeps its own folder below
 the search's folder, so a repeated search (another target, more replications)
 reuses what was run.
+
+A search that cannot mean anything stops with a warning instead of an answer: when
+the node carries less than 1% of one server's work (at ``scale: 0.001`` with
+``network.load: sampled`` a platform sees a thousandth of its traffic), or when the
+target figure comes out the same at every server count measured.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import attrs
@@ -29,8 +34,21 @@ from sim.experiment.summary import figure_matrix
 from sim.experiment.sweep import run_sweep
 from sim.experiment.task import run_task
 from sim.results import write_table
+from sim.scenario import Scenario
 
-__all__ = ["NODES", "CapacityResult", "Point", "Target", "bisect", "search_capacity"]
+__all__ = [
+    "NODES",
+    "CapacityResult",
+    "Point",
+    "Target",
+    "bisect",
+    "idle_warning",
+    "search_capacity",
+    "unchanged_warning",
+]
+
+IDLE_LOAD = 0.01
+"""Below this much work for one server (utilisation × servers), a node is too idle to size."""
 
 NODES = {
     "national": "network.national.servers",
@@ -107,6 +125,8 @@ class CapacityResult:
     """Measured points, by server count."""
     folder: Path
     wall_time_s: float
+    warnings: tuple[str, ...] = ()
+    """Why the search stopped without an answer, or what makes the answer doubtful."""
 
     @property
     def monotone(self) -> bool:
@@ -185,12 +205,53 @@ def search_capacity(
                  for name, column in context.items()}  # fmt: skip
         met = target.met(interval)
         points[servers] = Point(servers, interval, met, extra, result.failed, result.folder)
+        idle = idle_warning(node, servers, extra["utilisation"], plan.base)
+        if idle is not None:
+            raise _StopSearchError(idle)
         return met
 
-    answer = bisect(meets, start, lowest, highest)
+    warnings: tuple[str, ...] = ()
+    try:
+        answer = bisect(meets, start, lowest, highest)
+    except _StopSearchError as stop:
+        answer, warnings = None, (str(stop),)
     curve = tuple(points[n] for n in sorted(points))
+    flat = unchanged_warning(f"{NODES[node]}", target.figure,
+                             [p.interval.mean for p in curve])  # fmt: skip
+    if flat is not None and not warnings:
+        answer, warnings = None, (flat,)
     write_table(curve_table(curve, target), _ensure(root) / "capacity.parquet")
-    return CapacityResult(node, target, answer, curve, root, wall)
+    return CapacityResult(node, target, answer, curve, root, wall, warnings)
+
+
+class _StopSearchError(Exception):
+    """The search cannot mean anything; the message says why."""
+
+
+def idle_warning(node: str, servers: int, utilisation: float, scenario: Scenario) -> str | None:
+    """Why a node is too idle for its servers to matter, or None.
+
+    It is when its servers together carry less than 1% of one server's work.
+    """
+    if not math.isfinite(utilisation) or utilisation * servers >= IDLE_LOAD:
+        return None
+    hint = ""
+    if not scenario.network.full_load and scenario.scale < 1.0:
+        hint = (f": settlement nodes see 1/{1.0 / scenario.scale:,.0f} of their traffic at scale "
+                f"{scenario.scale:g}; set network.load: full")  # fmt: skip
+    return (f"the {node} node carries {utilisation * servers:.2g} of one server's work at "
+            f"{servers} servers, below {IDLE_LOAD:g}{hint}")  # fmt: skip
+
+
+def unchanged_warning(key: str, figure: str, means: Sequence[float]) -> str | None:
+    """Why ``key`` seems not to change ``figure`` (the same at every value), or None."""
+    finite = [m for m in means if math.isfinite(m)]
+    if len(finite) < 2 or max(finite) - min(finite) > 1e-9 * max(1.0, abs(max(finite))):
+        return None
+    return (
+        f"{figure} is {finite[0]:.6g} at every value of {key} measured: "
+        f"varying {key} does not change it"
+    )
 
 
 def curve_table(curve: tuple[Point, ...], target: Target) -> pa.Table:

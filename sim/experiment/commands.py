@@ -1,4 +1,4 @@
-"""The ``sweep``, ``report`` and ``capacity`` commands, behind :mod:`sim.cli`'s parser.
+"""The ``sweep``, ``report``, ``capacity`` and ``knee`` commands, behind :mod:`sim.cli`'s parser.
 
 Each turns parsed arguments into a plan, an executor and a folder, runs, and
 prints; bad input of any kind (a scenario or variant that does not validate, a
@@ -18,9 +18,10 @@ from sim.experiment.capacity import Target, search_capacity
 from sim.experiment.catalogue import SweepFolderError, read_tables
 from sim.experiment.executors import ExecutorError, make_executor
 from sim.experiment.figures import figure_names
+from sim.experiment.knee import search_knee
 from sim.experiment.plan import Plan, PlanError
 from sim.experiment.progress import SweepProgress
-from sim.experiment.report import DEFAULT_FIGURES, print_comparison, print_curve
+from sim.experiment.report import DEFAULT_FIGURES, print_comparison, print_curve, print_knee
 from sim.experiment.sweep import Precision, run_sweep
 from sim.scenario import ScenarioError
 
@@ -127,8 +128,35 @@ def capacity(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def knee(args: argparse.Namespace) -> int:
+    """``sscard-sim knee``: search the load factor for the highest meeting the target."""
+    try:
+        plan = Plan.load(args.scenario, (), args.overrides)
+        target = Target.parse(args.target, args.node)
+        name = f"{plan.base.name}-knee-{plan.token()}"
+        out = args.out if args.out is not None else Path("sweeps") / name
+        executor = make_executor(args.executor, args.workers, args.scheduler)
+    except BAD_INPUT as exc:
+        return _bad(exc)
+
+    def bar(label: str) -> SweepProgress | None:
+        return None if args.quiet else SweepProgress(label)
+
+    try:
+        result = search_knee(plan, args.node, target, out, args.replications, executor,
+                             args.min_load, args.max_load, args.tolerance,
+                             progress=bar)  # fmt: skip
+    except BAD_INPUT as exc:
+        return _bad(exc)
+    finally:
+        executor.close()
+    print_knee(result)
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sweep": sweep,
     "report": report,
     "capacity": capacity,
+    "knee": knee,
 }

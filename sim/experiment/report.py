@@ -18,9 +18,10 @@ from rich.table import Table
 
 from sim.experiment.capacity import CapacityResult
 from sim.experiment.figures import HEADLINE
+from sim.experiment.knee import KneeResult
 from sim.experiment.task import FAILED
 
-__all__ = ["DEFAULT_FIGURES", "print_comparison", "print_curve"]
+__all__ = ["DEFAULT_FIGURES", "print_comparison", "print_curve", "print_knee"]
 
 DEFAULT_FIGURES = (
     "settle_p99_local_s",
@@ -124,7 +125,11 @@ def print_curve(result: CapacityResult, stream: TextIO | None = None) -> None:
             str(p.failed),
         )
     console.print(table)
-    if result.answer is None:
+    for warning in result.warnings:
+        console.print(f"warning: {warning}; no answer", highlight=False)
+    if result.warnings:
+        ...  # the warning says why there is no answer
+    elif result.answer is None:
         top = max(p.servers for p in result.curve)
         console.print(f"not met with up to {top} servers", highlight=False)
     else:
@@ -134,6 +139,47 @@ def print_curve(result: CapacityResult, stream: TextIO | None = None) -> None:
         console.print("warning: the measured curve is not monotone; bisection assumes it is "
                       "(add replications)", highlight=False)  # fmt: skip
     console.print(f"{len(result.curve)} server counts measured in {result.wall_time_s:.1f}s; "
+                  f"folder: {result.folder}", highlight=False)  # fmt: skip
+
+
+def print_knee(result: KneeResult, stream: TextIO | None = None) -> None:
+    """The measured curve of a knee search, and its answer."""
+    console = _console(stream)
+    t = result.target
+    bound = "upper" if t.op == "<=" else "lower"
+    table = Table(
+        title=f"knee: highest load with {t.written} {t.op} {t.value:g} "
+        f"({t.figure}; {bound} end of the 95% interval)",
+        title_justify="left",
+    )
+    for name in ("load", "n", "mean", "± 95%", f"{bound} bound", "meets",
+                 f"{result.node} utilisation", "fallback share", "failed"):  # fmt: skip
+        table.add_column(name, justify="right")
+    for p in result.curve:
+        table.add_row(
+            f"{p.load:.4g}",
+            str(p.interval.n),
+            number(p.interval.mean),
+            number(p.interval.half_width),
+            number(t.bound(p.interval)),
+            "yes" if p.met else "no",
+            number(p.context["utilisation"]),
+            number(p.context["fallback_share"]),
+            str(p.failed),
+        )
+    console.print(table)
+    for warning in result.warnings:
+        console.print(f"warning: {warning}", highlight=False)
+    if result.answer is None:
+        low = min(p.load for p in result.curve)
+        console.print(f"not met even at load {low:.4g}", highlight=False)
+    elif result.reached_highest:
+        console.print(f"still met at the highest load tried, {result.answer:.4g}: the knee lies "
+                      "beyond (raise --max-load)", highlight=False)  # fmt: skip
+    else:
+        console.print(f"knee: load {result.answer:.4g} is the highest measured that meets the "
+                      "target", highlight=False)  # fmt: skip
+    console.print(f"{len(result.curve)} loads measured in {result.wall_time_s:.1f}s; "
                   f"folder: {result.folder}", highlight=False)  # fmt: skip
 
 

@@ -109,6 +109,9 @@ class ServiceLoad:
     """Other memory the service holds at its peak, beyond points and arrival batches."""
     exchanges_per_transaction: float = 0.0
     """Requests with a timeout (settle, verify) one transaction sends, on average."""
+    background: bool = False
+    """Whether the family sends background requests at the nodes (``network.load: full``):
+    then its ``exchanges_per_transaction`` at full scale, less the foreground's."""
 
 
 def exchange_events(nodes: int) -> int:

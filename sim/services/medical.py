@@ -136,6 +136,7 @@ def expected_load(
         busiest_hour=per_s * float(weights.max()) * 3600.0,
         points=scaled_count(spec_points.per_province, spec_points.total, scale, len(table)),
         memory_bytes=PAYER_BYTES * per_s * seconds,
+        background=True,
     )
 
 
