@@ -1,29 +1,15 @@
-"""The background: requests of the holders who are not simulated, at the settlement nodes.
+"""The background's engine: its requests processed in time order, outside the kernel.
 
-``scale`` samples holders, and with them service points and demand; settlement nodes
-are shared by everyone, so at ``scale: 1e-3`` they would see a thousandth of their
-traffic. With ``network.load: full``, every family declares the node traffic its
-unsimulated holders would send (:class:`BackgroundFlow`: a route, a rate per second
-at profile weight 1 — the full-scale rate minus the foreground's — an hourly profile,
-the delay from arrival to sending and the service times at each hop). Demand is
-Poisson, so the foreground and the background together are the full-scale stream and
-a foreground request meets the node queues of the full-scale system, in distribution.
-
-Background requests follow the foreground's protocol: link latency, the node queues
-(the same :class:`~sim.servers.ServerPool`), timeouts, retries after the backoff,
-a reversal when a settlement runs out of attempts, message loss, partitions and
-outages. They have no holder, policy, ledger or row: they are counted at the nodes
-and in :attr:`Background.counters`. Their random numbers are drawn in numpy batches
-from streams of their own, so the foreground's draws are the same under either load.
-
-They do not go through the kernel. :meth:`Background.advance` processes them in one
-tight loop, in time order, up to the time it is given; the network calls it before
-every foreground arrival at a node and before any fault changes a node or a link,
-so each pool admits foreground and background jobs in arrival order. Arrivals are
-drawn ten minutes at a time, sorted; a single-node request in a run without faults
-costs no event at all (its wait, service and answer are known when it arrives); the
-others take an event per node visit and a deadline each attempt, on a heap and a
-FIFO of their own.
+:meth:`Background.advance` processes every background request up to the time it is
+given, in one tight loop; the network calls it before every foreground arrival at a
+node and before any fault changes a node or a link, so each
+:class:`~sim.servers.ServerPool` admits foreground and background jobs in arrival
+order. Requests follow the foreground's protocol (:mod:`sim.protocol`): the deadline
+of each attempt one timeout after it is sent, a retry after the backoff, a reversal
+when a settlement runs out of attempts, loss on links and across partitions, loss in
+a node that fails. A single-node request in a run without faults costs no event (its
+wait, service and answer are known when it arrives); the others take an event per
+node visit and a deadline per attempt, on a heap of the background's own.
 """
 
 from __future__ import annotations
@@ -31,24 +17,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from heapq import heappop, heappush, heapreplace
-from itertools import count, pairwise
+from itertools import count
 from typing import Any
 
-import attrs
-import numpy as np
-import numpy.typing as npt
-
+from sim.background.flows import Arrivals, BackgroundFlow, Path
 from sim.calendar import Clock
-from sim.distributions import BatchSampler, sample, sampler
+from sim.distributions import sampler
 from sim.network import Link, Network, Platform, Role, Route
 from sim.scenario.schema import Distribution, NetworkSpec, Uniform
 from sim.scenario.units_types import Quantity
 from sim.streams import Streams
 
-__all__ = ["CHUNK_S", "Background", "BackgroundFlow"]
-
-CHUNK_S = 600.0
-"""Background arrivals are drawn this many seconds at a time (within an hour's piece)."""
+__all__ = ["Background"]
 
 INF = math.inf
 
@@ -56,31 +36,12 @@ INF = math.inf
 _SEND, _ARRIVE, _DEPART, _EXPIRE = 0, 1, 2, 3
 
 
-@attrs.frozen(eq=False)
-class BackgroundFlow:
-    """Requests the unsimulated holders send along one route."""
-
-    route: Route
-    rate_per_s: float
-    """Requests per second at profile weight 1 (full scale minus the foreground)."""
-    weights: npt.NDArray[np.float64]
-    """Hourly profile (24 weights, local time)."""
-    send_delay: Distribution | None = None
-    """From the holder's arrival at the point to the request (the counter's service)."""
-    settle_time: Distribution | None = None
-    """Service time at the route's settling hop (None: the node's own)."""
-    reversal: Route | None = None
-    """Sent, with its own attempts, when a settlement runs out of attempts."""
-    label: str = ""
-    """What the flow is (``medical_outpatient local``), for the summary."""
-
-
 class _Request:
     """One background exchange that needs state: a retry, a multi-node route, faults."""
 
     __slots__ = ("answered", "attempt", "flow", "hops", "limit", "reversing", "route", "sent_at")
 
-    def __init__(self, flow: int, route: _Path, limit: int, reversing: bool) -> None:
+    def __init__(self, flow: int, route: Path, limit: int, reversing: bool) -> None:
         self.flow = flow
         self.route = route
         self.hops = len(route.nodes)
@@ -91,16 +52,6 @@ class _Request:
         """When the current attempt was sent."""
         self.answered = INF
         """When the first response reached the requester (inf: none yet)."""
-
-
-@attrs.frozen(eq=False)
-class _Path:
-    """A route as the background walks it: pools, service draws and links per hop."""
-
-    nodes: tuple[Platform, ...]
-    draws: tuple[BatchSampler | Any, ...]
-    dists: tuple[Distribution, ...]
-    links: tuple[Link, ...]
 
 
 class Background:
@@ -126,7 +77,6 @@ class Background:
         self.backoff_s = float(spec.retry.backoff)
         self.attempts = spec.retry.max + 1
         self.reversal_attempts = spec.retry.reversals
-        self.rng = streams.generator("background:arrivals")
         self._streams = streams
         self._draws: dict[tuple[str, int], Any] = {}
         self._link_draws: dict[int, Any] = {}
@@ -136,32 +86,15 @@ class Background:
             None if f.reversal is None else self._path(f.reversal, None) for f in self.flows
         ]
         self._single = [len(p.nodes) == 1 for p in self.paths]
-        n = len(self.flows)
-        self._rates = np.array([f.rate_per_s for f in self.flows], dtype=np.float64)
-        self._profiles, self._profile_of = _index([f.weights for f in self.flows])
-        self._delays, self._delay_of = _index_dists([f.send_delay for f in self.flows])
-        self._first_links, self._first_link_of = _index_links([p.links[0] for p in self.paths])
-        self._next_links, self._next_link_of = _index_links([p.links[1] for p in self.paths])
-        self._services, self._service_of = _index_dists([p.dists[0] for p in self.paths])
         self._pools = [p.nodes[0].pool for p in self.paths]
-        self._svc: list[float] = []
-        self._back: list[float] = []
-        self._edges = _chunk_edges(clock.hour_edges(horizon_s))
-        self._hours = clock.hour_of_day(self._edges[:-1]) if n else np.zeros(0, np.int64)
-        self._chunk = 0
-        self._carry: tuple[npt.NDArray[Any], ...] = (
-            np.zeros(0),
-            np.zeros(0),
-            np.zeros(0, np.int64),
-            np.zeros(0),
-            np.zeros(0),
-        )
+        self.arrivals = Arrivals(self.flows, self.paths, clock, horizon_s,
+                                 streams.generator("background:arrivals"), faultless)  # fmt: skip
         self._key: list[float] = []
         self._sent: list[float] = []
         self._flow: list[int] = []
+        self._svc: list[float] = []
+        self._back: list[float] = []
         self._i = 0
-        self._fresh_until = 0.0 if n else INF
-        """Fresh arrivals are drawn for keys before this time."""
         self.heap: list[tuple[Any, ...]] = []
         """Events of requests that need them: (time, sequence, kind, request, …)."""
         self._seq = count()
@@ -180,13 +113,13 @@ class Background:
 
     # --- set-up -----------------------------------------------------------------------
 
-    def _path(self, route: Route, settle_time: Distribution | None) -> _Path:
+    def _path(self, route: Route, settle_time: Distribution | None) -> Path:
         draws, dists = [], []
         for node, role in zip(route.nodes, route.roles, strict=True):
             dist = settle_time if role is Role.SETTLE and settle_time is not None else None
             draws.append(self._draw(node, dist))
             dists.append(node.spec.service_time if dist is None else dist)
-        return _Path(route.nodes, tuple(draws), tuple(dists),
+        return Path(route.nodes, tuple(draws), tuple(dists),
                      tuple(route.links))  # type: ignore[arg-type]  # fmt: skip
 
     def _draw(self, node: Platform, dist: Distribution | None) -> Any:
@@ -209,49 +142,6 @@ class Background:
             draw = self._link_draws[id(link)] = sampler(link.dist, rng)
         return draw
 
-    # --- drawing arrivals ---------------------------------------------------------------
-
-    def _next_chunk(self) -> None:
-        """Draw the next piece's requests; keep those due before its end, carry the rest."""
-        k = self._chunk
-        rng = self.rng
-        if k < self._edges.size - 1:
-            t0, t1 = float(self._edges[k]), float(self._edges[k + 1])
-            hour = int(self._hours[k])
-            means = self._rates * self._profiles[self._profile_of, hour] * (t1 - t0)
-            counts = rng.poisson(means)
-            flow = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
-            sent = t0 + rng.random(flow.size) * (t1 - t0)
-            for d, dist in enumerate(self._delays):
-                mine = self._delay_of[flow] == d
-                if mine.any():
-                    sent[mine] += sample(dist, rng, int(mine.sum()))
-            key = sent.copy()
-            svc = np.zeros(flow.size)
-            back = np.zeros(flow.size)
-            if self.faultless:
-                # Sorted by arrival at the first node; its service and the link after it
-                # drawn here, in numpy (with faults they are drawn as the message goes).
-                _add_draws(key, self._first_links, self._first_link_of[flow], rng)
-                _add_draws(svc, self._services, self._service_of[flow], rng)
-                _add_draws(back, self._next_links, self._next_link_of[flow], rng)
-            self._chunk = k + 1
-            end = t1 if k + 1 < self._edges.size - 1 else INF
-        else:
-            key, sent, flow = np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
-            svc, back = np.zeros(0), np.zeros(0)
-            end = INF
-        columns = [np.concatenate((old, new)) for old, new in
-                   zip(self._carry, (key, sent, flow, svc, back), strict=True)]  # fmt: skip
-        order = np.argsort(columns[0], kind="stable")
-        columns = [c[order] for c in columns]
-        cut = int(np.searchsorted(columns[0], end, side="left"))
-        self._carry = tuple(c[cut:] for c in columns)
-        self._key, self._sent, self._flow, self._svc, self._back = (c[:cut].tolist()
-                                                                    for c in columns)  # fmt: skip
-        self._i = 0
-        self._fresh_until = end
-
     # --- the loop -------------------------------------------------------------------------
 
     def advance(self, until: float) -> None:
@@ -265,8 +155,10 @@ class Background:
                 if self._key[self._i] < limit:
                     self._fresh(limit)
                     continue
-            elif self._fresh_until <= limit:
-                self._next_chunk()
+            elif self.arrivals.until <= limit:
+                pieces = self.arrivals.next_piece()
+                self._key, self._sent, self._flow, self._svc, self._back = pieces
+                self._i = 0
                 continue
             if limit >= until:
                 break
@@ -477,72 +369,3 @@ class Background:
 
 
 _UNIT = Uniform(Quantity(0.0), Quantity(1.0))
-
-
-def _add_draws(
-    out: npt.NDArray[np.float64],
-    dists: Sequence[Distribution | Link],
-    which: npt.NDArray[np.int64],
-    rng: np.random.Generator,
-) -> None:
-    """Add to ``out[k]`` a draw from ``dists[which[k]]`` (a distribution, or a link's)."""
-    for j, item in enumerate(dists):
-        dist = item.dist if isinstance(item, Link) else item
-        mine = which == j
-        if dist is not None and mine.any():
-            out[mine] += sample(dist, rng, int(mine.sum()))
-
-
-def _index(arrays: list[npt.NDArray[np.float64]]) -> tuple[npt.NDArray[np.float64],
-                                                           npt.NDArray[np.int64]]:  # fmt: skip
-    """Distinct profiles as rows, and each flow's row."""
-    rows: list[npt.NDArray[np.float64]] = []
-    of = []
-    for a in arrays:
-        for j, row in enumerate(rows):
-            if row is a or np.array_equal(row, a):
-                of.append(j)
-                break
-        else:
-            rows.append(np.asarray(a, dtype=np.float64))
-            of.append(len(rows) - 1)
-    table = np.vstack(rows) if rows else np.zeros((1, 24))
-    return table, np.asarray(of, dtype=np.int64)
-
-
-def _index_dists(
-    dists: list[Distribution | None],
-) -> tuple[list[Distribution], npt.NDArray[np.int64]]:
-    distinct: list[Distribution] = []
-    of = []
-    for d in dists:
-        if d is None:
-            of.append(-1)
-            continue
-        if d not in distinct:
-            distinct.append(d)
-        of.append(distinct.index(d))
-    return distinct, np.asarray(of, dtype=np.int64)
-
-
-def _index_links(links: list[Link]) -> tuple[list[Link], npt.NDArray[np.int64]]:
-    distinct: list[Link] = []
-    of = []
-    for link in links:
-        for j, known in enumerate(distinct):
-            if known is link:
-                of.append(j)
-                break
-        else:
-            distinct.append(link)
-            of.append(len(distinct) - 1)
-    return distinct, np.asarray(of, dtype=np.int64)
-
-
-def _chunk_edges(hour_edges: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Hour pieces cut into pieces of at most :data:`CHUNK_S`."""
-    edges = [float(hour_edges[0])]
-    for a, b in pairwise(hour_edges):
-        pieces = max(1, math.ceil((b - a) / CHUNK_S - 1e-9))
-        edges += [float(a + (b - a) * (j + 1) / pieces) for j in range(pieces)]
-    return np.asarray(edges, dtype=np.float64)
