@@ -135,7 +135,7 @@ def print_curve(result: CapacityResult, stream: TextIO | None = None) -> None:
     else:
         console.print(f"smallest {result.node} servers meeting the target: {result.answer}",
                       highlight=False)  # fmt: skip
-    if not result.monotone:
+    if not result.monotone and not result.warnings:
         console.print("warning: the measured curve is not monotone; bisection assumes it is "
                       "(add replications)", highlight=False)  # fmt: skip
     console.print(f"{len(result.curve)} server counts measured in {result.wall_time_s:.1f}s; "
