@@ -141,7 +141,10 @@ def test_load_multiplies_every_rate_and_leaves_the_scenario_as_written() -> None
     base = load_scenario(SCENARIOS / "baseline_weekday.yaml")
     doubled = with_load(attrs.evolve(base, load=2.0))
     services = base.services
-    assert doubled.services.medical_outpatient.rate.value == 2 * services.medical_outpatient.rate.value
+    assert (
+        doubled.services.medical_outpatient.rate.value
+        == 2 * services.medical_outpatient.rate.value
+    )
     assert doubled.services.transit.rate.value == 2 * services.transit.rate.value
     withdrawals = services.pension_payout.withdrawals
     assert doubled.services.pension_payout.withdrawals.rate.value == 2 * withdrawals.rate.value
