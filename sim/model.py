@@ -25,14 +25,14 @@ import simpy
 from sim import results
 from sim.arrivals import ArrivalFeed
 from sim.calendar import Clock
-from sim.clearing import ClearingHouse, initial_advances, period_boundaries
+from sim.clearing import CLEARING_SCHEMA, ClearingHouse, initial_advances, period_boundaries
 from sim.demand import Demand
 from sim.distributions import sampler
 from sim.domain import SERVICES, Outcome, Reason, labels
 from sim.faults import FaultInjector, window_figures
 from sim.kernel import call_later, events_scheduled, few_collections, run_until
 from sim.ledger import AccountKind, Ledger, MoneyError, PostingKind
-from sim.metrics import station_table
+from sim.metrics import STATION_SCHEMA, station_table
 from sim.network import Network
 from sim.policy import PolicyTable
 from sim.population import Population, build_population
@@ -279,11 +279,13 @@ def _collect(
         "holders_simulated": model.population.size,
         "population_bytes": model.population.nbytes,
     }
-    stations_table = pa.table(stations)
+    stations_table = pa.table(stations, schema=STATION_SCHEMA)
     timeseries = _timeseries_table(series)
     results.write_table(stations_table, workdir / results.STATIONS)
     results.write_table(timeseries, workdir / results.TIMESERIES)
-    results.write_table(pa.table(model.clearing.rows()), workdir / results.CLEARING)
+    results.write_table(
+        pa.table(model.clearing.rows(), schema=CLEARING_SCHEMA), workdir / results.CLEARING
+    )
     results.write_json(summary, workdir / results.SUMMARY)
     results.write_json(manifest, workdir / results.MANIFEST)
     if not scenario.outputs.transactions:
