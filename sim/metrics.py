@@ -8,7 +8,7 @@ so it is tested without running a simulation. Percentiles come from
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -55,7 +55,7 @@ def station_table(stations: Sequence[StationStats], now: float) -> dict[str, lis
         st.advance(now)
         span = max(now - st.since, 1e-12)
         stats = st.wait_summary()
-        values = {
+        values: dict[str, Any] = {
             "station": st.name,
             "kind": st.kind,
             "province": st.province,
@@ -114,7 +114,7 @@ STATION_SCHEMA = pa.schema(
 )
 """Columns of ``stations.parquet`` and their types, the same in every run."""
 
-_STATION_COLUMNS = {
+_STATION_COLUMNS: dict[str, Callable[[Any], Any]] = {
     f.name: str if pa.types.is_string(f.type) else int if pa.types.is_integer(f.type) else float
     for f in STATION_SCHEMA
 }
