@@ -62,7 +62,7 @@ def build(ctx: ServiceContext, name: str, spec: TransitService) -> ServiceRuntim
     counts = scaled_counts(full, ctx.scenario.scale)
     phases = ctx.generator(f"upload_phase:{name}")
     gate_stats = [StationStats(f"point:{name}:{pid}", "point", pid, name) for pid in table.ids]
-    backlog = [StationStats(f"backlog:{name}:{pid}", "backlog", pid, name) for pid in table.ids]
+    backlog = [UploadBacklog(f"backlog:{name}:{pid}", "backlog", pid, name) for pid in table.ids]
     gates = [
         [
             [
@@ -214,6 +214,48 @@ class Gate:
         return t if t > now else t + every_s
 
 
+_FIXED = 2.0**64
+"""Tap times are summed as integers in units of 2⁻⁶⁴ s, exactly (any float time is one)."""
+
+
+class UploadBacklog(StationStats):
+    """Fare records waiting on a province's gates for upload, as a station's queue.
+
+    A record waits from its tap (the rider leaving the gate) to its gate's upload.
+    The records waiting at a moment are spread over many gates, so their open wait
+    comes from their count and the exact sum of their tap times, which a copy of
+    the figures (the warm-up's snapshot at the horizon) keeps as they were.
+    """
+
+    __slots__ = ("tap_sum",)
+
+    def __init__(self, name: str, kind: str, province: str = "", service: str = "") -> None:
+        super().__init__(name, kind, province, service)
+        self.tap_sum = 0
+        """Sum of the waiting records' tap times, in units of 2⁻⁶⁴ s."""
+
+    def tapped(self, now: float) -> None:
+        """A record joins the backlog at ``now``."""
+        self.advance(now)
+        self.arrivals += 1
+        self.queue += 1
+        self.tap_sum += int(now * _FIXED)
+        if self.queue > self.max_queue:
+            self.max_queue = self.queue
+
+    def uploaded(self, now: float, taps: list[float]) -> None:
+        """Records tapped at ``taps`` leave the backlog at ``now``: each waited ``now − tap``."""
+        self.advance(now)
+        self.queue -= len(taps)
+        self.completions += len(taps)
+        self.tap_sum -= sum(int(t * _FIXED) for t in taps)
+        self.waits.extend([now - t for t in taps])
+
+    def open_wait(self, now: float) -> float:
+        """How long the records waiting at ``now`` have waited so far."""
+        return (self.queue * int(now * _FIXED) - self.tap_sum) / _FIXED
+
+
 class TransitGates:
     """Runs taps at the gates and hands each gate's records to clearing at upload time."""
 
@@ -221,7 +263,7 @@ class TransitGates:
         self,
         env: simpy.Environment,
         gates: list[list[list[Gate]]],
-        backlog: list[StationStats],
+        backlog: list[UploadBacklog],
         spec: TransitService,
         tap_time: Callable[[], float],
         flow: FareClearing,
@@ -278,12 +320,7 @@ class TransitGates:
         gate: Gate = txn.point
         gate.station.release()
         gate.pending.append(txn)
-        stats = self.backlog[gate.site]
-        stats.advance(now)
-        stats.arrivals += 1
-        stats.queue += 1
-        if stats.queue > stats.max_queue:
-            stats.max_queue = stats.queue
+        self.backlog[gate.site].tapped(now)
         if len(gate.pending) == 1:
             self.tally[CODE] += 1
             call_later(self.env, gate.next_upload(now, self.every_s) - now, self._upload, gate)
@@ -297,10 +334,7 @@ class TransitGates:
                 call_later(self.env, gate.next_upload(end, self.every_s) - now, self._upload, gate)
                 return
         records, gate.pending = gate.pending, []
-        stats = self.backlog[gate.site]
-        stats.advance(self.env._now)
-        stats.queue -= len(records)
-        stats.completions += len(records)
+        self.backlog[gate.site].uploaded(now, [txn.leave_s for txn in records])
         self.uploads += 1
         self.records_uploaded += len(records)
         self.flow.upload(records, gate.site)
