@@ -109,7 +109,7 @@ def build(ctx: ServiceContext, name: str, spec: TransitService) -> ServiceRuntim
     return ServiceRuntime(
         arrivals=[arrivals],
         handlers={CODE: desk.arrive},
-        stations=gate_stats + backlog,
+        stations=[*gate_stats, *backlog],
         nodes=[*clearing, hub],
         figures=lambda: {**desk.figures(), **flow.figures()},
         readers=desk,
