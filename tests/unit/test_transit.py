@@ -137,6 +137,35 @@ def test_upload_backlog_records_waits_and_closes_littles_law(rush: Result) -> No
     assert all(c.ok for c in checks.values())
 
 
+def test_link_faults_reach_fare_uploads(tmp_path: Path) -> None:
+    """Uploads cross the same links as settlement, so link faults act on them.
+
+    With every backbone message lost, no record that must cross the backbone (another
+    province's or city's rider) is debited: after the sender's retries each ends as a
+    fallback on timeout, unpaid, while local records are debited as before. Added
+    latency on the backbone delays interconnected debits by both backbone legs.
+    (Before, transit had links of its own: cross-province debits landed regardless.)
+    """
+    raw = transit_scenario()
+    raw["faults"] = {"links": [{"link": "backbone", "loss": 1.0}]}
+    lossy = run_once(parse_scenario(raw), tmp_path / "lossy")
+    c = columns(lossy)
+    cross, settled = c["cross_province"], c["outcome"] == "settled"
+    assert cross.sum() > 50
+    assert not settled[cross].any(), "no cross-province fare crosses a dead backbone"
+    assert set(c["outcome"][cross]) == {"fallback"}
+    assert (c["personal_fen"][~settled] == 0).all()
+    assert np.isnan(c["settle_latency_s"][~settled]).all()
+    assert settled[~cross].mean() > 0.9  # other-city riders (5%) also cross the backbone
+    assert all(lossy.summary["ledger"]["checks"].values())
+
+    raw["faults"] = {"links": [{"link": "backbone", "added_latency": "10s"}]}
+    slow = run_once(parse_scenario(raw), tmp_path / "slow")
+    delay = columns(slow)["settle_latency_s"][columns(slow)["cross_province"]]
+    hub_fixed = ACCESS_S + CLEAR_S + 2 * BACKBONE_S + HUB_S + CLEAR_S
+    assert delay.min() >= hub_fixed + 20.0 - 1e-9
+
+
 class _Flow:
     """Stands in for clearing: remembers what each upload carried, and when."""
 
