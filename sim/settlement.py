@@ -135,7 +135,7 @@ class SettleHandler:
 
     def undo(self, txn: Transaction, fund_fen: int) -> None:
         """Take back a settlement: the holder's year to date loses its fund share."""
-        self.policy.undo(txn.holder, fund_fen, self.env._now)
+        self.policy.undo(txn.holder, txn.service, fund_fen, self.env._now)
 
 
 class ReverseHandler:
