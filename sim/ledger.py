@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from sim.domain import SERVICE_CODES, SERVICES, Outcome, Reason, labels
 from sim.recorder import parquet_options
+from sim.transaction import Transaction
 
 __all__ = [
     "Account",
@@ -86,6 +87,10 @@ class PostingKind(IntEnum):
     """Card account → transit operator, when the tap is debited."""
     WITHDRAWAL = 10
     """Card account → cash, at a bank counter or ATM."""
+    REVERSAL = 11
+    """Hospital → the fund that paid a fund share, when its settlement is undone (冲正):
+    by a reversal, or at reconciliation of a late success. The settlement's own fund
+    share posting stays, at the time it was made."""
 
 
 NATIONAL_PROVINCE = -1
@@ -211,7 +216,7 @@ class Ledger:
         self.hospital_from_transactions: dict[int, int] = {}
         """Fund shares of settled transactions, per hospital (from the transactions' side)."""
         self.hospital_from_ledger: dict[int, int] = {}
-        """Fund-share legs received, per hospital (from the ledger's side)."""
+        """Fund-share legs received less reversals paid back, per hospital (the ledger's side)."""
         self.failures: list[str] = []
         vocab = [*self.province_ids, "national"]
         self._dicts = {
@@ -230,6 +235,19 @@ class Ledger:
             raise ValueError(f"posting amounts are never negative, got {amount_fen}")
         if amount_fen:
             self._single.append((time_s, int(kind), txn_id, amount_fen, source, destination))
+
+    def post_reversal(self, txn: Transaction, fund_fen: int, now: float) -> None:
+        """A settlement was undone: post its fund share (when it was settled) and the reversal.
+
+        The transaction ends unsettled, so its own postings (from its row) are the
+        patient's self-pay; these two net to zero on each account, and the hospitals'
+        receivables (fund shares less reversals) stay those of kept settlements.
+        """
+        payer = (AccountKind.ADVANCE, txn.site, -1, -1) if txn.cross else (
+            AccountKind.FUND, txn.home, -1, -1)  # fmt: skip
+        hospital = (AccountKind.HOSPITAL, txn.site, txn.service, txn.point_index)
+        self.post(txn.settled_at_s, PostingKind.FUND_SHARE, payer, hospital, fund_fen, txn.id)
+        self.post(now, PostingKind.REVERSAL, hospital, payer, fund_fen, txn.id)
 
     def post_transactions(self, columns: Mapping[str, npt.NDArray[Any]]) -> None:
         """Post and check the ended transactions of one batch (and any single postings)."""
@@ -270,7 +288,7 @@ class Ledger:
             self.count[kind] += int(counts[kind])
         keys = _key(legs["account"], legs["province"], legs["service"], legs["point"])
         _accumulate(self.balances, keys, legs["amount_fen"])
-        receivable = (legs["kind"] == PostingKind.FUND_SHARE) & (
+        receivable = np.isin(legs["kind"], (PostingKind.FUND_SHARE, PostingKind.REVERSAL)) & (
             legs["account"] == AccountKind.HOSPITAL
         )
         _accumulate(self.hospital_from_ledger, keys[receivable], legs["amount_fen"][receivable])

@@ -97,6 +97,8 @@ def build(scenario: Scenario, workdir: Path) -> Model:
                          clock.year_starts(horizon + 86400.0 * 366))  # fmt: skip
     protocol = Protocol(env, network, policy, settle_times)
     ledger = Ledger(workdir / results.LEDGER, provinces.ids)
+    for settler in protocol.settlers:
+        settler.on_undo = ledger.post_reversal  # an undone settlement stays in the books
     ids = IdCounter()
     recorder = TransactionRecorder(workdir / results.TRANSACTIONS, provinces.ids, ids,
                                    on_batch=ledger.post_transactions)  # fmt: skip
