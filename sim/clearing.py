@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 import simpy
 
 from sim.calendar import Clock
@@ -27,7 +28,13 @@ from sim.ledger import AccountKind, Ledger, PostingKind
 from sim.provinces import apportion
 from sim.scenario.schema import ClearingSpec
 
-__all__ = ["ClearingHouse", "PeriodResult", "net_positions", "period_boundaries"]
+__all__ = [
+    "CLEARING_SCHEMA",
+    "ClearingHouse",
+    "PeriodResult",
+    "net_positions",
+    "period_boundaries",
+]
 
 Matrix = list[list[int]]
 
@@ -62,6 +69,12 @@ class PeriodResult:
     net_fen: int
     top_ups_fen: int
     advance_balance_fen: int
+
+
+_ARROW = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string()}
+
+CLEARING_SCHEMA = pa.schema([(f.name, _ARROW[str(f.type)]) for f in attrs.fields(PeriodResult)])
+"""Columns of ``clearing.parquet`` and their types (also when a run clears no period)."""
 
 
 class ClearingHouse:

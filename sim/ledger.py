@@ -6,14 +6,15 @@ the whole ledger sum to zero by construction and any bug that breaks a pair show
 up in the checks. Accounts are aggregated where individuals do not matter
 (holders and funds per province) and kept apart where they do (each hospital).
 Transactions' postings are derived in numpy, a batch at a time, from the same
-columns ``transactions.parquet`` is written from; clearing and advance-fund
-postings are made one by one as they happen. Legs stream to ``ledger.parquet``.
+columns ``transactions.parquet`` is written from (the rules and the kinds of
+posting and account are in :mod:`sim.postings`); clearing and advance-fund
+postings, and undone settlements, are made one by one as they happen. Legs
+stream to ``ledger.parquet``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,17 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.domain import SERVICE_CODES, SERVICES, Outcome, Reason, labels
+from sim.domain import SERVICES, Outcome, labels
+from sim.postings import (
+    MEDICAL,
+    Account,
+    AccountKind,
+    PostingKind,
+    expected_movements,
+    transaction_postings,
+)
 from sim.recorder import parquet_options
+from sim.transaction import Transaction
 
 __all__ = [
     "Account",
@@ -37,147 +47,9 @@ __all__ = [
 
 Ints = npt.NDArray[np.int64]
 
-MEDICAL = tuple(SERVICE_CODES[s] for s in ("medical_outpatient", "medical_inpatient", "pharmacy"))
-CREDITS = (SERVICE_CODES["pension_credit"], SERVICE_CODES["benefit_credit"])
-TRANSIT = SERVICE_CODES["transit"]
-WITHDRAWAL = SERVICE_CODES["bank_withdrawal"]
-
-
-class AccountKind(IntEnum):
-    """Kinds of account in the ledger."""
-
-    HOLDERS = 0
-    """Card holders of a province, paying out of pocket."""
-    HOSPITAL = 1
-    """One designated medical institution (service, province, point)."""
-    FUND = 2
-    """A province's medical insurance fund (as the holders' home)."""
-    ADVANCE = 3
-    """A treatment province's advance fund for cross-province bills."""
-    NATIONAL = 4
-    """The national platform's clearing account (always back to zero after clearing)."""
-    PENSION_FUND = 5
-    """A province's pension and benefit funds."""
-    BANK = 6
-    """The banks behind a province's cards' financial accounts."""
-    CARD = 7
-    """The financial accounts of a province's cards (holders' money in the bank)."""
-    TRANSIT = 8
-    """The transit operators of a province."""
-    CASH = 9
-    """Cash in holders' hands (withdrawn from card accounts)."""
-
-
-class PostingKind(IntEnum):
-    """Why money moved."""
-
-    PERSONAL_SHARE = 0
-    FUND_SHARE = 1
-    SELF_PAY = 2
-    INITIAL_ADVANCE = 3
-    TOP_UP = 4
-    CLEARING_INTERNAL = 5
-    CLEARING_NET = 6
-    PAYOUT_TRANSFER = 7
-    """Pension fund → bank, for each credit (made when the batch is sent)."""
-    CREDIT = 8
-    """Bank → card account, when the credit lands."""
-    FARE = 9
-    """Card account → transit operator, when the tap is debited."""
-    WITHDRAWAL = 10
-    """Card account → cash, at a bank counter or ATM."""
-
-
-NATIONAL_PROVINCE = -1
-Account = tuple[int, int, int, int]
-"""(account kind, province index or -1, service code or -1, point or -1)."""
-
 
 class MoneyError(RuntimeError):
     """A conservation check failed: the run's money does not add up."""
-
-
-def transaction_postings(columns: Mapping[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
-    """Postings of ended transactions, as aligned arrays (one entry per posting).
-
-    Medical, settled: the patient pays the personal share and the fund share is
-    paid to the hospital, by the home fund for a local patient and by the treatment
-    province's advance fund for a cross-province one (cleared later). Medical, not
-    settled: the patient pays the whole bill; nothing moves on the fund side.
-    A credit: the pension fund pays the bank when the batch is sent, the bank pays
-    the card account when the credit lands. A debited fare: card account → the
-    operator where the tap was. A withdrawal: card account → cash. A library loan
-    moves no money.
-    """
-    service, outcome = columns["service"], columns["outcome"]
-    settled = outcome == Outcome.SETTLED
-    medical = np.isin(service, MEDICAL)
-    served = columns["reason"] != Reason.BLOCKED  # turned away at a full queue: no bill
-    paid = settled & medical
-    cross = columns["site"] != columns["home"]
-    credit = settled & np.isin(service, CREDITS)
-    rules = [
-        # mask, kind, amount column, time column, (from kind, province column), (to kind, …)
-        (paid & (columns["personal_fen"] > 0), PostingKind.PERSONAL_SHARE, "personal_fen",
-         "end_s", (AccountKind.HOLDERS, "home"), (AccountKind.HOSPITAL, "site")),
-        (paid & (columns["fund_fen"] > 0) & ~cross, PostingKind.FUND_SHARE, "fund_fen",
-         "end_s", (AccountKind.FUND, "home"), (AccountKind.HOSPITAL, "site")),
-        (paid & (columns["fund_fen"] > 0) & cross, PostingKind.FUND_SHARE, "fund_fen",
-         "end_s", (AccountKind.ADVANCE, "site"), (AccountKind.HOSPITAL, "site")),
-        (medical & ~settled & served & (columns["amount_fen"] > 0), PostingKind.SELF_PAY,
-         "amount_fen",
-         "end_s", (AccountKind.HOLDERS, "home"), (AccountKind.HOSPITAL, "site")),
-        (credit & (columns["amount_fen"] > 0), PostingKind.PAYOUT_TRANSFER, "amount_fen",
-         "arrival_s", (AccountKind.PENSION_FUND, "home"), (AccountKind.BANK, "home")),
-        (credit & (columns["amount_fen"] > 0), PostingKind.CREDIT, "amount_fen",
-         "end_s", (AccountKind.BANK, "home"), (AccountKind.CARD, "home")),
-        (settled & (service == TRANSIT) & (columns["amount_fen"] > 0), PostingKind.FARE,
-         "amount_fen", "end_s", (AccountKind.CARD, "home"), (AccountKind.TRANSIT, "site")),
-        (settled & (service == WITHDRAWAL) & (columns["amount_fen"] > 0),
-         PostingKind.WITHDRAWAL, "amount_fen", "end_s", (AccountKind.CARD, "home"),
-         (AccountKind.CASH, "home")),
-    ]  # fmt: skip
-    parts = []
-    for mask, kind, amount, time, (from_kind, from_prov), (to_kind, to_prov) in rules:
-        rows = np.flatnonzero(mask)
-        hospital = to_kind == AccountKind.HOSPITAL
-        parts.append({
-            "row": rows,
-            "txn_id": columns["txn_id"][rows],
-            "time_s": columns[time][rows],
-            "kind": np.full(rows.size, kind, dtype=np.int8),
-            "amount_fen": columns[amount][rows].astype(np.int64),
-            "from_kind": np.full(rows.size, from_kind, dtype=np.int8),
-            "from_province": columns[from_prov][rows].astype(np.int64),
-            "from_service": np.full(rows.size, -1, dtype=np.int64),
-            "from_point": np.full(rows.size, -1, dtype=np.int64),
-            "to_kind": np.full(rows.size, to_kind, dtype=np.int8),
-            "to_province": columns[to_prov][rows].astype(np.int64),
-            "to_service": (columns["service"][rows].astype(np.int64) if hospital
-                           else np.full(rows.size, -1, dtype=np.int64)),
-            "to_point": (columns["point"][rows].astype(np.int64) if hospital
-                         else np.full(rows.size, -1, dtype=np.int64)),
-        })  # fmt: skip
-    merged = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-    order = np.lexsort((merged["kind"], merged["row"]))  # by transaction, then rule
-    return {key: value[order] for key, value in merged.items()}
-
-
-def expected_movements(columns: Mapping[str, npt.NDArray[Any]]) -> tuple[Ints, Ints]:
-    """What each transaction must move, stated plainly: (fund-side, everything else).
-
-    Fund side: a settled medical bill's fund share. Everything else: the rest of a
-    medical bill (personal share, or the whole bill if not settled); a landed credit
-    twice (fund → bank → card); a debited fare or a withdrawal once; nothing else.
-    """
-    service, settled = columns["service"], columns["outcome"] == Outcome.SETTLED
-    medical = np.isin(service, MEDICAL) & (columns["reason"] != Reason.BLOCKED)
-    amount = columns["amount_fen"].astype(np.int64)
-    fund = np.where(medical & settled, columns["fund_fen"], 0).astype(np.int64)
-    other = np.where(medical, amount - fund, 0)
-    other += np.where(settled & np.isin(service, CREDITS), 2 * amount, 0)
-    other += np.where(settled & np.isin(service, (TRANSIT, WITHDRAWAL)), amount, 0)
-    return fund, other
 
 
 def _key(kind: Ints, province: Ints, service: Ints, point: Ints) -> Ints:
@@ -211,7 +83,7 @@ class Ledger:
         self.hospital_from_transactions: dict[int, int] = {}
         """Fund shares of settled transactions, per hospital (from the transactions' side)."""
         self.hospital_from_ledger: dict[int, int] = {}
-        """Fund-share legs received, per hospital (from the ledger's side)."""
+        """Fund-share legs received less reversals paid back, per hospital (the ledger's side)."""
         self.failures: list[str] = []
         vocab = [*self.province_ids, "national"]
         self._dicts = {
@@ -230,6 +102,19 @@ class Ledger:
             raise ValueError(f"posting amounts are never negative, got {amount_fen}")
         if amount_fen:
             self._single.append((time_s, int(kind), txn_id, amount_fen, source, destination))
+
+    def post_reversal(self, txn: Transaction, fund_fen: int, now: float) -> None:
+        """A settlement was undone: post its fund share (when it was settled) and the reversal.
+
+        The transaction ends unsettled, so its own postings (from its row) are the
+        patient's self-pay; these two net to zero on each account, and the hospitals'
+        receivables (fund shares less reversals) stay those of kept settlements.
+        """
+        payer = (AccountKind.ADVANCE, txn.site, -1, -1) if txn.cross else (
+            AccountKind.FUND, txn.home, -1, -1)  # fmt: skip
+        hospital = (AccountKind.HOSPITAL, txn.site, txn.service, txn.point_index)
+        self.post(txn.settled_at_s, PostingKind.FUND_SHARE, payer, hospital, fund_fen, txn.id)
+        self.post(now, PostingKind.REVERSAL, hospital, payer, fund_fen, txn.id)
 
     def post_transactions(self, columns: Mapping[str, npt.NDArray[Any]]) -> None:
         """Post and check the ended transactions of one batch (and any single postings)."""
@@ -270,7 +155,7 @@ class Ledger:
             self.count[kind] += int(counts[kind])
         keys = _key(legs["account"], legs["province"], legs["service"], legs["point"])
         _accumulate(self.balances, keys, legs["amount_fen"])
-        receivable = (legs["kind"] == PostingKind.FUND_SHARE) & (
+        receivable = np.isin(legs["kind"], (PostingKind.FUND_SHARE, PostingKind.REVERSAL)) & (
             legs["account"] == AccountKind.HOSPITAL
         )
         _accumulate(self.hospital_from_ledger, keys[receivable], legs["amount_fen"][receivable])

@@ -8,16 +8,24 @@ so it is tested without running a simulation. Percentiles come from
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from sim.quantiles import Quantiles, percentiles
 from sim.stations import StationStats
 
-__all__ = ["Quantiles", "percentiles", "proportion", "station_table", "wilson_interval"]
+__all__ = [
+    "STATION_SCHEMA",
+    "Quantiles",
+    "percentiles",
+    "proportion",
+    "station_table",
+    "wilson_interval",
+]
 
 Array = npt.NDArray[np.float64]
 
@@ -51,7 +59,7 @@ def station_table(stations: Sequence[StationStats], now: float) -> dict[str, lis
         span = max(now - st.since, 1e-12)
         stats = st.wait_summary()
         own = st.foreground_wait_summary() if st.kind == "node" else stats
-        values = {
+        values: dict[str, Any] = {
             "station": st.name,
             "kind": st.kind,
             "province": st.province,
@@ -79,39 +87,47 @@ def station_table(stations: Sequence[StationStats], now: float) -> dict[str, lis
             "foreground_wait_mean_s": own["mean"],
             "foreground_wait_p99_s": own["p99"],
         }
-        for key in _STATION_COLUMNS:
-            rows[key].append(values[key])
+        for key, kind in _STATION_COLUMNS.items():
+            rows[key].append(kind(values[key]))
     return rows
 
 
-_STATION_COLUMNS = (
-    "station",
-    "kind",
-    "province",
-    "service",
-    "servers",
-    "window_s",
-    "arrivals",
-    "blocked",
-    "completions",
-    "throughput_per_h",
-    "arrival_rate_per_s",
-    "wait_mean_s",
-    "wait_p50_s",
-    "wait_p95_s",
-    "wait_p99_s",
-    "utilisation",
-    "mean_busy",
-    "mean_queue",
-    "max_queue",
-    "queue_start",
-    "queue_end",
-    "wait_carried_in_s",
-    "wait_open_s",
-    "foreground_arrivals",
-    "foreground_wait_mean_s",
-    "foreground_wait_p99_s",
+STATION_SCHEMA = pa.schema(
+    [
+        pa.field("station", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("province", pa.string()),
+        pa.field("service", pa.string()),
+        pa.field("servers", pa.int64()),
+        pa.field("window_s", pa.float64()),
+        pa.field("arrivals", pa.int64()),
+        pa.field("blocked", pa.int64()),
+        pa.field("completions", pa.int64()),
+        pa.field("throughput_per_h", pa.float64()),
+        pa.field("arrival_rate_per_s", pa.float64()),
+        pa.field("wait_mean_s", pa.float64()),
+        pa.field("wait_p50_s", pa.float64()),
+        pa.field("wait_p95_s", pa.float64()),
+        pa.field("wait_p99_s", pa.float64()),
+        pa.field("utilisation", pa.float64()),
+        pa.field("mean_busy", pa.float64()),
+        pa.field("mean_queue", pa.float64()),
+        pa.field("max_queue", pa.int64()),
+        pa.field("queue_start", pa.int64()),
+        pa.field("queue_end", pa.int64()),
+        pa.field("wait_carried_in_s", pa.float64()),
+        pa.field("wait_open_s", pa.float64()),
+        pa.field("foreground_arrivals", pa.int64()),
+        pa.field("foreground_wait_mean_s", pa.float64()),
+        pa.field("foreground_wait_p99_s", pa.float64()),
+    ]
 )
+"""Columns of ``stations.parquet`` and their types, the same in every run."""
+
+_STATION_COLUMNS: dict[str, Callable[[Any], Any]] = {
+    f.name: str if pa.types.is_string(f.type) else int if pa.types.is_integer(f.type) else float
+    for f in STATION_SCHEMA
+}
 
 
 def share(

@@ -26,14 +26,14 @@ from sim import results
 from sim.arrivals import ArrivalFeed
 from sim.background import Background
 from sim.calendar import Clock
-from sim.clearing import ClearingHouse, initial_advances, period_boundaries
+from sim.clearing import CLEARING_SCHEMA, ClearingHouse, initial_advances, period_boundaries
 from sim.demand import Demand
 from sim.distributions import sampler
 from sim.domain import SERVICES, Outcome, Reason, labels
 from sim.faults import FaultInjector, window_figures
 from sim.kernel import call_later, events_scheduled, few_collections, run_until
 from sim.ledger import AccountKind, Ledger, MoneyError, PostingKind
-from sim.metrics import station_table
+from sim.metrics import STATION_SCHEMA, station_table
 from sim.network import Network
 from sim.policy import PolicyTable
 from sim.population import Population, build_population
@@ -106,6 +106,8 @@ def build(scenario: Scenario, workdir: Path) -> Model:
                          clock.year_starts(horizon + 86400.0 * 366))  # fmt: skip
     protocol = Protocol(env, network, policy, settle_times)
     ledger = Ledger(workdir / results.LEDGER, provinces.ids)
+    for settler in protocol.settlers:
+        settler.on_undo = ledger.post_reversal  # an undone settlement stays in the books
     ids = IdCounter()
     recorder = TransactionRecorder(workdir / results.TRANSACTIONS, provinces.ids, ids,
                                    on_batch=ledger.post_transactions)  # fmt: skip
@@ -297,11 +299,13 @@ def _collect(
         "holders_simulated": model.population.size,
         "population_bytes": model.population.nbytes,
     }
-    stations_table = pa.table(stations)
+    stations_table = pa.table(stations, schema=STATION_SCHEMA)
     timeseries = _timeseries_table(series)
     results.write_table(stations_table, workdir / results.STATIONS)
     results.write_table(timeseries, workdir / results.TIMESERIES)
-    results.write_table(pa.table(model.clearing.rows()), workdir / results.CLEARING)
+    results.write_table(
+        pa.table(model.clearing.rows(), schema=CLEARING_SCHEMA), workdir / results.CLEARING
+    )
     results.write_json(summary, workdir / results.SUMMARY)
     results.write_json(manifest, workdir / results.MANIFEST)
     if not scenario.outputs.transactions:

@@ -4,7 +4,10 @@ The rule (deductible, ratio by scheme and hospital level, annual ceiling) is the
 *home* province's, as in real cross-province settlement; the share of the bill
 inside the catalogue is the *treatment* province's. Arithmetic is in integer fen
 with ratios in basis points, so the split is exact and the two shares always add
-up to the bill. The annual ceiling caps each holder's fund payments year to date.
+up to the bill. The annual ceiling caps each holder's fund payments year to date,
+against separate limits as the real schemes keep them: inpatient stays count
+against the inpatient limit (住院最高支付限额), outpatient visits and pharmacy
+purchases against the outpatient limit (门诊统筹), see :data:`CEILING_POOLS`.
 """
 
 from __future__ import annotations
@@ -19,9 +22,20 @@ import numpy as np
 from sim.domain import Fen, Level, Scheme
 from sim.scenario.schema import PolicyRule, PolicySpec
 
-__all__ = ["CompiledRule", "PolicyTable", "YearToDate", "split"]
+__all__ = ["CEILING_POOLS", "CompiledRule", "PolicyTable", "YearToDate", "split"]
 
 BASIS_POINTS = 10_000
+
+CEILING_POOLS = {
+    "medical_outpatient": "outpatient",
+    "pharmacy": "outpatient",
+    "medical_inpatient": "inpatient",
+}
+"""Which annual limit a service's fund payments count against (a service not named
+here has a limit of its own). Pharmacy purchases count with outpatient care: under
+outpatient pooling (门诊统筹) a designated pharmacy's sales are paid from the same
+outpatient fund and limit; inpatient stays have their own, much higher, limit. Each
+service's rule gives its ceiling, applied to the year to date of its pool."""
 
 
 def _bp(share: float) -> int:
@@ -196,7 +210,14 @@ class PolicyTable:
         self.covered_bp: list[list[int]] = [
             [_bp(spec.catalogue.covered(pid, s)) for s in services] for pid in province_ids
         ]
-        self.ytd = YearToDate(year_starts_s)
+        pools = {name: YearToDate(year_starts_s) for name in dict.fromkeys(
+            CEILING_POOLS.get(s, s) for s in services)}  # fmt: skip
+        self._ytd = [pools[CEILING_POOLS.get(s, s)] for s in services]
+        """Per service code, the year to date of its ceiling pool (shared within a pool)."""
+
+    def year_to_date(self, service: int) -> YearToDate:
+        """Fund payments year to date in the ceiling pool of ``service``."""
+        return self._ytd[service]
 
     def split(
         self,
@@ -213,23 +234,25 @@ class PolicyTable:
         """Split a bill by the home province's rule; count the fund share year to date.
 
         ``site`` (the treatment province) sets the catalogue's covered share; without a
-        ``holder`` the annual ceiling applies to this bill alone.
+        ``holder`` the annual ceiling applies to this bill alone. With one, the ceiling
+        caps the holder's year to date in the service's pool (:data:`CEILING_POOLS`).
         """
         rule = self.rules[home][service]
         if rule is None:
             raise LookupError(f"no policy rule for province #{home}, service #{service}")
         covered = self.covered_bp[home if site is None else site][service]
         left = used = None
+        ytd = self._ytd[service]
         if rule.ceiling_fen is not None:
-            used = 0 if holder is None else self.ytd.paid(holder, now)
+            used = 0 if holder is None else ytd.paid(holder, now)
             left = rule.ceiling_fen - used
         fund, personal = split(amount_fen, rule.deductible_fen, rule.ratio_for(scheme, level),
                                left, covered)  # fmt: skip
         if holder is not None and fund:
-            self.ytd.add(holder, fund, now, used)
+            ytd.add(holder, fund, now, used)
         return fund, personal
 
-    def undo(self, holder: int, fund_fen: Fen, now: float) -> None:
+    def undo(self, holder: int, service: int, fund_fen: Fen, now: float) -> None:
         """Take back a fund payment from the holder's year to date (a reversal)."""
         if fund_fen:
-            self.ytd.add(holder, -fund_fen, now)
+            self._ytd[service].add(holder, -fund_fen, now)

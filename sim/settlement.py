@@ -74,6 +74,7 @@ class SettleHandler:
         "duplicates",
         "env",
         "node",
+        "on_undo",
         "policy",
         "refused_after_reversal",
         "service_times",
@@ -98,6 +99,8 @@ class SettleHandler:
         """Settlements made (before any reversal)."""
         self.refused_after_reversal = 0
         """Settle requests that arrived after their key had been reversed."""
+        self.on_undo: Callable[[Transaction, int, float], None] | None = None
+        """Told (transaction, fund share, now) of every settlement undone, for the books."""
 
     def service_time(self, msg: Message) -> float:
         """Settlement processing time of the transaction's service at this node."""
@@ -130,12 +133,19 @@ class SettleHandler:
         )  # fmt: skip
         txn.fund_fen = fund
         txn.personal_fen = personal
+        txn.settled_at_s = self.env.now
         self.settled += 1
         return Answer.SETTLED
 
     def undo(self, txn: Transaction, fund_fen: int) -> None:
-        """Take back a settlement: the holder's year to date loses its fund share."""
-        self.policy.undo(txn.holder, fund_fen, self.env._now)
+        """Take back a settlement: the holder's year to date loses its fund share.
+
+        The books keep both: the fund share paid at the settlement and its reversal now.
+        """
+        now = self.env.now
+        self.policy.undo(txn.holder, txn.service, fund_fen, now)
+        if self.on_undo is not None:
+            self.on_undo(txn, fund_fen, now)
 
 
 class ReverseHandler:

@@ -45,6 +45,7 @@ class Transaction:
         "scheme",
         "service",
         "settle_s",
+        "settled_at_s",
         "site",
         "start_s",
     )
@@ -86,6 +87,8 @@ class Transaction:
         self.level = 0
         self.start_s = -1.0
         self.settle_s = -1.0
+        self.settled_at_s = -1.0
+        """When the home platform settled it (kept for the books if it is undone)."""
         self.end_s = -1.0
         self.leave_s = -1.0
         self.attempts = 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import attrs
 
+from sim.scenario.frozen import FrozenDict, freeze
 from sim.scenario.schema import (
     IN_DURATION,
     IN_MONEY,
@@ -93,7 +94,7 @@ class LibrariesSpec:
     self_service: ChannelSpec
     per_province: int | None = attrs.field(default=None, validator=at_least(1))
     total: int | None = attrs.field(default=None, validator=at_least(1))
-    provinces: dict[str, int] = attrs.Factory(dict)
+    provinces: dict[str, int] = attrs.field(factory=FrozenDict, converter=freeze)
     """Full-scale library counts of particular provinces, replacing the general count."""
     self_service_share: float = attrs.field(default=0.5, validator=share)
 
@@ -113,7 +114,7 @@ class LibraryInterconnectionSpec:
     """Provinces whose platforms verify each other's holders at interconnected libraries."""
 
     provinces: tuple[str, ...]
-    libraries: dict[str, int] = attrs.Factory(dict)
+    libraries: dict[str, int] = attrs.field(factory=FrozenDict, converter=freeze)
     """Interconnected libraries per province, at full scale (0 for a province not given)."""
     visitor_share: float = attrs.field(default=0.0, validator=share)
     latency: Distribution | None = attrs.field(default=None, metadata=IN_DURATION)
@@ -208,7 +209,7 @@ class BankSpec:
 
     credits_per_s: float = attrs.field(validator=greater_than(0))
     """Credits landed per second by one province's bank node, at full scale."""
-    provinces: dict[str, float] = attrs.Factory(dict)
+    provinces: dict[str, float] = attrs.field(factory=FrozenDict, converter=freeze)
     """Throughputs of particular provinces' bank nodes, replacing ``credits_per_s``."""
 
     def check(self) -> Problems:
@@ -253,7 +254,7 @@ class PensionPayoutService:
 
     payday: int = attrs.field(validator=[at_least(1), at_most(31)])
     bank: BankSpec
-    paydays: dict[str, int] = attrs.Factory(dict)
+    paydays: dict[str, int] = attrs.field(factory=FrozenDict, converter=freeze)
     """Paydays of particular provinces, replacing ``payday``."""
     deadline: DurationS = attrs.field(default=DurationS(8 * 3600.0), validator=TIME_OF_DAY)
     employee_pension: PayoutBatchSpec | None = None

@@ -16,6 +16,7 @@ import attrs
 
 from sim import units
 from sim.scenario.faults import FaultsSpec
+from sim.scenario.frozen import FrozenDict, freeze
 from sim.scenario.units_types import (
     UNIT_DURATION,
     UNIT_MONEY,
@@ -274,9 +275,9 @@ class PopulationSpec:
     """Share of holders in the urban employee scheme (the rest: resident scheme)."""
     migrant_share: float = attrs.field(default=0.0, validator=share)
     """Share of holders living outside their home (insured) province."""
-    inflow: dict[str, float] = attrs.Factory(dict)
+    inflow: dict[str, float] = attrs.field(factory=FrozenDict, converter=freeze)
     """Relative pull of treatment provinces on cross-province patients (default 1)."""
-    outflow: dict[str, float] = attrs.Factory(dict)
+    outflow: dict[str, float] = attrs.field(factory=FrozenDict, converter=freeze)
     """Relative propensity of a home province's holders to be treated elsewhere (default 1)."""
 
     def check(self) -> Problems:
@@ -403,9 +404,9 @@ class PolicyRule:
 class CatalogueSpec:
     """Share of each bill inside the treatment province's catalogue (the rest is self-paid)."""
 
-    default: dict[str, float] = attrs.Factory(dict)
+    default: dict[str, float] = attrs.field(factory=FrozenDict, converter=freeze)
     """Covered share per service; a service not listed is fully covered."""
-    provinces: dict[str, dict[str, float]] = attrs.Factory(dict)
+    provinces: dict[str, dict[str, float]] = attrs.field(factory=FrozenDict, converter=freeze)
     """Covered share per treatment province and service, replacing the default."""
 
     def covered(self, province_id: str, service: str) -> float:
@@ -431,8 +432,8 @@ class CatalogueSpec:
 class PolicySpec:
     """Reimbursement rules: a default per service, replaced per home province."""
 
-    default: dict[str, PolicyRule] = attrs.Factory(dict)
-    provinces: dict[str, dict[str, PolicyRule]] = attrs.Factory(dict)
+    default: dict[str, PolicyRule] = attrs.field(factory=FrozenDict, converter=freeze)
+    provinces: dict[str, dict[str, PolicyRule]] = attrs.field(factory=FrozenDict, converter=freeze)
     catalogue: CatalogueSpec = CatalogueSpec()
 
     def rule(self, province_id: str, service: str) -> PolicyRule | None:

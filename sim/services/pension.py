@@ -5,11 +5,12 @@ On a province's payday the fund sends each scheme's batch of monthly credits
 to the bank node of the province at the batch's time. The bank node lands
 credits one after another at its stated throughput, batches first come first
 served, so credit *i* of a batch that starts at ``b`` lands at ``b + (i+1)/R``.
-Nothing here is a SimPy event per credit: the node takes a block of a few
-thousand credits per event, computes their landing times arithmetically and
-records them as one block of rows (service ``pension_credit`` or
-``benefit_credit``, channel ``bank``). Throughput is given at full scale and
-scaled with the batches, so completion times do not depend on ``scale``.
+Nothing here is a SimPy event per credit: the node (:mod:`sim.services.bank`)
+takes a block of a few thousand credits per event, computes their landing times
+arithmetically and records them as one block of rows (service ``pension_credit``
+or ``benefit_credit``, channel ``bank``), while its figures and its outages act
+per credit. Throughput is given at full scale and scaled with the batches, so
+completion times (also with an outage) do not depend on ``scale``.
 
 After crediting, recipients withdraw or check balances at bank counters and
 ATMs (:mod:`sim.services.withdrawals`); one whose credit has not landed yet is
@@ -18,24 +19,20 @@ declined.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-import attrs
 import numpy as np
 import numpy.typing as npt
-import simpy
 
 from sim.calendar import Clock
 from sim.distributions import sample_fen
-from sim.domain import SERVICE_CODES, Channel, Outcome, Reason, Scheme
+from sim.domain import SERVICE_CODES, Scheme
 from sim.kernel import call_later
-from sim.population import Column, Population
+from sim.population import Population
 from sim.provinces import ProvinceTable, apportion
-from sim.recorder import TransactionRecorder
 from sim.scenario.card_services import PensionPayoutService
-from sim.stations import StationStats
+from sim.services.bank import BLOCK_CREDITS, BankNode, PayoutBatch
 
 Ids = npt.NDArray[np.int64]
 
@@ -56,9 +53,6 @@ __all__ = [
 CREDIT_BYTES = 500.0
 """Peak memory per credit of a payday: recipients (89 bytes), batches and their recorded
 blocks (490 to 530 bytes in all, measured on ``pension_payday`` at scales 1e-3 to 1e-2)."""
-
-BLOCK_CREDITS = 4096
-"""Credits a bank node lands per simulation event."""
 
 SERVICE_OF = {
     "employee_pension": SERVICE_CODES["pension_credit"],
@@ -193,22 +187,6 @@ def payday_sends(
     return sorted(sends, key=lambda s: (s[0], s[1], order[s[2]]))
 
 
-@attrs.define(eq=False)
-class PayoutBatch:
-    """One scheme's credits for one province: recipients in landing order and amounts."""
-
-    name: str
-    province: int
-    service: int
-    holders: npt.NDArray[np.int64]
-    amounts: npt.NDArray[np.int64]
-    rows: npt.NDArray[np.int64]
-    """Positions of the recipients in :attr:`Recipients.ids` (for the landing registry)."""
-    sent_s: float = -1.0
-    begun_s: float = -1.0
-    done: int = 0
-
-
 class Recipients:
     """Who receives which credit, and when each recipient's latest credit is due and lands.
 
@@ -285,7 +263,8 @@ class Recipients:
         """A fresh payout of one scheme's credits in one province (one per payday)."""
         holders, amounts = self._batches[(province, name)]
         rows = np.searchsorted(self.ids, holders)
-        return PayoutBatch(name, province, SERVICE_OF[name], holders, amounts, rows)
+        scheme = int(SCHEME_OF[name])
+        return PayoutBatch(name, province, SERVICE_OF[name], scheme, holders, amounts, rows)
 
     def pending(self, holder: int, t: float) -> bool:
         """Whether the holder's latest credit was sent but has not landed by ``t``."""
@@ -316,123 +295,6 @@ def _pool(population: Population, scheme: Scheme, province: int, n: int) -> Ids:
     return out[:n]
 
 
-class BankNode:
-    """A province's bank node: lands the credits of its batches in order, a block per event."""
-
-    def __init__(
-        self,
-        env: simpy.Environment,
-        province: str,
-        credits_per_s: float,
-        recorder: TransactionRecorder,
-        recipients: Recipients,
-        card_kind: Column,
-        tally: list[int],
-    ) -> None:
-        self.env = env
-        self.tally = tally
-        """Events per service code, the model's tally (:attr:`.Network.events_by_service`)."""
-        self.card_kind = card_kind
-        self.rate = credits_per_s
-        """Credits landed per second, at the run's scale."""
-        self.recorder = recorder
-        self.recipients = recipients
-        self.stats = StationStats(f"node:bank:{province}", "node", province, "pension_payout")
-        self.stats.servers = 1
-        self.queue: deque[PayoutBatch] = deque()
-        self.history: list[PayoutBatch] = []
-        self.busy = False
-        self._last_block = 0
-        self.down = False
-        """An outage pauses the node: batches wait (the fund's files are durable)."""
-
-    def fail(self) -> None:
-        """Stop landing credits (the block in progress completes)."""
-        self.down = True
-
-    def recover(self) -> None:
-        """Resume landing credits where the node stopped."""
-        self.down = False
-        if not self.busy:
-            self._next_block(None)
-
-    def receive(self, event: Any) -> None:
-        """The fund's batch arrives: its credits are due and wait their turn."""
-        batch: PayoutBatch = event._value
-        now = self.env._now
-        batch.sent_s = now
-        self.recipients.due_s[batch.rows] = now
-        self.recipients.landed_s[batch.rows] = np.inf
-        self.history.append(batch)
-        self.queue.append(batch)
-        stats = self.stats
-        stats.advance(now)
-        stats.arrivals += batch.holders.size
-        stats.queue += batch.holders.size
-        stats.max_queue = max(stats.max_queue, stats.queue)
-        if not self.busy:
-            self._next_block(None)
-
-    def _next_block(self, _event: Any) -> None:
-        now = self.env._now
-        stats = self.stats
-        stats.advance(now)
-        stats.completions += self._last_block
-        self._last_block = 0
-        while self.queue and self.queue[0].done == self.queue[0].holders.size:
-            self.queue.popleft()
-        if not self.queue or self.down:
-            self.busy = False
-            stats.busy = 0
-            return
-        batch = self.queue[0]
-        if batch.begun_s < 0:
-            batch.begun_s = now
-        first = batch.done
-        last = min(first + BLOCK_CREDITS, batch.holders.size)
-        # Back to back from now: the same as from the batch start unless an outage paused it.
-        landing = now + np.arange(1, last - first + 1, dtype=np.float64) / self.rate
-        self._record(batch, first, last, landing)
-        batch.done = last
-        self._last_block = last - first
-        stats.queue -= last - first
-        stats.busy = 1
-        stats.waits.frombytes(np.full(last - first, now - batch.sent_s, np.float32).tobytes())
-        self.busy = True
-        self.tally[batch.service] += 1
-        call_later(self.env, max(float(landing[-1]) - now, 0.0), self._next_block, None)
-
-    def _record(
-        self, batch: PayoutBatch, first: int, last: int, landing: npt.NDArray[np.float64]
-    ) -> None:
-        n = last - first
-        holders = batch.holders[first:last]
-        self.recipients.landed_s[batch.rows[first:last]] = landing
-        amounts = batch.amounts[first:last]
-        self.recorder.record_block(
-            {
-                "service": np.full(n, batch.service, dtype=np.uint8),
-                "home": np.full(n, batch.province),
-                "site": np.full(n, batch.province),
-                "holder": holders,
-                "card": self.card_kind[holders],
-                "scheme": np.full(n, SCHEME_OF[batch.name], dtype=np.uint8),
-                "channel": np.full(n, Channel.BANK, dtype=np.uint8),
-                "arrival_s": np.full(n, batch.sent_s),
-                "start_s": landing - 1.0 / self.rate,
-                "end_s": landing,
-                "settle_s": landing - batch.sent_s,
-                "leave_s": np.full(n, -1.0),
-                "outcome": np.full(n, Outcome.SETTLED, dtype=np.uint8),
-                "reason": np.full(n, Reason.NONE, dtype=np.uint8),
-                "attempts": np.ones(n),
-                "amount_fen": amounts,
-                "fund_fen": amounts,
-                "personal_fen": np.zeros(n, np.int64),
-            }
-        )
-
-
 def payout_figures(
     banks: list[BankNode], spec: PensionPayoutService, clock: Clock, scale: float
 ) -> dict[str, Any]:
@@ -460,7 +322,7 @@ def _day_figures(
     batches: list[PayoutBatch], banks: list[BankNode], due: float, clock: Clock, scale: float
 ) -> dict[str, Any]:
     def last_landing(group: list[PayoutBatch]) -> float:
-        done = [b.begun_s + b.holders.size / banks[b.province].rate for b in group if b.done]
+        done = [b.last_landed_s for b in group if b.done]  # outages included
         return max(done, default=min(b.sent_s for b in group))
 
     def summary(group: list[PayoutBatch]) -> dict[str, Any]:

@@ -10,6 +10,10 @@ riders. Records of riders from another city (a share) or another province
 which passes them to the home province's clearing node for the debit. A tap's
 transaction ends at its debit; its settle latency is the tap-to-debit delay.
 
+Uploads cross the network's own access and backbone links, so link faults reach
+them: a sender whose records a link loses sends them again after the network's
+timeout, up to its retries, then gives them up (not debited: fallback, timeout).
+
 A gate's upload is scheduled only when it has a record waiting, at the next of
 its own upload times (each gate has its own phase), so idle gates cost nothing.
 """
@@ -21,6 +25,7 @@ from array import array
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import numpy as np
 import numpy.typing as npt
 import simpy
@@ -31,7 +36,7 @@ from sim.distributions import sample_fen, sampler, uniform_sampler
 from sim.domain import SERVICE_CODES, Channel, Outcome, Reason
 from sim.kernel import call_later
 from sim.metrics import percentiles
-from sim.network import Node
+from sim.network import Link, Node
 from sim.points import scaled_counts
 from sim.population import Population
 from sim.provinces import ProvinceTable, full_scale_counts
@@ -62,7 +67,7 @@ def build(ctx: ServiceContext, name: str, spec: TransitService) -> ServiceRuntim
     counts = scaled_counts(full, ctx.scenario.scale)
     phases = ctx.generator(f"upload_phase:{name}")
     gate_stats = [StationStats(f"point:{name}:{pid}", "point", pid, name) for pid in table.ids]
-    backlog = [StationStats(f"backlog:{name}:{pid}", "backlog", pid, name) for pid in table.ids]
+    backlog = [UploadBacklog(f"backlog:{name}:{pid}", "backlog", pid, name) for pid in table.ids]
     gates = [
         [
             [
@@ -96,12 +101,18 @@ def build(ctx: ServiceContext, name: str, spec: TransitService) -> ServiceRuntim
         spec,
         clearing,
         hub,
-        sampler(net.access.latency, ctx.generator(f"link:access:{name}")),
-        sampler(net.backbone.latency, ctx.generator(f"link:backbone:{name}")),
+        # The network's links: their faults (loss, added latency) reach the uploads too.
+        ctx.network.link(
+            "access", sampler(net.access.latency, ctx.generator(f"link:access:{name}"))
+        ),
+        ctx.network.link(
+            "backbone", sampler(net.backbone.latency, ctx.generator(f"link:backbone:{name}"))
+        ),
         uniform_sampler(ctx.generator(f"other_city:{name}")),
         ctx.recorder,
         window,
         ctx.network.events_by_service,
+        Resend(float(net.timeout) + float(net.retry.backoff), net.retry.max),
     )
     tap_time = sampler(stations.tap_time, ctx.generator(f"point:{name}"))
     desk = TransitGates(env, gates, backlog, spec, tap_time, flow, ctx.network.events_by_service)
@@ -109,7 +120,7 @@ def build(ctx: ServiceContext, name: str, spec: TransitService) -> ServiceRuntim
     return ServiceRuntime(
         arrivals=[arrivals],
         handlers={CODE: desk.arrive},
-        stations=gate_stats + backlog,
+        stations=[*gate_stats, *backlog],
         nodes=[*clearing, hub],
         figures=lambda: {**desk.figures(), **flow.figures()},
         readers=desk,
@@ -214,6 +225,48 @@ class Gate:
         return t if t > now else t + every_s
 
 
+_FIXED = 2.0**64
+"""Tap times are summed as integers in units of 2⁻⁶⁴ s, exactly (any float time is one)."""
+
+
+class UploadBacklog(StationStats):
+    """Fare records waiting on a province's gates for upload, as a station's queue.
+
+    A record waits from its tap (the rider leaving the gate) to its gate's upload.
+    The records waiting at a moment are spread over many gates, so their open wait
+    comes from their count and the exact sum of their tap times, which a copy of
+    the figures (the warm-up's snapshot at the horizon) keeps as they were.
+    """
+
+    __slots__ = ("tap_sum",)
+
+    def __init__(self, name: str, kind: str, province: str = "", service: str = "") -> None:
+        super().__init__(name, kind, province, service)
+        self.tap_sum = 0
+        """Sum of the waiting records' tap times, in units of 2⁻⁶⁴ s."""
+
+    def tapped(self, now: float) -> None:
+        """A record joins the backlog at ``now``."""
+        self.advance(now)
+        self.arrivals += 1
+        self.queue += 1
+        self.tap_sum += int(now * _FIXED)
+        if self.queue > self.max_queue:
+            self.max_queue = self.queue
+
+    def uploaded(self, now: float, taps: list[float]) -> None:
+        """Records tapped at ``taps`` leave the backlog at ``now``: each waited ``now − tap``."""
+        self.advance(now)
+        self.queue -= len(taps)
+        self.completions += len(taps)
+        self.tap_sum -= sum(int(t * _FIXED) for t in taps)
+        self.waits.extend([now - t for t in taps])
+
+    def open_wait(self, now: float) -> float:
+        """How long the records waiting at ``now`` have waited so far."""
+        return (self.queue * int(now * _FIXED) - self.tap_sum) / _FIXED
+
+
 class TransitGates:
     """Runs taps at the gates and hands each gate's records to clearing at upload time."""
 
@@ -221,7 +274,7 @@ class TransitGates:
         self,
         env: simpy.Environment,
         gates: list[list[list[Gate]]],
-        backlog: list[StationStats],
+        backlog: list[UploadBacklog],
         spec: TransitService,
         tap_time: Callable[[], float],
         flow: FareClearing,
@@ -278,12 +331,7 @@ class TransitGates:
         gate: Gate = txn.point
         gate.station.release()
         gate.pending.append(txn)
-        stats = self.backlog[gate.site]
-        stats.advance(now)
-        stats.arrivals += 1
-        stats.queue += 1
-        if stats.queue > stats.max_queue:
-            stats.max_queue = stats.queue
+        self.backlog[gate.site].tapped(now)
         if len(gate.pending) == 1:
             self.tally[CODE] += 1
             call_later(self.env, gate.next_upload(now, self.every_s) - now, self._upload, gate)
@@ -297,10 +345,7 @@ class TransitGates:
                 call_later(self.env, gate.next_upload(end, self.every_s) - now, self._upload, gate)
                 return
         records, gate.pending = gate.pending, []
-        stats = self.backlog[gate.site]
-        stats.advance(self.env._now)
-        stats.queue -= len(records)
-        stats.completions += len(records)
+        self.backlog[gate.site].uploaded(now, [txn.leave_s for txn in records])
         self.uploads += 1
         self.records_uploaded += len(records)
         self.flow.upload(records, gate.site)
@@ -321,12 +366,38 @@ class TransitGates:
 class _Upload:
     """Fare records travelling together to a clearing node or the interconnection node."""
 
-    __slots__ = ("province", "records", "stage")
+    __slots__ = ("arrive", "link", "province", "records", "sends", "stage")
 
-    def __init__(self, records: list[Transaction], province: int, stage: int) -> None:
+    def __init__(
+        self,
+        records: list[Transaction],
+        province: int,
+        stage: int,
+        link: Link,
+        arrive: Callable[[Any], None],
+    ) -> None:
         self.records = records
         self.province = province
         self.stage = stage
+        self.link = link
+        """The link this leg crosses, and what the records do at its end."""
+        self.arrive = arrive
+        self.sends = 0
+        """Times this leg was sent (a lost one is sent again)."""
+
+
+@attrs.frozen
+class Resend:
+    """How a sender of fare records treats a lost message: the network's retry rule.
+
+    The sender keeps the records until the next stage acknowledges them; without an
+    acknowledgement by ``after_s`` (the network's timeout plus its backoff) it sends
+    them again, at most ``retries`` times, then gives them up (the fares are not
+    debited through the network: outcome fallback, reason timeout).
+    """
+
+    after_s: float
+    retries: int
 
 
 class FareClearing:
@@ -338,16 +409,20 @@ class FareClearing:
         spec: TransitService,
         clearing: list[Node],
         hub: Node,
-        access: Callable[[], float],
-        backbone: Callable[[], float],
+        access: Link,
+        backbone: Link,
         uniform: Callable[[], float],
         recorder: TransactionRecorder,
         window: tuple[float, float],
         tally: list[int],
+        resend: Resend,
     ) -> None:
         self.env = env
         self.tally = tally
         """Events per service code, the model's tally (:attr:`.Network.events_by_service`)."""
+        self.resend = resend
+        self.given_up = 0
+        """Records given up after their sender ran out of resends (lost on links)."""
         self.clearing = clearing
         self.hub = hub
         self.per_record_s = float(spec.clearing.per_record)
@@ -363,8 +438,35 @@ class FareClearing:
 
     def upload(self, records: list[Transaction], site: int) -> None:
         """A gate's records leave for the site province's clearing node."""
+        self._send(_Upload(records, site, SITE, self.access, self._arrive))
+
+    def _send(self, upload: _Upload) -> None:
+        """Put records on their link; if the link loses them, send again after the timeout."""
+        upload.sends += 1
         self.tally[CODE] += 1
-        call_later(self.env, self.access(), self._arrive, _Upload(records, site, SITE))
+        delay = upload.link()
+        if delay >= 0.0:
+            call_later(self.env, delay, upload.arrive, upload)
+        elif upload.sends <= self.resend.retries:
+            call_later(self.env, self.resend.after_s, self._send_again, upload)
+        else:
+            self._give_up(upload.records)
+
+    def _send_again(self, event: Any) -> None:
+        self._send(event.value)
+
+    def _give_up(self, records: list[Transaction]) -> None:
+        """Records lost on every send: not debited (the operator claims them by hand)."""
+        now = self.env.now
+        self.given_up += len(records)
+        for txn in records:
+            txn.end_s = now
+            txn.settle_s = -1.0
+            txn.outcome = Outcome.FALLBACK
+            txn.reason = Reason.TIMEOUT
+            txn.fund_fen = 0
+            txn.personal_fen = 0
+            self.recorder.finish(txn)
 
     def _arrive(self, event: Any) -> None:
         upload: _Upload = event._value
@@ -393,8 +495,7 @@ class FareClearing:
         if local:
             self._debit(local, interconnected=False)
         if onward:
-            self.tally[CODE] += 1
-            call_later(self.env, self.backbone(), self._at_hub, _Upload(onward, -1, HUB))
+            self._send(_Upload(onward, -1, HUB, self.backbone, self._at_hub))
 
     def _at_hub(self, event: Any) -> None:
         self.hub.station.request(event._value, self._hub_start)
@@ -410,8 +511,7 @@ class FareClearing:
         for txn in upload.records:
             by_home.setdefault(txn.home, []).append(txn)
         for home, records in by_home.items():
-            self.tally[CODE] += 1
-            call_later(self.env, self.backbone(), self._arrive, _Upload(records, home, HOME))
+            self._send(_Upload(records, home, HOME, self.backbone, self._arrive))
 
     def _debit(self, records: list[Transaction], interconnected: bool) -> None:
         now = self.env._now
@@ -433,6 +533,7 @@ class FareClearing:
         """Tap latency and tap-to-debit delay (local and through the interconnection)."""
         both = np.concatenate([np.frombuffer(self.local_s), np.frombuffer(self.interconnected_s)])
         return {
+            "records_given_up": self.given_up,
             "tap_latency_s": percentiles(np.frombuffer(self.tap_s)),
             "tap_to_debit_s": {
                 "all": percentiles(both),

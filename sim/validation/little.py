@@ -69,8 +69,9 @@ class LittleCheck:
         return abs(self.residual) <= RTOL * scale + 1e-12
 
 
-QUEUES = ("point", "node")
-"""Kinds of station that are queues: their waits are recorded, so Little's law applies."""
+QUEUES = ("point", "node", "backlog")
+"""Kinds of station that are queues: their waits are recorded, so Little's law applies
+(an upload backlog's records wait from the tap to their gate's upload)."""
 
 
 def littles_law(stations: pa.Table | Mapping[str, Sequence[Any]]) -> list[LittleCheck]:
@@ -79,7 +80,7 @@ def littles_law(stations: pa.Table | Mapping[str, Sequence[Any]]) -> list[Little
     checks = []
     for i, name in enumerate(cols["station"]):
         if cols["kind"][i] not in QUEUES:
-            continue  # an upload backlog is a count of records, not a queue with waits
+            continue
         tau = float(cols["window_s"][i])
         admitted = int(cols["arrivals"][i]) - int(cols["blocked"][i])
         q_start, q_end = int(cols["queue_start"][i]), int(cols["queue_end"][i])

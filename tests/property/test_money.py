@@ -143,3 +143,43 @@ def test_netting_of_a_known_three_province_case() -> None:
     assert house.summary()["net_transfers_fen"] == 40
     assert house.summary()["gross_obligations_fen"] == 190
     assert all(ledger.close().values())
+
+
+@settings(max_examples=100, deadline=None)
+@given(txns=transactions(), data=st.data())
+def test_undone_settlements_post_and_reverse_and_the_books_still_balance(
+    txns: dict, data: st.DataObject
+) -> None:
+    """Unsettled medical transactions whose settlement was undone (reversed, or a late
+    success reconciled) have a fund-share posting and its reversal: every check holds,
+    with those postings in it, and hospitals keep only the fund shares of kept settlements."""
+    from types import SimpleNamespace
+
+    undone = [i for i in range(txns["txn_id"].size)
+              if txns["service"][i] in MEDICAL and txns["outcome"][i] != Outcome.SETTLED
+              and data.draw(st.booleans())]  # fmt: skip
+    ledger = Ledger(None, PROVINCES)
+    shares = []
+    for i in undone:
+        home, site = int(txns["home"][i]), int(txns["site"][i])
+        txn = SimpleNamespace(id=int(txns["txn_id"][i]), home=home, site=site, cross=home != site,
+                              service=int(txns["service"][i]), point_index=int(txns["point"][i]),
+                              settled_at_s=float(txns["arrival_s"][i]))  # fmt: skip
+        share = data.draw(st.integers(1, max(1, int(txns["amount_fen"][i]))))
+        ledger.post_reversal(txn, share, float(txns["end_s"][i]))  # type: ignore[arg-type]
+        shares.append(share)
+    ledger.post_transactions(txns)
+    checks = ledger.close()
+    assert all(checks.values()), (checks, ledger.failures)
+    assert ledger.count[PostingKind.REVERSAL] == len(undone)
+    assert ledger.totals[PostingKind.REVERSAL] == sum(shares)
+
+
+def test_a_settlement_undone_without_its_reversal_fails_the_receivables_check() -> None:
+    """A fund share posted for a transaction that ended unsettled, with no reversal, leaves
+    the hospital more than its kept settlements: the check says so."""
+    ledger = Ledger(None, PROVINCES)
+    hospital = (AccountKind.HOSPITAL, 1, 0, 3)
+    ledger.post(5.0, PostingKind.FUND_SHARE, (AccountKind.FUND, 1, -1, -1), hospital, 700, 9)
+    checks = ledger.close()
+    assert not checks["hospital_receivables_equal_fund_shares"]

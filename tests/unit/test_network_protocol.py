@@ -163,7 +163,7 @@ def test_reversal_undoes_a_settlement_whose_answer_was_lost(env: simpy.Environme
     counters = protocol.counters()
     assert (counters["settlements_reversed"], counters["reversals_unacknowledged"]) == (1, 0)
     assert counters["messages_lost"] == 3  # the answer, and both retries at national
-    assert protocol.settlers[2].policy.ytd.paid(txn.holder, env.now) == 0
+    assert protocol.settlers[2].policy.year_to_date(txn.service).paid(txn.holder, env.now) == 0
     _close(protocol, txn)
     assert all(protocol.books().values())
 

@@ -182,10 +182,39 @@ def test_annual_ceiling_counts_year_to_date() -> None:
     assert (5_000, 5_000) == table.split(0, 2, 10_000, holder=7, now=2.0)
     assert (0, 10_000) == table.split(0, 2, 10_000, holder=7, now=3.0)
     assert (10_000, 0) == table.split(0, 2, 10_000, holder=8, now=3.0)  # another holder
-    table.undo(8, 10_000, now=4.0)
-    assert 0 == table.ytd.paid(8, 4.0)
+    table.undo(8, 2, 10_000, now=4.0)
+    assert 0 == table.year_to_date(2).paid(8, 4.0)
     assert (10_000, 0) == table.split(0, 2, 10_000, holder=7, now=1_000.0)  # new year
-    assert 0 == table.ytd.paid(8, 1_000.0)
+    assert 0 == table.year_to_date(2).paid(8, 1_000.0)
+
+
+OUTPATIENT_CODE, INPATIENT_CODE, PHARMACY_CODE = 0, 1, 2  # in SERVICES above
+
+
+def test_outpatient_and_inpatient_ceilings_are_separate_annual_limits() -> None:
+    """Inpatient stays count against the inpatient limit only; outpatient visits and
+    pharmacy purchases share the outpatient limit (门诊统筹), each year to date.
+
+    Before, one year to date summed every medical service, so an inpatient stay used
+    up the outpatient ceiling and a later outpatient bill got no fund share.
+    """
+    spec = PolicySpec(default={
+        "medical_outpatient": PolicyRule(1.0, ceiling=3_000),
+        "pharmacy": PolicyRule(1.0, ceiling=3_000),
+        "medical_inpatient": PolicyRule(1.0, ceiling=300_000),
+    })  # fmt: skip
+    table = PolicyTable(spec, ("BJ",), SERVICES, year_starts_s=[1_000.0])
+    assert (50_000, 0) == table.split(0, INPATIENT_CODE, 50_000, holder=7, now=1.0)
+    assert (2_000, 0) == table.split(0, OUTPATIENT_CODE, 2_000, holder=7, now=2.0)
+    assert (1_000, 1_000) == table.split(0, PHARMACY_CODE, 2_000, holder=7, now=3.0)
+    assert (0, 500) == table.split(0, OUTPATIENT_CODE, 500, holder=7, now=4.0)
+    assert (10_000, 0) == table.split(0, INPATIENT_CODE, 10_000, holder=7, now=5.0)
+    assert 60_000 == table.year_to_date(INPATIENT_CODE).paid(7, 5.0)
+    assert 3_000 == table.year_to_date(OUTPATIENT_CODE).paid(7, 5.0)
+    assert table.year_to_date(PHARMACY_CODE) is table.year_to_date(OUTPATIENT_CODE)
+    table.undo(7, PHARMACY_CODE, 1_000, now=6.0)  # a reversed pharmacy sale frees its share
+    assert (1_000, 0) == table.split(0, OUTPATIENT_CODE, 1_000, holder=7, now=7.0)
+    assert 60_000 == table.year_to_date(INPATIENT_CODE).paid(7, 7.0)
 
 
 def test_year_to_date_is_sparse() -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+from collections import deque
 from pathlib import Path
 
+import attrs
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -218,3 +220,39 @@ def test_quantiles_ignore_nan_and_count_tiny_values_as_zero() -> None:
     assert q.count == 100
     assert q.summary()["p50"] == 0.0
     assert q.summary()["p95"] == pytest.approx(5.0, rel=0.001)
+
+
+def test_station_table_columns_have_one_type_whatever_the_run() -> None:
+    """A station with nobody waiting and one with a queue give the same column types.
+
+    ``wait_open_s`` was the int 0 when no job waited at the end (an empty sum) and
+    a float otherwise, so stations.parquet had it as int64 in some runs, double in others.
+    """
+    import pyarrow as pa
+
+    from sim.metrics import STATION_SCHEMA, station_table
+    from sim.stations import StationStats
+
+    idle = StationStats("point:idle", "point", "BJ", "pharmacy")
+    idle.servers = 1
+    queued = StationStats("point:queued", "point", "BJ", "pharmacy")
+    queued.servers = 1
+    queued.queues.append(deque([(1.0, None, print)]))
+    queued.queue = 1
+    idle_table = pa.table(station_table([idle], 10.0))
+    queued_table = pa.table(station_table([queued], 10.0))
+    assert idle_table.schema == queued_table.schema == STATION_SCHEMA
+    assert idle_table.column("wait_open_s").type == pa.float64()
+    assert queued_table.column("wait_open_s").to_pylist() == [9.0]
+
+
+def test_clearing_table_has_its_types_when_no_period_was_cleared() -> None:
+    """An empty clearing.parquet has typed columns, not Arrow's null type."""
+    import pyarrow as pa
+
+    from sim.clearing import CLEARING_SCHEMA, PeriodResult
+
+    empty = pa.table({f.name: [] for f in attrs.fields(PeriodResult)}, schema=CLEARING_SCHEMA)
+    assert empty.schema.field("net_fen").type == pa.int64()
+    assert empty.schema.field("start_s").type == pa.float64()
+    assert not any(pa.types.is_null(f.type) for f in CLEARING_SCHEMA)

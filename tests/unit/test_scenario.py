@@ -185,6 +185,56 @@ def test_scenario_is_frozen_and_evolvable(raw: dict[str, Any]) -> None:
     assert (0, 5) == (scenario.seed, variant.seed)
 
 
+def test_scenario_mappings_are_frozen_too() -> None:
+    """No mapping inside a scenario can be changed, so a scenario is hashable.
+
+    ``s.population.inflow['GD'] = 99`` used to stick, and ``hash(s)`` raised.
+    """
+    import copy
+    import pickle
+
+    path = SCENARIOS / "baseline_weekday.yaml"
+    scenario = load_scenario(path)
+    with pytest.raises(TypeError, match="frozen"):
+        scenario.population.inflow["GD"] = 99.0
+    with pytest.raises(TypeError, match="frozen"):
+        scenario.population.inflow.update(GD=99.0)
+    assert hash(scenario) == hash(load_scenario(path))
+    assert scenario == pickle.loads(pickle.dumps(scenario)) == copy.deepcopy(scenario)
+    variant = attrs.evolve(
+        scenario, population=attrs.evolve(scenario.population, inflow={"GD": 2.0})
+    )
+    assert {"GD": 2.0} == variant.population.inflow
+    with pytest.raises(TypeError, match="frozen"):
+        variant.population.inflow["GD"] = 3.0
+    assert scenario == load_scenario(path)
+
+
+def _mappings(obj: Any, path: str = "scenario") -> list[tuple[str, Any]]:
+    """Every dict reachable from a scenario, with where it is."""
+    found: list[tuple[str, Any]] = []
+    if isinstance(obj, dict):
+        found.append((path, obj))
+        for key, value in obj.items():
+            found += _mappings(value, f"{path}.{key}")
+    elif isinstance(obj, tuple):
+        for i, value in enumerate(obj):
+            found += _mappings(value, f"{path}[{i}]")
+    elif attrs.has(type(obj)):
+        for field in attrs.fields(type(obj)):
+            found += _mappings(getattr(obj, field.name), f"{path}.{field.name}")
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_mapping_in_a_scenario_refuses_changes(path: Path) -> None:
+    """Each dict anywhere in a loaded scenario raises on assignment."""
+    for where, mapping in _mappings(load_scenario(path)):
+        with pytest.raises(TypeError, match="frozen"):
+            mapping["x"] = 1
+        assert "x" not in mapping, where
+
+
 # --- problems, one kind at a time -------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ import simpy
 from sim import run_once
 from sim.results import Result
 from sim.scenario import parse_scenario
-from sim.services.transit import Gate, TransitGates
+from sim.services.transit import Gate, TransitGates, UploadBacklog
 from sim.stations import StationStats
 from sim.transaction import Transaction
 
@@ -114,6 +114,58 @@ def test_clearing_nodes_and_backlog_are_reported(rush: Result) -> None:
                if s.startswith("backlog:"))  # fmt: skip
 
 
+def test_upload_backlog_records_waits_and_closes_littles_law(rush: Result) -> None:
+    """A record waits on its gate from the tap to the upload: the backlog rows have those
+    waits (at most one upload interval), the open wait of records left at the horizon,
+    and Little's law closes on them exactly (before: no waits, wait_open_s 0)."""
+    from sim.validation.little import littles_law
+
+    rows = [r for r in rush.stations.to_pylist() if r["kind"] == "backlog"]
+    assert len(rows) == 31
+    for row in rows:
+        if row["completions"] == 0:
+            continue
+        assert 0.0 < row["wait_mean_s"] <= UPLOAD_S
+        assert row["wait_p99_s"] <= UPLOAD_S + 1e-3
+        assert (row["wait_open_s"] > 0) == (row["queue_end"] > 0)
+        assert row["wait_open_s"] <= row["queue_end"] * UPLOAD_S
+        waited = row["wait_mean_s"] * row["completions"]
+        area = waited - row["wait_carried_in_s"] + row["wait_open_s"]
+        assert row["mean_queue"] * row["window_s"] == pytest.approx(area, rel=1e-6)
+    checks = {c.station: c for c in littles_law(rush.stations)}
+    assert all(f"backlog:transit:{r['province']}" in checks for r in rows)
+    assert all(c.ok for c in checks.values())
+
+
+def test_link_faults_reach_fare_uploads(tmp_path: Path) -> None:
+    """Uploads cross the same links as settlement, so link faults act on them.
+
+    With every backbone message lost, no record that must cross the backbone (another
+    province's or city's rider) is debited: after the sender's retries each ends as a
+    fallback on timeout, unpaid, while local records are debited as before. Added
+    latency on the backbone delays interconnected debits by both backbone legs.
+    (Before, transit had links of its own: cross-province debits landed regardless.)
+    """
+    raw = transit_scenario()
+    raw["faults"] = {"links": [{"link": "backbone", "loss": 1.0}]}
+    lossy = run_once(parse_scenario(raw), tmp_path / "lossy")
+    c = columns(lossy)
+    cross, settled = c["cross_province"], c["outcome"] == "settled"
+    assert cross.sum() > 50
+    assert not settled[cross].any(), "no cross-province fare crosses a dead backbone"
+    assert set(c["outcome"][cross]) == {"fallback"}
+    assert (c["personal_fen"][~settled] == 0).all()
+    assert np.isnan(c["settle_latency_s"][~settled]).all()
+    assert settled[~cross].mean() > 0.9  # other-city riders (5%) also cross the backbone
+    assert all(lossy.summary["ledger"]["checks"].values())
+
+    raw["faults"] = {"links": [{"link": "backbone", "added_latency": "10s"}]}
+    slow = run_once(parse_scenario(raw), tmp_path / "slow")
+    delay = columns(slow)["settle_latency_s"][columns(slow)["cross_province"]]
+    hub_fixed = ACCESS_S + CLEAR_S + 2 * BACKBONE_S + HUB_S + CLEAR_S
+    assert delay.min() >= hub_fixed + 20.0 - 1e-9
+
+
 class _Flow:
     """Stands in for clearing: remembers what each upload carried, and when."""
 
@@ -131,7 +183,7 @@ def test_riders_take_the_shortest_gate_and_gates_upload_only_what_they_hold() ->
     env = simpy.Environment()
     stats = StationStats("point:transit:AA", "point", "AA", "transit")
     gates = [[[Gate(env, stats, 0, 0.0), Gate(env, stats, 0, 0.0)]]]
-    backlog = [StationStats("backlog:transit:AA", "backlog", "AA", "transit")]
+    backlog = [UploadBacklog("backlog:transit:AA", "backlog", "AA", "transit")]
     spec = parse_scenario(transit_scenario(upload_every="10min")).services.transit
     flow = _Flow(env)
     desk = TransitGates(env, gates, backlog, spec, lambda: 1.0, flow, [0] * 8)  # type: ignore[arg-type]
