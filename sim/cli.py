@@ -65,22 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a scenario key, e.g. network.national.servers=32 (repeatable)",
     )
-    run.add_argument(
-        "--max-events",
-        type=_positive_number,
-        default=guard.MAX_EVENTS,
-        metavar="N",
-        help="refuse a run expected to schedule more simulation events "
-        f"(default {guard.MAX_EVENTS:g}; 'inf' for no limit)",
-    )
-    run.add_argument(
-        "--max-memory",
-        type=_memory_size,
-        default=guard.MAX_MEMORY_BYTES,
-        metavar="SIZE",
-        help="refuse a run expected to need more memory, e.g. 16GB "
-        f"(default {guard.MAX_MEMORY_BYTES / 1e9:g}GB; 'inf' for no limit)",
-    )
+    _limit_options(run)
     run.add_argument("--quiet", action="store_true", help="no progress bar, no summary table")
     run.add_argument(
         "--theory",
@@ -124,6 +109,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     _experiment_parsers(commands)
     return parser
+
+
+def _limit_options(command: argparse.ArgumentParser) -> None:
+    """``--max-events`` and ``--max-memory``: every command that runs scenarios has them."""
+    command.add_argument(
+        "--max-events",
+        type=_positive_number,
+        default=guard.MAX_EVENTS,
+        metavar="N",
+        help="refuse a run expected to schedule more simulation events "
+        f"(default {guard.MAX_EVENTS:g}; 'inf' for no limit)",
+    )
+    command.add_argument(
+        "--max-memory",
+        type=_memory_size,
+        default=guard.MAX_MEMORY_BYTES,
+        metavar="SIZE",
+        help="refuse a run expected to need more memory, e.g. 16GB "
+        f"(default {guard.MAX_MEMORY_BYTES / 1e9:g}GB; 'inf' for no limit)",
+    )
 
 
 def _positive_number(text: str) -> float:
@@ -220,6 +225,7 @@ def _experiment_parsers(commands: Any) -> None:
             help="sweep folder (default: sweeps/<scenario-name>-…); re-run to resume",
         )
         command.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+        _limit_options(command)  # applied to each variant's run
     report = commands.add_parser(
         "report",
         help="plots of a run's results folder (PNG, --html page), or a sweep folder's table",
@@ -445,20 +451,34 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 def _fits(scenario: Scenario, args: argparse.Namespace) -> bool:
     """Whether the run fits the limits; if not, say why and how to allow it."""
-    limits = guard.Limits(max_events=args.max_events, max_memory_bytes=args.max_memory)
+    refusal = too_large(scenario, limits_of(args), str(args.scenario))
+    if refusal:
+        print(refusal, file=sys.stderr)
+    return not refusal
+
+
+def limits_of(args: argparse.Namespace) -> guard.Limits:
+    """The resource limits a command was given (``--max-events``, ``--max-memory``)."""
+    return guard.Limits(max_events=args.max_events, max_memory_bytes=args.max_memory)
+
+
+def too_large(scenario: Scenario, limits: guard.Limits, label: str) -> str:
+    """Why ``scenario`` exceeds ``limits`` and how to allow it; empty when it fits.
+
+    ``run``, ``sweep`` (each variant) and ``capacity`` all refuse with this.
+    """
     cost = guard.estimate(scenario)
     excesses = guard.check(cost, limits)
     if not excesses:
-        return True
-    lines = [f"{args.scenario}: too large to run (nothing was written)"]
+        return ""
+    lines = [f"{label}: too large to run (nothing was written)"]
     for excess in excesses:
         lines.append(f"  {excess.message}")
         lines.append(f"  to run it anyway: --max-{excess.resource} {excess.suggested_limit}")
     scale = guard.smaller_scale(cost, limits, scenario.scale)
     hint = f", e.g. --set scale={scale:g}" if scale is not None else ""
     lines.append(f"  or make it smaller: lower scale or horizon{hint}")
-    print("\n".join(lines), file=sys.stderr)
-    return False
+    return "\n".join(lines)
 
 
 def default_out_dir(name: str, now: dt.datetime | None = None) -> Path:

@@ -60,6 +60,11 @@ SAMPLE_BYTES = 64.0
 """One station at one sample time: the series arrays, then the time-series table."""
 WAITS_BYTES = FOLD_WAITS_AT * 4.0 + 120e3
 """One station group's waits at most: those held exactly, then the sketch."""
+OUTAGE_EVENTS = 4.0
+"""One random outage in events' worth of time: its two timeouts, failing and mending the
+node, its record (32 µs measured per outage, where an event takes about 10)."""
+OUTAGE_BYTES = 1400.0
+"""One random outage's record, through to the summary's list (1,350 measured)."""
 TRANSACTION_BYTES = 80.0
 """What a run holds per transaction beyond the items above (allocator growth, rows
 waiting on slower ones, the end-of-run summary), measured on the full-scale national
@@ -83,6 +88,8 @@ class Estimate:
     """Service-point stations simulated."""
     memory_bytes: float
     """Expected peak memory."""
+    outages: float = 0.0
+    """Expected random outages (``faults.random_outages``), included in the above."""
 
     @property
     def events(self) -> float:
@@ -147,13 +154,33 @@ def estimate(scenario: Scenario) -> Estimate:
     # The requesters' shared timeout wake-up fires at most once per timeout, and only
     # while some request is pending: at light load, about once per request.
     wake_ups = min(exchanges, horizon / float(scenario.network.timeout) + 1.0)
+    outages = expected_outages(scenario)
     return Estimate(
         transactions=sum(load.transactions for load in loads),
         transaction_events=sum(load.transactions * load.events_per_transaction for load in loads),
-        run_events=hours + samples + periods + wake_ups + 2.0,  # + feed start, warm-up reset
+        run_events=hours
+        + samples
+        + periods
+        + wake_ups
+        + 2.0  # + feed start, warm-up reset
+        + outages * OUTAGE_EVENTS,
         holders=holders,
         points=points,
-        memory_bytes=memory,
+        memory_bytes=memory + outages * OUTAGE_BYTES,
+        outages=outages,
+    )
+
+
+def expected_outages(scenario: Scenario) -> float:
+    """Random outages a run will draw: one per mean up-and-down cycle over the horizon.
+
+    Each is recorded and reported, so ``mtbf: 1ms`` over a day (43 million of
+    them) costs more than the transactions do.
+    """
+    horizon = float(scenario.horizon)
+    return sum(
+        horizon / (float(spec.mtbf) + float(spec.mttr)) + 1.0
+        for spec in scenario.faults.random_outages
     )
 
 
@@ -166,8 +193,8 @@ def check(cost: Estimate, limits: Limits) -> list[Excess]:
                 "events",
                 f"expected {cost.events:.3g} simulation events ({cost.transactions:.3g} "
                 f"transactions × {cost.events_per_transaction:.2f} events each, plus "
-                f"{cost.run_events:.3g} for hours, samples and clearing), more than the "
-                f"limit of {limits.max_events:.3g}",
+                f"{cost.run_events:.3g} for hours, samples and clearing{_outages(cost)}), "
+                f"more than the limit of {limits.max_events:.3g}",
                 _round_up(cost.events),
             )
         )
@@ -176,7 +203,8 @@ def check(cost: Estimate, limits: Limits) -> list[Excess]:
             Excess(
                 "memory",
                 f"expected peak memory {format_bytes(cost.memory_bytes)} ({cost.holders:.3g} "
-                f"holders, {cost.points:.3g} service points), more than the limit of "
+                f"holders, {cost.points:.3g} service points{_outages(cost)}), more than the "
+                "limit of "
                 f"{format_bytes(limits.max_memory_bytes)}",
                 _round_up(cost.memory_bytes / 1e9) + "GB",
             )
@@ -194,13 +222,19 @@ def smaller_scale(cost: Estimate, limits: Limits, scale: float) -> float | None:
     if cost.events > limits.max_events:
         factors.append((limits.max_events - cost.run_events) / cost.transaction_events)
     if cost.memory_bytes > limits.max_memory_bytes:
-        factors.append((limits.max_memory_bytes - BASE_BYTES) / (cost.memory_bytes - BASE_BYTES))
+        fixed = BASE_BYTES + cost.outages * OUTAGE_BYTES  # outages do not scale either
+        factors.append((limits.max_memory_bytes - fixed) / (cost.memory_bytes - fixed))
     factor = min(factors, default=1.0)
     if not 0.0 < factor < 1.0:
         return None
     target = scale * factor
     exponent = math.floor(math.log10(target))
     return math.floor(target / 10.0**exponent) * 10.0**exponent
+
+
+def _outages(cost: Estimate) -> str:
+    """``, 3.6e+06 random outages`` when there are any: the part of an estimate they make."""
+    return f", {cost.outages:.3g} random outages" if cost.outages > 0 else ""
 
 
 def _rounded(count: float) -> float:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from sim.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from sim.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, limits_of, too_large
 from sim.experiment.capacity import Target, search_capacity
 from sim.experiment.catalogue import SweepFolderError, read_tables
 from sim.experiment.executors import ExecutorError, make_executor
@@ -35,10 +35,21 @@ def _bad(exc: Exception) -> int:
     return EXIT_BAD_INPUT
 
 
+def _too_large(plan: Plan, args: argparse.Namespace) -> str:
+    """Why some variants exceed the resource limits (empty when all fit), as ``run`` says it."""
+    refusals = [too_large(v.scenario, limits_of(args), f"{plan.source} with {v.label}")
+                for v in plan.variants]  # fmt: skip
+    return "\n".join(r for r in refusals if r)
+
+
 def sweep(args: argparse.Namespace) -> int:
     """``sscard-sim sweep``: run the factorial, write the sweep folder, print the table."""
     try:
         plan = Plan.load(args.scenario, args.vary, args.overrides)
+        refusal = _too_large(plan, args)
+        if refusal:
+            print(refusal, file=sys.stderr)
+            return EXIT_BAD_INPUT
         precision = [Precision.parse(p) for p in args.precision]
         if args.max_replications < args.replications:
             raise PlanError("--max-replications must be ≥ --replications")
@@ -104,6 +115,10 @@ def capacity(args: argparse.Namespace) -> int:
     """``sscard-sim capacity``: bisect a node's servers against a target; print the curve."""
     try:
         plan = Plan.load(args.scenario, (), args.overrides)
+        refusal = _too_large(plan, args)  # server counts change no estimate
+        if refusal:
+            print(refusal, file=sys.stderr)
+            return EXIT_BAD_INPUT
         target = Target.parse(args.target, args.node)
         if not 1 <= args.min_servers <= args.max_servers:
             raise PlanError("need 1 ≤ --min-servers ≤ --max-servers")

@@ -1,0 +1,63 @@
+"""Hostile input to every command: the same loader limits and resource guard everywhere.
+
+``run`` reads a scenario through the bounded reader and sizes it with the guard;
+``sweep`` and ``capacity`` must do the same for every variant, and a scenario's
+``name`` must never choose a folder outside ``results/`` or ``sweeps/``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+from tests.conftest import SCENARIOS
+
+SMOKE = str(SCENARIOS / "smoke.yaml")
+FRANTIC = "faults={random_outages: [{node: national, mtbf: 1ms, mttr: 1ms}]}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["sweep", "/dev/zero", "--vary", "network.national.servers=1,2"],
+     ["capacity", "/dev/zero", "--target", "utilisation<=0.7"]],
+    ids=["sweep", "capacity"],
+)  # fmt: skip
+def test_sweep_and_capacity_read_no_further_than_run(
+    argv: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """/dev/zero as the scenario is refused at once, as ``run`` refuses it (exit 2)."""
+    started = time.perf_counter()
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 2
+    assert "file larger than 4194304 bytes: not a scenario file" in capsys.readouterr().err
+    assert time.perf_counter() - started < 5
+    assert not (tmp_path / "out").exists()
+
+
+def test_sweep_refuses_a_variant_too_large_to_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A rate of 1e30 in one variant: the guard refuses the sweep, naming that variant."""
+    code = main(["sweep", SMOKE, "--vary", "services.pharmacy.rate.per_holder_per_year=1,1e30",
+                 "--out", str(tmp_path / "out"), "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "with services.pharmacy.rate.per_holder_per_year=1e30: too large to run" in err
+    assert "per_holder_per_year=1:" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_capacity_refuses_a_fault_schedule_too_large_to_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An outage every 2 ms over the baseline's day is refused by ``capacity`` as by ``run``."""
+    scenario = str(SCENARIOS / "baseline_weekday.yaml")
+    code = main(["capacity", scenario, "--target", "utilisation<=0.7", "--set", FRANTIC,
+                 "--out", str(tmp_path / "out"), "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "random outages" in err and "--max-memory" in err
+    done = main(["run", scenario, "--set", FRANTIC, "--out", str(tmp_path / "run")])
+    assert done == 2 and "random outages" in capsys.readouterr().err
