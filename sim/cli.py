@@ -482,9 +482,14 @@ def too_large(scenario: Scenario, limits: guard.Limits, label: str) -> str:
 
 
 def default_out_dir(name: str, now: dt.datetime | None = None) -> Path:
-    """``results/<name>-<UTC timestamp>``, made unique if that folder exists."""
+    """``results/<name>-<UTC timestamp>``, made unique if that folder exists.
+
+    The name is made a safe slug (:func:`sim.folders.slug`): never a path of its own.
+    """
+    from sim.folders import slug
+
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
-    base = Path("results") / f"{name}-{stamp}"
+    base = Path("results") / f"{slug(name)}-{stamp}"
     candidate, n = base, 1
     while candidate.exists():
         n += 1

@@ -22,6 +22,7 @@ from sim.experiment.plan import Plan, PlanError
 from sim.experiment.progress import SweepProgress
 from sim.experiment.report import DEFAULT_FIGURES, print_comparison, print_curve
 from sim.experiment.sweep import Precision, run_sweep
+from sim.folders import slug
 from sim.scenario import ScenarioError
 
 __all__ = ["COMMANDS"]
@@ -56,7 +57,7 @@ def sweep(args: argparse.Namespace) -> int:
         out = (
             args.out
             if args.out is not None
-            else Path("sweeps") / f"{plan.base.name}-{plan.token()}"
+            else Path("sweeps") / f"{slug(plan.base.name)}-{plan.token()}"
         )
         executor = make_executor(args.executor, args.workers, args.scheduler)
     except BAD_INPUT as exc:
@@ -122,7 +123,7 @@ def capacity(args: argparse.Namespace) -> int:
         target = Target.parse(args.target, args.node)
         if not 1 <= args.min_servers <= args.max_servers:
             raise PlanError("need 1 ≤ --min-servers ≤ --max-servers")
-        name = f"{plan.base.name}-capacity-{args.node}-{plan.token()}"
+        name = f"{slug(plan.base.name)}-capacity-{args.node}-{plan.token()}"
         out = args.out if args.out is not None else Path("sweeps") / name
         executor = make_executor(args.executor, args.workers, args.scheduler)
     except BAD_INPUT as exc:

@@ -61,3 +61,34 @@ def test_capacity_refuses_a_fault_schedule_too_large_to_run(
     assert "random outages" in err and "--max-memory" in err
     done = main(["run", scenario, "--set", FRANTIC, "--out", str(tmp_path / "run")])
     assert done == 2 and "random outages" in capsys.readouterr().err
+
+
+def test_slug_keeps_a_name_one_safe_path_component() -> None:
+    """Separators, dots and control characters go; long names are cut; nothing left: scenario."""
+    from sim.folders import SLUG_MAX, slug
+
+    assert slug("baseline-weekday") == "baseline-weekday"
+    assert slug("../../x") == "x"
+    assert slug("/etc/passwd") == "etc-passwd"
+    assert slug("a b\x00c\nd") == "a-b-c-d"
+    assert slug("..") == slug("") == slug("///") == "scenario"
+    assert slug("成都 图书馆") == "成都-图书馆"
+    assert len(slug("x" * 300)) == SLUG_MAX
+
+
+@pytest.mark.parametrize("name", ["ABSOLUTE", "../../escaped", "n" * 300], ids=["absolute",
+                                  "dot-dot", "300-chars"])  # fmt: skip
+def test_scenario_name_never_places_folders_outside_results_or_sweeps(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --out, ``run`` and ``sweep`` write below results/ and sweeps/ whatever the name."""
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    name = str(tmp_path / "abs") if name == "ABSOLUTE" else name
+    sets = ["--set", f"name={name!r}", "--set", "horizon=10min", "--set", "warmup=0s"]
+    assert main(["run", SMOKE, *sets, "--quiet"]) == 0
+    assert main(["sweep", SMOKE, *sets, "--replications", "1", "--workers", "1", "--quiet"]) == 0
+    made = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_dir())
+    top = {p.parts[:3] for p in made}
+    assert top == {("a",), ("a", "b"), ("a", "b", "results"), ("a", "b", "sweeps")}, made
