@@ -92,3 +92,26 @@ def test_scenario_name_never_places_folders_outside_results_or_sweeps(
     made = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_dir())
     top = {p.parts[:3] for p in made}
     assert top == {("a",), ("a", "b"), ("a", "b", "results"), ("a", "b", "sweeps")}, made
+
+
+@pytest.mark.parametrize("command", ["run", "validate", "sweep"])
+def test_a_named_pipe_as_the_scenario_is_refused_not_waited_on(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A FIFO would block the open until a writer came: it is refused at once (exit 2)."""
+    import os
+    import threading
+
+    fifo = tmp_path / "scenario.yaml"
+    os.mkfifo(fifo)
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(main([command, str(fifo)])), daemon=True)
+    thread.start()
+    thread.join(10)
+    if thread.is_alive():  # unblock the open so the thread can end
+        with open(fifo, "w"):
+            pass
+        thread.join(10)
+        pytest.fail(f"{command} waited on a named pipe")
+    assert codes == [2]
+    assert "a named pipe, not a scenario file" in capsys.readouterr().err
