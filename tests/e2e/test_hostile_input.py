@@ -115,3 +115,18 @@ def test_a_named_pipe_as_the_scenario_is_refused_not_waited_on(
         pytest.fail(f"{command} waited on a named pipe")
     assert codes == [2]
     assert "a named pipe, not a scenario file" in capsys.readouterr().err
+
+
+def test_report_on_a_one_second_run_skips_the_empty_plots(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 1 s horizon ends no transaction: report draws the rest and says what it skipped."""
+    out = tmp_path / "out"
+    scenario = str(SCENARIOS / "baseline_weekday.yaml")
+    assert main(["run", scenario, "--set", "horizon=1s", "--set", "scale=1e-4",
+                 "--out", str(out), "--quiet"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["report", str(out), "--html"]) == 0
+    printed = capsys.readouterr().out
+    assert "skipped throughput_per_hour: no transaction ended in the run" in printed
+    assert (out / "report" / "report.html").exists()
