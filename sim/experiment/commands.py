@@ -16,7 +16,7 @@ from pathlib import Path
 from sim.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, limits_of, too_large
 from sim.experiment.capacity import Target, search_capacity
 from sim.experiment.catalogue import SweepFolderError, read_tables
-from sim.experiment.executors import ExecutorError, make_executor
+from sim.experiment.executors import ExecutorError, NoWorkersError, make_executor
 from sim.experiment.figures import figure_names
 from sim.experiment.plan import Plan, PlanError
 from sim.experiment.progress import SweepProgress
@@ -66,6 +66,9 @@ def sweep(args: argparse.Namespace) -> int:
     try:
         result = run_sweep(plan, out, args.replications, executor, precision,
                            args.max_replications, progress=bar)  # fmt: skip
+    except NoWorkersError as exc:
+        print(f"error: {exc}\nfolder: {out}", file=sys.stderr)
+        return EXIT_FAILED
     except BAD_INPUT as exc:
         return _bad(exc)
     finally:
@@ -135,6 +138,9 @@ def capacity(args: argparse.Namespace) -> int:
     try:
         result = search_capacity(plan, args.node, target, out, args.replications, executor,
                                  args.min_servers, args.max_servers, progress=bar)  # fmt: skip
+    except NoWorkersError as exc:
+        print(f"error: {exc}\nfolder: {out}", file=sys.stderr)
+        return EXIT_FAILED
     except BAD_INPUT as exc:
         return _bad(exc)
     finally:

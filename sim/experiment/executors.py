@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -26,6 +27,7 @@ __all__ = [
     "ExecutorError",
     "InProcessExecutor",
     "LocalExecutor",
+    "NoWorkersError",
     "make_executor",
 ]
 
@@ -37,8 +39,20 @@ WAIT_FOR_WORKERS_S = 60
 """How long a sweep waits for a first worker to join the scheduler it was pointed at."""
 
 
+NO_WORKERS_S = 60.0
+"""How long a Dask sweep waits with tasks queued and no worker before it gives up."""
+POLL_S = 0.05
+"""How often a Dask sweep looks for completed tasks."""
+WORKER_CHECK_S = 0.5
+"""How often it asks the scheduler for its workers while no task completes."""
+
+
 class ExecutorError(RuntimeError):
     """An executor could not be started (Dask missing, scheduler unreachable)."""
+
+
+class NoWorkersError(ExecutorError):
+    """Every Dask worker is gone and none came back: the queued tasks would wait forever."""
 
 
 class Executor(Protocol):
@@ -167,6 +181,7 @@ class DaskExecutor:
         workers: int | None = None,
         processes: bool = True,
         connect_timeout_s: float = 10.0,
+        no_workers_s: float = NO_WORKERS_S,
     ) -> None:
         try:
             import distributed as _distributed
@@ -177,6 +192,10 @@ class DaskExecutor:
         distributed: Any = _distributed  # its API is untyped
         self._distributed = distributed
         self._cluster: Any = None
+        self.no_workers_s = no_workers_s
+        self.where = (
+            f"the Dask scheduler at {scheduler}" if scheduler else "the local Dask cluster"
+        )
         try:
             if scheduler is not None:
                 self._client: Any = distributed.Client(
@@ -185,8 +204,10 @@ class DaskExecutor:
             else:
                 n = workers if workers is not None else (os.cpu_count() or 1)
                 self._cluster = distributed.LocalCluster(
-                    n_workers=n, threads_per_worker=1, processes=processes, dashboard_address=None
-                )
+                    n_workers=n, threads_per_worker=1, processes=processes, dashboard_address=None,
+                    # dashboard_address=None alone still serves the dashboard on port 8787.
+                    scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+                )  # fmt: skip
                 self._client = distributed.Client(self._cluster, set_as_default=False)
         except (OSError, TimeoutError, ValueError, RuntimeError) as exc:
             where = f"the Dask scheduler at {scheduler}" if scheduler else "a Dask LocalCluster"
@@ -202,7 +223,14 @@ class DaskExecutor:
         self.workers = len(self._client.scheduler_info().get("workers", {}))
 
     def run(self, runner: Runner, specs: Sequence[TaskSpec]) -> Iterator[TaskOutcome]:
-        """Submit every spec as a future; yield outcomes as they complete."""
+        """Submit every spec as a future; yield outcomes as they complete.
+
+        Each result is released as soon as it is handed over, so a worker lost
+        later has nothing finished to recompute.
+
+        Raises:
+            NoWorkersError: no worker for :attr:`no_workers_s` with tasks queued.
+        """
         token = uuid.uuid4().hex[:12]
         futures = {
             self._client.submit(
@@ -215,15 +243,27 @@ class DaskExecutor:
         }
         try:
             done = self._distributed.as_completed(list(futures), loop=self._client.loop)
-            for future in done:
-                spec = futures[future]
-                try:
-                    outcome = future.result()
-                except Exception as exc:  # KilledWorker, lost connection, …
-                    outcome = _failed(spec, exc)
-                yield outcome
+            watch = _WorkerWatch(self)
+            while not done.is_empty():
+                if not done.has_ready():
+                    watch.check(len(futures))
+                    time.sleep(POLL_S)
+                    continue
+                for future in done.next_batch(block=False):
+                    spec = futures.pop(future)
+                    try:
+                        outcome = future.result()
+                    except Exception as exc:  # KilledWorker, lost connection, …
+                        outcome = _failed(spec, exc)
+                    future.release()
+                    yield outcome
+                watch.reset()
         finally:
             self._client.cancel(list(futures))
+
+    def workers_now(self) -> int:
+        """Workers the scheduler knows at this moment."""
+        return len(self._client.scheduler_info().get("workers", {}))
 
     def close(self) -> None:
         """Disconnect; stop the local cluster if this executor started one."""
@@ -234,6 +274,37 @@ class DaskExecutor:
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+
+
+class _WorkerWatch:
+    """Notices a Dask cluster left with tasks queued and no worker to run them."""
+
+    def __init__(self, executor: DaskExecutor) -> None:
+        self.executor = executor
+        self.checked = time.monotonic()
+        self.alone_since: float | None = None
+
+    def reset(self) -> None:
+        """A task completed: some worker is there."""
+        self.alone_since = None
+
+    def check(self, queued: int) -> None:
+        """Raise :class:`NoWorkersError` once no worker has been seen for long enough."""
+        now = time.monotonic()
+        if now - self.checked < WORKER_CHECK_S:
+            return
+        self.checked = now
+        if self.executor.workers_now():
+            self.alone_since = None
+            return
+        self.alone_since = now if self.alone_since is None else self.alone_since
+        waited = self.executor.no_workers_s
+        if now - self.alone_since >= waited:
+            raise NoWorkersError(
+                f"no Dask worker left at {self.executor.where} for {waited:g}s with "
+                f"{queued} task(s) queued; finished tasks are kept: start workers and run "
+                "the same command again to resume"
+            )
 
 
 def make_executor(
