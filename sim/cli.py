@@ -274,7 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("sweep", "capacity"):
             from sim.experiment import commands  # deferred: run and validate need none of it
 
-            return commands.COMMANDS[args.command](args)
+            with _terminate_as_interrupt():  # SIGTERM too stops the workers, writes the tables
+                return commands.COMMANDS[args.command](args)
         if args.command == "validate-model":
             return _validate_model(args)
         return _run(args)

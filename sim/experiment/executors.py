@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -41,6 +43,8 @@ WAIT_FOR_WORKERS_S = 60
 
 NO_WORKERS_S = 60.0
 """How long a Dask sweep waits with tasks queued and no worker before it gives up."""
+PARENT_CHECK_S = 1.0
+"""How often a pool worker checks that the sweep that started it is still running."""
 POLL_S = 0.05
 """How often a Dask sweep looks for completed tasks."""
 WORKER_CHECK_S = 0.5
@@ -115,7 +119,12 @@ class LocalExecutor:
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=_context(),
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
+            )
         return self._pool
 
     def run(self, runner: Runner, specs: Sequence[TaskSpec]) -> Iterator[TaskOutcome]:
@@ -149,12 +158,42 @@ class LocalExecutor:
 
     def _discard_pool(self) -> None:
         if self._pool is not None:
+            # Shutting down alone lets running tasks go on to their end (minutes, after a
+            # Ctrl-C); their results would be thrown away, so stop the workers now.
+            processes = list(getattr(self._pool, "_processes", {}).values())
             self._pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()
+            for process in processes:
+                process.join(timeout=5)
             self._pool = None
 
     def close(self) -> None:
-        """Stop the worker processes (pending tasks are cancelled)."""
+        """Stop the worker processes (running and pending tasks are cancelled)."""
         self._discard_pool()
+
+
+def _start_worker(parent_pid: int) -> None:
+    """In each pool worker: leave Ctrl-C to the sweep, and exit when the sweep is gone.
+
+    Ctrl-C reaches the whole process group; the sweep stops its workers itself.
+    A sweep killed outright (``kill -9``) cannot, so each worker watches for it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True).start()
+
+
+def _exit_with(parent_pid: int) -> None:
+    """End this worker process once ``parent_pid`` has ended."""
+    while True:
+        time.sleep(PARENT_CHECK_S)
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # the pid was reused by another user's process
+            os._exit(1)
 
 
 def _context() -> multiprocessing.context.BaseContext:
