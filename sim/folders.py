@@ -10,12 +10,17 @@ killed process left behind.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import unicodedata
+from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["SLUG_MAX", "fsync_tree", "slug"]
+__all__ = ["CHECKSUMS", "SLUG_MAX", "fsync_tree", "slug", "verify_checksums", "write_checksums"]
+
+CHECKSUMS = "checksums.sha256"
+"""A folder's file digests, in ``sha256sum`` format (``sha256sum -c`` checks them)."""
 
 SLUG_MAX = 64
 """Most characters of a name in a folder name (a path component may hold 255 bytes)."""
@@ -34,9 +39,36 @@ def slug(name: str) -> str:
     return text[:SLUG_MAX].rstrip(".-_") or "scenario"
 
 
-def fsync_tree(folder: Path) -> None:
-    """Flush every file in ``folder`` and the folder itself to disk (before a rename)."""
-    for path in sorted(folder.iterdir()):
+def write_checksums(folder: Path, files: Mapping[str, bytes]) -> None:
+    """Write :data:`CHECKSUMS` into ``folder`` for ``files`` (name → contents)."""
+    lines = [
+        f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(files.items())
+    ]
+    (folder / CHECKSUMS).write_text("".join(lines), encoding="utf-8")
+
+
+def verify_checksums(folder: Path) -> str:
+    """What is wrong with ``folder``'s files against its :data:`CHECKSUMS`; empty if nothing."""
+    try:
+        lines = (folder / CHECKSUMS).read_text("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"cannot read {CHECKSUMS}: {exc}"
+    for line in lines:
+        digest, sep, name = line.partition("  ")
+        if not sep or "/" in name or name in ("", ".", ".."):
+            return f"malformed line in {CHECKSUMS}: {line!r}"
+        try:
+            data = (folder / name).read_bytes()
+        except OSError as exc:
+            return f"{name}: {exc.strerror or exc}"
+        if hashlib.sha256(data).hexdigest() != digest:
+            return f"{name} does not match its checksum (truncated or corrupted)"
+    return "" if lines else f"{CHECKSUMS} is empty"
+
+
+def fsync_tree(folder: Path, files: bool = True) -> None:
+    """Flush every file in ``folder`` (unless not ``files``) and the folder itself to disk."""
+    for path in sorted(folder.iterdir()) if files else ():
         if path.is_file():
             _fsync(path, os.O_RDONLY)
     _fsync(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.domain import Outcome, Reason, labels
+from sim.folders import fsync_tree
 from sim.metrics import Quantiles, finite, proportion
 
 __all__ = ["Result", "staging", "summarise", "write_json", "write_table"]
@@ -106,7 +107,9 @@ def staging(out_dir: Path) -> Iterator[Path]:
     try:
         work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
         yield work
+        fsync_tree(work)  # durable before the rename makes it visible
         work.rename(out_dir)
+        fsync_tree(out_dir.parent, files=False)
     except BaseException:
         if work is not None:
             with _signals_held():  # a second Ctrl-C must not cut the clean-up short

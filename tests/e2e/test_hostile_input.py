@@ -130,3 +130,61 @@ def test_report_on_a_one_second_run_skips_the_empty_plots(
     printed = capsys.readouterr().out
     assert "skipped throughput_per_hour: no transaction ended in the run" in printed
     assert (out / "report" / "report.html").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncate summary", "flip a bit", "delete transactions"])
+def test_resume_redoes_a_broken_task_and_keeps_the_rest(
+    damage: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A finished task's files checked against its checksums: a broken one is run again."""
+    out = tmp_path / "sweep"
+    argv = ["sweep", SMOKE, "--set", "horizon=10min", "--set", "warmup=0s", "--replications",
+            "2", "--workers", "1", "--quiet", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    before = tmp_path / "before.parquet"
+    before.write_bytes((out / "sweep.parquet").read_bytes())
+    task = out / "tasks" / "v000" / "rep-001"
+    assert (task / "checksums.sha256").is_file()
+    if damage == "truncate summary":
+        (task / "summary.json").write_bytes((task / "summary.json").read_bytes()[:100])
+    elif damage == "flip a bit":
+        data = bytearray((task / "transactions.parquet").read_bytes())
+        data[len(data) // 2] ^= 0x10
+        (task / "transactions.parquet").write_bytes(bytes(data))
+    else:
+        (task / "transactions.parquet").unlink()
+    capsys.readouterr()
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "1 run, 1 done earlier, 0 failed" in printed
+    import pyarrow.parquet as pq
+
+    assert (
+        pq.read_table(out / "sweep.parquet")
+        .drop_columns(["wall_time_s"])
+        .equals(pq.read_table(before).drop_columns(["wall_time_s"]))
+    )
+
+
+def test_a_results_folder_is_fsynced_before_its_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every file of a run, and its folder, reach the disk before the rename shows them."""
+    import os
+
+    from sim import folders
+
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(folders.os, "fsync", fsync)
+    out = tmp_path / "out"
+    assert main(["run", SMOKE, "--set", "horizon=10min", "--set", "warmup=0s",
+                 "--out", str(out), "--quiet"]) == 0  # fmt: skip
+    names = {Path(p).name for p in synced if ".out.partial-" in p}
+    assert {p.name for p in out.iterdir()} <= names  # each file, under the staging name
+    assert any(Path(p).name.startswith(".out.partial-") for p in synced)  # the folder itself

@@ -64,7 +64,8 @@ def test_sweep_writes_task_folders_and_both_tables(plan: Plan, tmp_path: Path) -
     assert (result.ran, result.skipped, result.failed) == (6, 0, 0)
     task = tmp_path / "sw" / "tasks" / "v001" / "rep-002"
     assert {p.name for p in task.iterdir()} == {TRANSACTIONS, STATIONS, TIMESERIES, LEDGER,
-                                                CLEARING, SUMMARY, MANIFEST}  # fmt: skip
+                                                CLEARING, SUMMARY, MANIFEST,
+                                                "checksums.sha256"}  # fmt: skip
     tasks = pq.read_table(tmp_path / "sw" / "sweep.parquet")
     assert tasks.column("variant").to_pylist() == ["v000"] * 3 + ["v001"] * 3
     assert tasks.column(SERVERS).to_pylist() == [1, 1, 1, 4, 4, 4]
