@@ -264,28 +264,47 @@ VALIDATION_DIR = Path("scenarios") / "validation"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``sscard-sim`` and ``python -m sim``; returns the exit code."""
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "validate":
-            return _validate(args.scenarios, args.overrides)
-        if args.command == "report":
-            return _report(args)
-        if args.command in ("sweep", "capacity"):
-            from sim.experiment import commands  # deferred: run and validate need none of it
+    """Entry point of ``sscard-sim`` and ``python -m sim``; returns the exit code.
 
-            with _terminate_as_interrupt():  # SIGTERM too stops the workers, writes the tables
-                return commands.COMMANDS[args.command](args)
-        if args.command == "validate-model":
-            return _validate_model(args)
-        return _run(args)
-    except KeyboardInterrupt:
-        if args.command in ("sweep", "capacity"):
-            print("interrupted: finished tasks are kept; run the same command again to resume",
-                  file=sys.stderr)  # fmt: skip
-        else:
-            print("interrupted: no results folder was written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    SIGTERM is treated as Ctrl-C throughout. Once interrupted, the program
+    (``argv`` None) ignores further signals: a burst of them, or a second
+    SIGTERM, must not cut the clean-up short or end it with another code.
+    """
+    args = _parser().parse_args(argv)
+    program = argv is None
+    with _terminate_as_interrupt(keep_ignoring=program):
+        try:
+            return _dispatch(args)
+        except KeyboardInterrupt:
+            if program:
+                _ignore_interrupts()
+            if args.command in ("sweep", "capacity"):
+                print("interrupted: finished tasks are kept; run the same command again to "
+                      "resume", file=sys.stderr)  # fmt: skip
+            else:
+                print("interrupted: no results folder was written", file=sys.stderr)
+            return EXIT_INTERRUPTED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "validate":
+        return _validate(args.scenarios, args.overrides)
+    if args.command == "report":
+        return _report(args)
+    if args.command in ("sweep", "capacity"):
+        from sim.experiment import commands  # deferred: run and validate need none of it
+
+        return commands.COMMANDS[args.command](args)
+    if args.command == "validate-model":
+        return _validate_model(args)
+    return _run(args)
+
+
+def _ignore_interrupts() -> None:
+    """Ignore SIGINT and SIGTERM from now on (the program is ending)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _validate(paths: Sequence[Path], overrides: Sequence[str]) -> int:
@@ -429,12 +448,12 @@ def _report_run(folder: Path, out: Path, html: bool) -> int:
 
 
 @contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
+def _terminate_as_interrupt(keep_ignoring: bool = False) -> Iterator[None]:
     """Treat SIGTERM (``kill``, a job scheduler) like Ctrl-C while a run writes its results.
 
     Python's default for SIGTERM ends the process at once, leaving the hidden
     staging folder behind; raising KeyboardInterrupt instead runs the same
-    clean-up as Ctrl-C.
+    clean-up as Ctrl-C. With ``keep_ignoring``, signals ignored meanwhile stay ignored.
     """
 
     def interrupt(_signum: int, _frame: object) -> None:
@@ -447,7 +466,8 @@ def _terminate_as_interrupt() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if not (keep_ignoring and signal.getsignal(signal.SIGTERM) is signal.SIG_IGN):
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _fits(scenario: Scenario, args: argparse.Namespace) -> bool:

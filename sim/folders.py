@@ -13,11 +13,20 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["CHECKSUMS", "SLUG_MAX", "fsync_tree", "slug", "verify_checksums", "write_checksums"]
+__all__ = [
+    "CHECKSUMS",
+    "SLUG_MAX",
+    "fsync_tree",
+    "remove_stale",
+    "slug",
+    "verify_checksums",
+    "write_checksums",
+]
 
 CHECKSUMS = "checksums.sha256"
 """A folder's file digests, in ``sha256sum`` format (``sha256sum -c`` checks them)."""
@@ -80,3 +89,36 @@ def _fsync(path: Path, flags: int) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def remove_stale(parent: Path, marker: str) -> list[Path]:
+    """Remove folders in ``parent`` named ``…{marker}<pid>-…`` whose process has ended.
+
+    Staging folders and task scratch folders carry the pid of the process that
+    made them, so a process killed outright (``kill -9``, out of memory) leaves
+    something the next one into the same place can recognise and remove. Those
+    of live processes are left alone.
+    """
+    removed = []
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return removed
+    for path in entries:
+        _, sep, tail = path.name.partition(marker)
+        pid = tail.split("-", 1)[0]
+        if not sep or not pid.isdigit() or _alive(int(pid)) or not path.is_dir():
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
