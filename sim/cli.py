@@ -5,7 +5,8 @@ comparison table of :mod:`sim.experiment`, a run's results folder
 (``summary.json``) gets the plots of :mod:`sim.report` and, with ``--html``, one
 self-contained page.
 
-Exit codes: 0 success; 1 the run failed (for ``sweep``: some tasks failed, and
+Exit codes: 0 success; 1 the run failed (its folder could not be written: a
+full disk, a read-only folder, a concurrent run of the same ``--out``; for ``sweep``: some tasks failed, and
 the sweep folder records them; for ``validate-model``: a comparison with theory
 failed); 2 bad input (a scenario that does not validate, a run larger than the
 resource limits, a wrong option, an existing results folder, a folder holding
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import errno
 import math
 import os
 import signal
@@ -377,6 +379,10 @@ def _run(args: argparse.Namespace) -> int:
     except MoneyError as exc:
         print(f"run failed: {exc}\nno results folder was written", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as exc:  # full disk, read-only folder, a file in the way, a concurrent run
+        print(f"error: cannot write the results folder {out}: {_os_reason(exc, out)}\n"
+              "no results folder was written", file=sys.stderr)  # fmt: skip
+        return EXIT_FAILED
     except KeyboardInterrupt:
         if not out.exists():
             raise  # the staging folder is gone; main says no folder was written
@@ -389,6 +395,17 @@ def _run(args: argparse.Namespace) -> int:
     if args.theory:
         print_node_theory(result.summary)
     return EXIT_OK
+
+
+def _os_reason(exc: OSError, out: Path) -> str:
+    """What went wrong writing ``out``, in words (the loser of two concurrent runs too)."""
+    exists = isinstance(exc, FileExistsError) or exc.errno in (errno.ENOTEMPTY, errno.EEXIST)
+    if exists and out.is_dir():
+        return "another run wrote it first"
+    if exists and exc.filename and Path(exc.filename).is_file():
+        return f"{exc.filename} is a file, not a folder"
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
 
 
 def _report(args: argparse.Namespace) -> int:

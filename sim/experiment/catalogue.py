@@ -222,8 +222,11 @@ def read_tables(root: str | Path) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
     missing = [n for n in (PLAN_FILE, SWEEP_TABLE, SUMMARY_TABLE) if not (root / n).is_file()]
     if missing:
         raise SweepFolderError(f"{root} is not a sweep folder (missing {', '.join(missing)})")
-    plan = json.loads((root / PLAN_FILE).read_text("utf-8"))
-    return pq.read_table(root / SWEEP_TABLE), pq.read_table(root / SUMMARY_TABLE), plan
+    try:
+        plan = json.loads((root / PLAN_FILE).read_text("utf-8"))
+        return pq.read_table(root / SWEEP_TABLE), pq.read_table(root / SUMMARY_TABLE), plan
+    except (OSError, ValueError, pa.ArrowException) as exc:  # corrupted, not missing
+        raise SweepFolderError(f"{root}: a table or plan.json cannot be read: {exc}") from None
 
 
 def _json_reads(path: Path) -> bool:

@@ -188,3 +188,74 @@ def test_a_results_folder_is_fsynced_before_its_rename(
     names = {Path(p).name for p in synced if ".out.partial-" in p}
     assert {p.name for p in out.iterdir()} <= names  # each file, under the staging name
     assert any(Path(p).name.startswith(".out.partial-") for p in synced)  # the folder itself
+
+
+SHORT = ["--set", "horizon=10min", "--set", "warmup=0s", "--quiet"]
+
+
+def _no_staging_left(folder: Path) -> bool:
+    return not list(folder.rglob(".*.partial-*"))
+
+
+def test_a_file_in_the_way_of_the_results_folder_is_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--out FILE/x``: the message names the file; exit 1, no traceback."""
+    (tmp_path / "afile").write_text("")
+    assert main(["run", SMOKE, *SHORT, "--out", str(tmp_path / "afile" / "x")]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'afile'} is a file, not a folder" in err
+    assert "no results folder was written" in err
+
+
+@pytest.mark.parametrize("trouble", ["full disk", "read-only", "concurrent winner"])
+def test_a_failed_write_is_a_message_and_leaves_nothing(
+    trouble: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Writing the folder fails: a message naming the folder and why, exit 1, no staging left."""
+    import errno
+
+    from sim import results
+
+    out = tmp_path / "out"
+
+    def trouble_at_the_end(work: Path, files: bool = True) -> None:
+        if trouble == "full disk":
+            raise OSError(errno.ENOSPC, "No space left on device", str(work / "summary.json"))
+        if trouble == "read-only":
+            raise OSError(errno.EROFS, "Read-only file system", str(work))
+        if files:  # another run of the same --out renames its folder first
+            out.mkdir()
+            (out / "summary.json").write_text("{}")
+
+    monkeypatch.setattr(results, "fsync_tree", trouble_at_the_end)
+    assert main(["run", SMOKE, *SHORT, "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    expected = {"full disk": "No space left on device", "read-only": "Read-only file system",
+                "concurrent winner": "another run wrote it first"}[trouble]  # fmt: skip
+    assert f"error: cannot write the results folder {out}: {expected}" in err
+    assert _no_staging_left(tmp_path)
+    assert out.exists() == (trouble == "concurrent winner")
+
+
+def test_report_on_a_corrupted_parquet_is_a_read_error_not_a_write_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bit-flipped stations.parquet or a summary.json of the wrong shape: exit 2, named."""
+    out = tmp_path / "out"
+    assert main(["run", SMOKE, *SHORT, "--out", str(out)]) == 0
+    data = bytearray((out / "stations.parquet").read_bytes())
+    for i in range(len(data) - 40, len(data) - 10):
+        data[i] ^= 0xFF
+    (out / "stations.parquet").write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "stations.parquet is not a readable Parquet table" in err
+    assert "cannot write" not in err
+    (out / "summary.json").write_text("[1, 2]")
+    assert main(["report", str(out)]) == 2
+    assert "summary.json holds list, not a JSON object" in capsys.readouterr().err
