@@ -6,15 +6,15 @@ comparison table of :mod:`sim.experiment`, a run's results folder
 self-contained page.
 
 Exit codes: 0 success; 1 the run failed (its folder could not be written: a
-full disk, a read-only folder, a concurrent run of the same ``--out``; for ``sweep``: some tasks failed, and
-the sweep folder records them; for ``validate-model``: a comparison with theory
-failed); 2 bad input (a scenario that does not validate, a run larger than the
-resource limits, a wrong option, an existing results folder, a folder holding
-another sweep); 130 interrupted. Bad scenarios are reported as a list of
-problems by key path, never a traceback. ``run`` sizes a run with
-:mod:`sim.guard` before anything is built, and refuses one expected to exceed
-``--max-events`` or ``--max-memory`` with the estimate and the option that
-would allow it.
+full disk, a read-only folder, a concurrent run of the same ``--out``; for
+``sweep``: some tasks failed, and the sweep folder records them; for
+``validate-model``: a comparison with theory failed); 2 bad input (a scenario
+that does not validate, a run larger than the resource limits, a wrong option,
+an existing results folder, a folder holding another sweep); 130 interrupted.
+Bad scenarios are reported as a list of problems by key path, never a
+traceback. ``run`` sizes a run with :mod:`sim.guard` before anything is built,
+and refuses one expected to exceed ``--max-events`` or ``--max-memory`` with
+the estimate and the option that would allow it.
 """
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ def remove_stale(parent: Path, marker: str) -> list[Path]:
     something the next one into the same place can recognise and remove. Those
     of live processes are left alone.
     """
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(parent.iterdir())
     except OSError:
