@@ -117,16 +117,27 @@ class Catalogue:
         All or nothing; a broken folder left by an earlier session is replaced.
         """
         folder = self.task_dir(outcome.key)
+        if self._intact(folder):  # another sweep into this folder wrote the same task
+            self._verified[outcome.key] = True
+            return
         if folder.is_dir() and not folder.is_symlink():  # a task folder that failed its check
             broken = folder.with_name(f".{folder.name}.broken-{os.getpid()}")
             folder.rename(broken)
             shutil.rmtree(broken, ignore_errors=True)
-        with staging(folder) as work:
-            for name, data in outcome.files.items():
-                (work / name).write_bytes(data)
-            write_checksums(work, outcome.files)
+        try:
+            with staging(folder) as work:
+                for name, data in outcome.files.items():
+                    (work / name).write_bytes(data)
+                write_checksums(work, outcome.files)
+        except OSError:
+            if not self._intact(folder):  # not beaten to it by a concurrent sweep: a failure
+                raise
         self._verified[outcome.key] = True
         self._rows.pop(outcome.key, None)
+
+    @staticmethod
+    def _intact(folder: Path) -> bool:
+        return (folder / CHECKSUMS).is_file() and not verify_checksums(folder)
 
     def tasks_table(
         self, replications: int, outcomes: Mapping[TaskKey, TaskOutcome] = {}
