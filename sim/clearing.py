@@ -177,6 +177,9 @@ class ClearingHouse:
             return
         weights = self.holders.copy()
         weights[site] = 0.0
+        if not weights.sum() > 0:  # no other province has a simulated holder: all alike
+            weights = np.ones_like(weights)
+            weights[site] = 0.0 if weights.size > 1 else 1.0
         parts = apportion(weights, float(amount))
         for home, part in enumerate(parts.tolist()):
             self.ledger.post(time_s, kind, _fund(home), _advance(site), part)

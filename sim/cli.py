@@ -5,15 +5,16 @@ comparison table of :mod:`sim.experiment`, a run's results folder
 (``summary.json``) gets the plots of :mod:`sim.report` and, with ``--html``, one
 self-contained page.
 
-Exit codes: 0 success; 1 the run failed (for ``sweep``: some tasks failed, and
-the sweep folder records them; for ``validate-model``: a comparison with theory
-failed); 2 bad input (a scenario that does not validate, a run larger than the
-resource limits, a wrong option, an existing results folder, a folder holding
-another sweep); 130 interrupted. Bad scenarios are reported as a list of
-problems by key path, never a traceback. ``run`` sizes a run with
-:mod:`sim.guard` before anything is built, and refuses one expected to exceed
-``--max-events`` or ``--max-memory`` with the estimate and the option that
-would allow it.
+Exit codes: 0 success; 1 the run failed (its folder could not be written: a
+full disk, a read-only folder, a concurrent run of the same ``--out``; for
+``sweep``: some tasks failed, and the sweep folder records them; for
+``validate-model``: a comparison with theory failed); 2 bad input (a scenario
+that does not validate, a run larger than the resource limits, a wrong option,
+an existing results folder, a folder holding another sweep); 130 interrupted.
+Bad scenarios are reported as a list of problems by key path, never a
+traceback. ``run`` sizes a run with :mod:`sim.guard` before anything is built,
+and refuses one expected to exceed ``--max-events`` or ``--max-memory`` with
+the estimate and the option that would allow it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import errno
 import math
 import os
 import signal
@@ -65,22 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a scenario key, e.g. network.national.servers=32 (repeatable)",
     )
-    run.add_argument(
-        "--max-events",
-        type=_positive_number,
-        default=guard.MAX_EVENTS,
-        metavar="N",
-        help="refuse a run expected to schedule more simulation events "
-        f"(default {guard.MAX_EVENTS:g}; 'inf' for no limit)",
-    )
-    run.add_argument(
-        "--max-memory",
-        type=_memory_size,
-        default=guard.MAX_MEMORY_BYTES,
-        metavar="SIZE",
-        help="refuse a run expected to need more memory, e.g. 16GB "
-        f"(default {guard.MAX_MEMORY_BYTES / 1e9:g}GB; 'inf' for no limit)",
-    )
+    _limit_options(run)
     run.add_argument("--quiet", action="store_true", help="no progress bar, no summary table")
     run.add_argument(
         "--theory",
@@ -124,6 +111,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     _experiment_parsers(commands)
     return parser
+
+
+def _limit_options(command: argparse.ArgumentParser) -> None:
+    """``--max-events`` and ``--max-memory``: every command that runs scenarios has them."""
+    command.add_argument(
+        "--max-events",
+        type=_positive_number,
+        default=guard.MAX_EVENTS,
+        metavar="N",
+        help="refuse a run expected to schedule more simulation events "
+        f"(default {guard.MAX_EVENTS:g}; 'inf' for no limit)",
+    )
+    command.add_argument(
+        "--max-memory",
+        type=_memory_size,
+        default=guard.MAX_MEMORY_BYTES,
+        metavar="SIZE",
+        help="refuse a run expected to need more memory, e.g. 16GB "
+        f"(default {guard.MAX_MEMORY_BYTES / 1e9:g}GB; 'inf' for no limit)",
+    )
 
 
 def _positive_number(text: str) -> float:
@@ -242,6 +249,7 @@ def _experiment_parsers(commands: Any) -> None:
             help="sweep folder (default: sweeps/<scenario-name>-…); re-run to resume",
         )
         command.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+        _limit_options(command)  # applied to each variant's run
     report = commands.add_parser(
         "report",
         help="plots of a run's results folder (PNG, --html page), or a sweep folder's table",
@@ -280,27 +288,47 @@ VALIDATION_DIR = Path("scenarios") / "validation"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``sscard-sim`` and ``python -m sim``; returns the exit code."""
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "validate":
-            return _validate(args.scenarios, args.overrides)
-        if args.command == "report":
-            return _report(args)
-        if args.command in ("sweep", "capacity", "knee"):
-            from sim.experiment import commands  # deferred: run and validate need none of it
+    """Entry point of ``sscard-sim`` and ``python -m sim``; returns the exit code.
 
-            return commands.COMMANDS[args.command](args)
-        if args.command == "validate-model":
-            return _validate_model(args)
-        return _run(args)
-    except KeyboardInterrupt:
-        if args.command in ("sweep", "capacity", "knee"):
-            print("interrupted: finished tasks are kept; run the same command again to resume",
-                  file=sys.stderr)  # fmt: skip
-        else:
-            print("interrupted: no results folder was written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    SIGTERM is treated as Ctrl-C throughout. Once interrupted, the program
+    (``argv`` None) ignores further signals: a burst of them, or a second
+    SIGTERM, must not cut the clean-up short or end it with another code.
+    """
+    args = _parser().parse_args(argv)
+    program = argv is None
+    with _terminate_as_interrupt(keep_ignoring=program):
+        try:
+            return _dispatch(args)
+        except KeyboardInterrupt:
+            if program:
+                _ignore_interrupts()
+            if args.command in ("sweep", "capacity", "knee"):
+                print("interrupted: finished tasks are kept; run the same command again to "
+                      "resume", file=sys.stderr)  # fmt: skip
+            else:
+                print("interrupted: no results folder was written", file=sys.stderr)
+            return EXIT_INTERRUPTED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "validate":
+        return _validate(args.scenarios, args.overrides)
+    if args.command == "report":
+        return _report(args)
+    if args.command in ("sweep", "capacity", "knee"):
+        from sim.experiment import commands  # deferred: run and validate need none of it
+
+        return commands.COMMANDS[args.command](args)
+    if args.command == "validate-model":
+        return _validate_model(args)
+    return _run(args)
+
+
+def _ignore_interrupts() -> None:
+    """Ignore SIGINT and SIGTERM from now on (the program is ending)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _validate(paths: Sequence[Path], overrides: Sequence[str]) -> int:
@@ -373,6 +401,10 @@ def _run(args: argparse.Namespace) -> int:
     except MoneyError as exc:
         print(f"run failed: {exc}\nno results folder was written", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as exc:  # full disk, read-only folder, a file in the way, a concurrent run
+        print(f"error: cannot write the results folder {out}: {_os_reason(exc, out)}\n"
+              "no results folder was written", file=sys.stderr)  # fmt: skip
+        return EXIT_FAILED
     except KeyboardInterrupt:
         if not out.exists():
             raise  # the staging folder is gone; main says no folder was written
@@ -385,6 +417,17 @@ def _run(args: argparse.Namespace) -> int:
     if args.theory:
         print_node_theory(result.summary)
     return EXIT_OK
+
+
+def _os_reason(exc: OSError, out: Path) -> str:
+    """What went wrong writing ``out``, in words (the loser of two concurrent runs too)."""
+    exists = isinstance(exc, FileExistsError) or exc.errno in (errno.ENOTEMPTY, errno.EEXIST)
+    if exists and out.is_dir():
+        return "another run wrote it first"
+    if exists and exc.filename and Path(exc.filename).is_file():
+        return f"{exc.filename} is a file, not a folder"
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -444,12 +487,12 @@ def _report_run(folder: Path, out: Path, html: bool) -> int:
 
 
 @contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
+def _terminate_as_interrupt(keep_ignoring: bool = False) -> Iterator[None]:
     """Treat SIGTERM (``kill``, a job scheduler) like Ctrl-C while a run writes its results.
 
     Python's default for SIGTERM ends the process at once, leaving the hidden
     staging folder behind; raising KeyboardInterrupt instead runs the same
-    clean-up as Ctrl-C.
+    clean-up as Ctrl-C. With ``keep_ignoring``, signals ignored meanwhile stay ignored.
     """
 
     def interrupt(_signum: int, _frame: object) -> None:
@@ -462,31 +505,51 @@ def _terminate_as_interrupt() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if not (keep_ignoring and signal.getsignal(signal.SIGTERM) is signal.SIG_IGN):
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _fits(scenario: Scenario, args: argparse.Namespace) -> bool:
     """Whether the run fits the limits; if not, say why and how to allow it."""
-    limits = guard.Limits(max_events=args.max_events, max_memory_bytes=args.max_memory)
+    refusal = too_large(scenario, limits_of(args), str(args.scenario))
+    if refusal:
+        print(refusal, file=sys.stderr)
+    return not refusal
+
+
+def limits_of(args: argparse.Namespace) -> guard.Limits:
+    """The resource limits a command was given (``--max-events``, ``--max-memory``)."""
+    return guard.Limits(max_events=args.max_events, max_memory_bytes=args.max_memory)
+
+
+def too_large(scenario: Scenario, limits: guard.Limits, label: str) -> str:
+    """Why ``scenario`` exceeds ``limits`` and how to allow it; empty when it fits.
+
+    ``run``, ``sweep`` (each variant) and ``capacity`` all refuse with this.
+    """
     cost = guard.estimate(scenario)
     excesses = guard.check(cost, limits)
     if not excesses:
-        return True
-    lines = [f"{args.scenario}: too large to run (nothing was written)"]
+        return ""
+    lines = [f"{label}: too large to run (nothing was written)"]
     for excess in excesses:
         lines.append(f"  {excess.message}")
         lines.append(f"  to run it anyway: --max-{excess.resource} {excess.suggested_limit}")
     scale = guard.smaller_scale(cost, limits, scenario.scale)
     hint = f", e.g. --set scale={scale:g}" if scale is not None else ""
     lines.append(f"  or make it smaller: lower scale or horizon{hint}")
-    print("\n".join(lines), file=sys.stderr)
-    return False
+    return "\n".join(lines)
 
 
 def default_out_dir(name: str, now: dt.datetime | None = None) -> Path:
-    """``results/<name>-<UTC timestamp>``, made unique if that folder exists."""
+    """``results/<name>-<UTC timestamp>``, made unique if that folder exists.
+
+    The name is made a safe slug (:func:`sim.folders.slug`): never a path of its own.
+    """
+    from sim.folders import slug
+
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
-    base = Path("results") / f"{name}-{stamp}"
+    base = Path("results") / f"{slug(name)}-{stamp}"
     candidate, n = base, 1
     while candidate.exists():
         n += 1

@@ -70,6 +70,11 @@ BACKGROUND_EVENTS_PER_REQUEST = 0.3
 BACKGROUND_BYTES = 400.0
 """One background request of the ten minutes drawn at a time (its columns as numpy
 arrays and Python lists; 170 MB measured for the baseline's busiest 435,000)."""
+OUTAGE_EVENTS = 4.0
+"""One random outage in events' worth of time: its two timeouts, failing and mending the
+node, its record (32 µs measured per outage, where an event takes about 10)."""
+OUTAGE_BYTES = 1400.0
+"""One random outage's record, through to the summary's list (1,350 measured)."""
 TRANSACTION_BYTES = 80.0
 """What a run holds per transaction beyond the items above (allocator growth, rows
 waiting on slower ones, the end-of-run summary), measured on the full-scale national
@@ -95,6 +100,10 @@ class Estimate:
     """Expected peak memory."""
     background_requests: float = 0.0
     """Expected requests of the unsimulated holders at the nodes (``network.load: full``)."""
+    background_bytes: float = 0.0
+    """Memory the background holds at its peak (its busiest ten minutes), included above."""
+    outages: float = 0.0
+    """Expected random outages (``faults.random_outages``), included in the above."""
 
     @property
     def events(self) -> float:
@@ -162,14 +171,35 @@ def estimate(scenario: Scenario) -> Estimate:
     wake_ups = min(exchanges, horizon / float(scenario.network.timeout) + 1.0)
     background, background_peak = _background(scenario, table, total, holders)
     memory += background_peak * BACKGROUND_BYTES
+    outages = expected_outages(scenario)
     return Estimate(
         transactions=sum(load.transactions for load in loads),
         transaction_events=sum(load.transactions * load.events_per_transaction for load in loads),
-        run_events=hours + samples + periods + wake_ups + 2.0,  # + feed start, warm-up reset
+        run_events=hours
+        + samples
+        + periods
+        + wake_ups
+        + 2.0  # + feed start, warm-up reset
+        + outages * OUTAGE_EVENTS,
         holders=holders,
         points=points,
-        memory_bytes=memory,
+        memory_bytes=memory + outages * OUTAGE_BYTES,
         background_requests=background,
+        background_bytes=background_peak * BACKGROUND_BYTES,
+        outages=outages,
+    )
+
+
+def expected_outages(scenario: Scenario) -> float:
+    """Random outages a run will draw: one per mean up-and-down cycle over the horizon.
+
+    Each is recorded and reported, so ``mtbf: 1ms`` over a day (43 million of
+    them) costs more than the transactions do.
+    """
+    horizon = float(scenario.horizon)
+    return sum(
+        horizon / (float(spec.mtbf) + float(spec.mttr)) + 1.0
+        for spec in scenario.faults.random_outages
     )
 
 
@@ -204,7 +234,7 @@ def check(cost: Estimate, limits: Limits) -> list[Excess]:
                 "events",
                 f"expected {cost.events:.3g} simulation events ({cost.transactions:.3g} "
                 f"transactions × {cost.events_per_transaction:.2f} events each, plus "
-                f"{cost.run_events:.3g} for hours, samples and clearing"
+                f"{cost.run_events:.3g} for hours, samples and clearing{_outages(cost)}"
                 + (
                     f", plus {cost.background_requests:.3g} background requests at "
                     f"{BACKGROUND_EVENTS_PER_REQUEST:g} events each"
@@ -220,7 +250,8 @@ def check(cost: Estimate, limits: Limits) -> list[Excess]:
             Excess(
                 "memory",
                 f"expected peak memory {format_bytes(cost.memory_bytes)} ({cost.holders:.3g} "
-                f"holders, {cost.points:.3g} service points), more than the limit of "
+                f"holders, {cost.points:.3g} service points{_outages(cost)}), more than the "
+                "limit of "
                 f"{format_bytes(limits.max_memory_bytes)}",
                 _round_up(cost.memory_bytes / 1e9) + "GB",
             )
@@ -240,13 +271,20 @@ def smaller_scale(cost: Estimate, limits: Limits, scale: float) -> float | None:
     if cost.events > limits.max_events and cost.transaction_events > 0:
         factors.append((limits.max_events - fixed_events) / cost.transaction_events)
     if cost.memory_bytes > limits.max_memory_bytes:
-        factors.append((limits.max_memory_bytes - BASE_BYTES) / (cost.memory_bytes - BASE_BYTES))
+        # Outages and the background do not scale either.
+        fixed = BASE_BYTES + cost.outages * OUTAGE_BYTES + cost.background_bytes
+        factors.append((limits.max_memory_bytes - fixed) / (cost.memory_bytes - fixed))
     factor = min(factors, default=1.0)
     if not 0.0 < factor < 1.0:
         return None
     target = scale * factor
     exponent = math.floor(math.log10(target))
     return math.floor(target / 10.0**exponent) * 10.0**exponent
+
+
+def _outages(cost: Estimate) -> str:
+    """``, 3.6e+06 random outages`` when there are any: the part of an estimate they make."""
+    return f", {cost.outages:.3g} random outages" if cost.outages > 0 else ""
 
 
 def _rounded(count: float) -> float:

@@ -148,7 +148,8 @@ class Ledger:
         self.next_posting += n
         legs = _legs(ids, postings)
         kinds = postings["kind"].astype(np.int64)
-        totals = np.bincount(kinds, postings["amount_fen"], minlength=len(PostingKind))
+        totals = np.zeros(len(PostingKind), dtype=np.int64)  # bincount's weights are floats
+        np.add.at(totals, kinds, postings["amount_fen"].astype(np.int64))
         counts = np.bincount(kinds, minlength=len(PostingKind))
         for kind in PostingKind:
             self.totals[kind] += int(totals[kind])

@@ -198,12 +198,19 @@ class Population:
         weights = self.holders_per_province.astype(np.float64)
         if outflow is not None:
             weights = weights * outflow
-        cumulative = np.cumsum(weights) / weights.sum()
+        # Where no other province has a (weighted) holder, the site's own must do:
+        # rejection would never end.
+        total = weights.sum()
+        alone = total - weights[site] <= 0
+        if alone.all():
+            return site.astype(np.int64)
+        cumulative = np.cumsum(weights) / total
         home = np.searchsorted(cumulative, rng.random(site.size), side="right")
-        clash = home == site
+        home[alone] = site[alone]
+        clash = (home == site) & ~alone
         while clash.any():  # rejection: a few rounds unless one province dominates the weights
             home[clash] = np.searchsorted(cumulative, rng.random(int(clash.sum())), side="right")
-            clash = home == site
+            clash = (home == site) & ~alone
         return home.astype(np.int64)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Mapping
 from importlib import resources
 from typing import Any
@@ -78,7 +79,13 @@ def apportion(weights: npt.NDArray[np.float64], total: float) -> npt.NDArray[np.
     scaled counts honest: no province gains or loses a holder to rounding drift.
     """
     target = round(total)
-    exact = weights / weights.sum() * target
+    weight = float(weights.sum())
+    if target == 0:
+        return np.zeros(weights.size, dtype=np.int64)
+    if not (math.isfinite(weight) and weight > 0):
+        # Dividing by it would make NaNs, cast to the most negative int64.
+        raise ValueError(f"cannot apportion {target} among weights summing to {weight:g}")
+    exact = weights / weight * target
     parts: npt.NDArray[np.int64] = np.floor(exact).astype(np.int64)
     short = target - int(parts.sum())
     if short > 0:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import signal
 import tempfile
@@ -28,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.domain import Outcome, Reason, labels
+from sim.folders import fsync_tree, remove_stale
 from sim.metrics import Quantiles, finite, proportion
 
 __all__ = ["Result", "staging", "summarise", "write_json", "write_table"]
@@ -102,20 +104,38 @@ def staging(out_dir: Path) -> Iterator[Path]:
     if out_dir.exists():
         raise FileExistsError(f"results folder already exists: {out_dir}")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(out_dir.parent, STAGING_MARK)  # left by runs killed outright
     work: Path | None = None
     try:
-        work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+        prefix = f".{out_dir.name}{STAGING_MARK}{os.getpid()}-"
+        work = Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
         yield work
+        fsync_tree(work)  # durable before the rename makes it visible
         work.rename(out_dir)
+        fsync_tree(out_dir.parent, files=False)
     except BaseException:
         if work is not None:
-            with _signals_held():  # a second Ctrl-C must not cut the clean-up short
-                shutil.rmtree(work, ignore_errors=True)
+            _remove(work)
         raise
 
 
+STAGING_MARK = ".partial-"
+"""Staging folders are ``.NAME.partial-<pid>-<random>``."""
+
+
+def _remove(work: Path) -> None:
+    """Remove a staging folder, however many interrupts arrive meanwhile."""
+    while True:
+        try:
+            with signals_held():  # a second Ctrl-C must not cut the clean-up short
+                shutil.rmtree(work, ignore_errors=True)
+            return
+        except KeyboardInterrupt:  # delivered as the hold ends: the folder is gone by then
+            continue
+
+
 @contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
+def signals_held() -> Iterator[None]:
     """Hold SIGINT and SIGTERM until the block ends (where the platform allows it).
 
     A signal arriving meanwhile is delivered when the block ends, so the user's

@@ -45,20 +45,33 @@ __all__ = [
 ]
 
 
+RECURSION_MAX = 10_000
+"""Most steps of the Erlang B recursion; more servers use the Poisson closed form."""
+
+
 def erlang_b(servers: int, load: float) -> float:
     """Erlang's loss formula B(c, a): the share of arrivals finding all c servers busy.
 
     ``load`` a = λ × mean service time, in Erlangs. Computed by the stable
-    recursion B(k) = a B(k-1) / (k + a B(k-1)), B(0) = 1 [K75 §3.6].
+    recursion B(k) = a B(k-1) / (k + a B(k-1)), B(0) = 1 [K75 §3.6], which stops
+    once B underflows; beyond :data:`RECURSION_MAX` servers, by the closed form.
     """
     if servers < 1:
         raise ValueError(f"servers must be ≥ 1, got {servers}")
     if load < 0:
         raise ValueError(f"load must be ≥ 0, got {load}")
     b = 1.0
-    for k in range(1, servers + 1):
+    for k in range(1, min(servers, RECURSION_MAX) + 1):
         b = load * b / (k + load * b)
-    return b
+        if b == 0.0:  # underflowed past k > a: every later term is 0 as well
+            return 0.0
+    if servers <= RECURSION_MAX:
+        return b
+    # Many servers under a heavy load: the closed form B = P(N = c) / P(N ≤ c) for
+    # N ~ Poisson(a) costs the same for any c (the recursion's time grew with c).
+    from scipy.stats import poisson  # deferred: SciPy is slow to import
+
+    return float(math.exp(poisson.logpmf(servers, load) - poisson.logcdf(servers, load)))
 
 
 def erlang_c(servers: int, load: float) -> float:

@@ -1,14 +1,32 @@
-"""Shared fixtures: paths of the shipped scenarios, a fresh environment, a seeded rng."""
+"""Shared fixtures: paths of the shipped scenarios, a fresh environment, a seeded rng.
+
+Hypothesis profiles: ``HYPOTHESIS_PROFILE=deep`` runs hundreds of examples where
+the suite runs a few (the random fault schedules: 500 instead of 12).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import simpy
+from hypothesis import settings
 
 from sim.scenario import Scenario, load_scenario
+
+DEEP_EXAMPLES = 500
+"""Examples per property test under ``HYPOTHESIS_PROFILE=deep``."""
+settings.register_profile("deep", max_examples=DEEP_EXAMPLES, deadline=None)
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "default")
+settings.load_profile(PROFILE)
+
+
+def examples(default: int) -> int:
+    """Examples a slow property test tries: ``default``, or the deep profile's number."""
+    return DEEP_EXAMPLES if PROFILE == "deep" else default
+
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"

@@ -494,6 +494,11 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     # At most one million samples over the horizon (validate.cross_check).
     finest = horizon / 1e6 * (1 + 1e-9)
     sample_every = draw(st.floats(finest, 1e7))
+    # One simulated holder at least (validate.cross_check): holders × scale ≥ 1.
+    holders = population.holders
+    if holders is None:
+        holders = float(simulated_provinces_holders(region))
+    scale = draw(st.floats(min(1.0, 1.0 / holders), 1.0))
     return Scenario(
         name=draw(texts),
         start=draw(aware_datetimes()),
@@ -501,7 +506,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         seed=draw(seeds),
         description=draw(texts),
         warmup=warmup,
-        scale=draw(st.floats(0.0, 1.0, exclude_min=True)),
+        scale=scale,
         load=draw(st.floats(0.0, 1e6, exclude_min=True)),
         provinces="builtin:2020",
         region=region,
@@ -513,3 +518,9 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         faults=draw(faults_specs(enabled)),
         outputs=OutputsSpec(draw(st.booleans()), sample_every),
     )
+
+
+def simulated_provinces_holders(region: tuple[str, ...] | None) -> int:
+    """Holders at full scale in the provinces a region simulates (all without one)."""
+    table = load_provinces()
+    return int(table.holders.sum() if region is None else table.subset(region).holders.sum())

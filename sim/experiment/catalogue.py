@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from sim.experiment.figures import HEADLINE, headline, warmup_cut
 from sim.experiment.plan import Plan
 from sim.experiment.task import OK, PENDING, TaskKey, TaskOutcome
+from sim.folders import CHECKSUMS, verify_checksums, write_checksums
 from sim.results import MANIFEST, SUMMARY, staging, write_table
 
 __all__ = ["PLAN_FILE", "SUMMARY_TABLE", "SWEEP_TABLE", "Catalogue", "SweepFolderError"]
@@ -51,6 +52,7 @@ class Catalogue:
         self.root = root
         self.plan = plan
         self._rows: dict[TaskKey, dict[str, Any]] = {}
+        self._verified: dict[TaskKey, bool] = {}
 
     @classmethod
     def open(cls, root: str | Path, plan: Plan) -> Catalogue:
@@ -93,16 +95,49 @@ class Catalogue:
         return self.root / TASKS / key.name
 
     def is_done(self, key: TaskKey) -> bool:
-        """Whether the task's results folder is complete."""
-        folder = self.task_dir(key)
-        return (folder / SUMMARY).is_file() and (folder / MANIFEST).is_file()
+        """Whether the task's results folder is complete and intact (its checksums match).
+
+        A folder that fails the check (truncated, corrupted) counts as not done:
+        :meth:`store` replaces it when the task is run again.
+        """
+        done = self._verified.get(key)
+        if done is None:
+            folder = self.task_dir(key)
+            done = (folder / SUMMARY).is_file() and (folder / MANIFEST).is_file()
+            if done and (folder / CHECKSUMS).exists():
+                done = not verify_checksums(folder)
+            elif done:  # written before checksums: its JSON must at least read
+                done = _json_reads(folder / SUMMARY) and _json_reads(folder / MANIFEST)
+            self._verified[key] = done
+        return done
 
     def store(self, outcome: TaskOutcome) -> None:
-        """Write a finished task's files as its results folder (all or nothing)."""
+        """Write a finished task's files and their checksums as its results folder.
+
+        All or nothing; a broken folder left by an earlier session is replaced.
+        """
         folder = self.task_dir(outcome.key)
-        with staging(folder) as work:
-            for name, data in outcome.files.items():
-                (work / name).write_bytes(data)
+        if self._intact(folder):  # another sweep into this folder wrote the same task
+            self._verified[outcome.key] = True
+            return
+        if folder.is_dir() and not folder.is_symlink():  # a task folder that failed its check
+            broken = folder.with_name(f".{folder.name}.broken-{os.getpid()}")
+            folder.rename(broken)
+            shutil.rmtree(broken, ignore_errors=True)
+        try:
+            with staging(folder) as work:
+                for name, data in outcome.files.items():
+                    (work / name).write_bytes(data)
+                write_checksums(work, outcome.files)
+        except OSError:
+            if not self._intact(folder):  # not beaten to it by a concurrent sweep: a failure
+                raise
+        self._verified[outcome.key] = True
+        self._rows.pop(outcome.key, None)
+
+    @staticmethod
+    def _intact(folder: Path) -> bool:
+        return (folder / CHECKSUMS).is_file() and not verify_checksums(folder)
 
     def tasks_table(
         self, replications: int, outcomes: Mapping[TaskKey, TaskOutcome] = {}
@@ -198,17 +233,35 @@ def read_tables(root: str | Path) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
     missing = [n for n in (PLAN_FILE, SWEEP_TABLE, SUMMARY_TABLE) if not (root / n).is_file()]
     if missing:
         raise SweepFolderError(f"{root} is not a sweep folder (missing {', '.join(missing)})")
-    plan = json.loads((root / PLAN_FILE).read_text("utf-8"))
-    return pq.read_table(root / SWEEP_TABLE), pq.read_table(root / SUMMARY_TABLE), plan
+    try:
+        plan = json.loads((root / PLAN_FILE).read_text("utf-8"))
+        return pq.read_table(root / SWEEP_TABLE), pq.read_table(root / SUMMARY_TABLE), plan
+    except (OSError, ValueError, pa.ArrowException) as exc:  # corrupted, not missing
+        raise SweepFolderError(f"{root}: a table or plan.json cannot be read: {exc}") from None
+
+
+def _json_reads(path: Path) -> bool:
+    try:
+        json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _atomic_write_table(table: pa.Table, path: Path) -> None:
     temp = path.with_name(f".{path.name}.tmp")
     write_table(table, temp)
-    os.replace(temp, path)
+    _replace(temp, path)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
     temp = path.with_name(f".{path.name}.tmp")
     temp.write_text(text, encoding="utf-8")
+    _replace(temp, path)
+
+
+def _replace(temp: Path, path: Path) -> None:
+    """Rename ``temp`` over ``path`` once its bytes are on disk."""
+    with temp.open("rb") as file:
+        os.fsync(file.fileno())
     os.replace(temp, path)

@@ -13,16 +13,17 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from sim.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from sim.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, limits_of, too_large
 from sim.experiment.capacity import Target, search_capacity
 from sim.experiment.catalogue import SweepFolderError, read_tables
-from sim.experiment.executors import ExecutorError, make_executor
+from sim.experiment.executors import ExecutorError, NoWorkersError, make_executor
 from sim.experiment.figures import figure_names
 from sim.experiment.knee import search_knee
 from sim.experiment.plan import Plan, PlanError
 from sim.experiment.progress import SweepProgress
 from sim.experiment.report import DEFAULT_FIGURES, print_comparison, print_curve, print_knee
 from sim.experiment.sweep import Precision, run_sweep
+from sim.folders import slug
 from sim.scenario import ScenarioError
 
 __all__ = ["COMMANDS"]
@@ -36,17 +37,28 @@ def _bad(exc: Exception) -> int:
     return EXIT_BAD_INPUT
 
 
+def _too_large(plan: Plan, args: argparse.Namespace) -> str:
+    """Why some variants exceed the resource limits (empty when all fit), as ``run`` says it."""
+    refusals = [too_large(v.scenario, limits_of(args), f"{plan.source} with {v.label}")
+                for v in plan.variants]  # fmt: skip
+    return "\n".join(r for r in refusals if r)
+
+
 def sweep(args: argparse.Namespace) -> int:
     """``sscard-sim sweep``: run the factorial, write the sweep folder, print the table."""
     try:
         plan = Plan.load(args.scenario, args.vary, args.overrides)
+        refusal = _too_large(plan, args)
+        if refusal:
+            print(refusal, file=sys.stderr)
+            return EXIT_BAD_INPUT
         precision = [Precision.parse(p) for p in args.precision]
         if args.max_replications < args.replications:
             raise PlanError("--max-replications must be ≥ --replications")
         out = (
             args.out
             if args.out is not None
-            else Path("sweeps") / f"{plan.base.name}-{plan.token()}"
+            else Path("sweeps") / f"{slug(plan.base.name)}-{plan.token()}"
         )
         executor = make_executor(args.executor, args.workers, args.scheduler)
     except BAD_INPUT as exc:
@@ -55,6 +67,9 @@ def sweep(args: argparse.Namespace) -> int:
     try:
         result = run_sweep(plan, out, args.replications, executor, precision,
                            args.max_replications, progress=bar)  # fmt: skip
+    except NoWorkersError as exc:
+        print(f"error: {exc}\nfolder: {out}", file=sys.stderr)
+        return EXIT_FAILED
     except BAD_INPUT as exc:
         return _bad(exc)
     finally:
@@ -105,10 +120,14 @@ def capacity(args: argparse.Namespace) -> int:
     """``sscard-sim capacity``: bisect a node's servers against a target; print the curve."""
     try:
         plan = Plan.load(args.scenario, (), args.overrides)
+        refusal = _too_large(plan, args)  # server counts change no estimate
+        if refusal:
+            print(refusal, file=sys.stderr)
+            return EXIT_BAD_INPUT
         target = Target.parse(args.target, args.node)
         if not 1 <= args.min_servers <= args.max_servers:
             raise PlanError("need 1 ≤ --min-servers ≤ --max-servers")
-        name = f"{plan.base.name}-capacity-{args.node}-{plan.token()}"
+        name = f"{slug(plan.base.name)}-capacity-{args.node}-{plan.token()}"
         out = args.out if args.out is not None else Path("sweeps") / name
         executor = make_executor(args.executor, args.workers, args.scheduler)
     except BAD_INPUT as exc:
@@ -120,6 +139,9 @@ def capacity(args: argparse.Namespace) -> int:
     try:
         result = search_capacity(plan, args.node, target, out, args.replications, executor,
                                  args.min_servers, args.max_servers, progress=bar)  # fmt: skip
+    except NoWorkersError as exc:
+        print(f"error: {exc}\nfolder: {out}", file=sys.stderr)
+        return EXIT_FAILED
     except BAD_INPUT as exc:
         return _bad(exc)
     finally:
@@ -132,8 +154,12 @@ def knee(args: argparse.Namespace) -> int:
     """``sscard-sim knee``: search the load factor for the highest meeting the target."""
     try:
         plan = Plan.load(args.scenario, (), args.overrides)
+        refusal = _too_large(plan, args)
+        if refusal:
+            print(refusal, file=sys.stderr)
+            return EXIT_BAD_INPUT
         target = Target.parse(args.target, args.node)
-        name = f"{plan.base.name}-knee-{plan.token()}"
+        name = f"{slug(plan.base.name)}-knee-{plan.token()}"
         out = args.out if args.out is not None else Path("sweeps") / name
         executor = make_executor(args.executor, args.workers, args.scheduler)
     except BAD_INPUT as exc:
@@ -144,8 +170,11 @@ def knee(args: argparse.Namespace) -> int:
 
     try:
         result = search_knee(plan, args.node, target, out, args.replications, executor,
-                             args.min_load, args.max_load, args.tolerance,
-                             progress=bar)  # fmt: skip
+                             args.min_load, args.max_load, args.tolerance, progress=bar,
+                             refuse=lambda step: _too_large(step, args))  # fmt: skip
+    except NoWorkersError as exc:
+        print(f"error: {exc}\nfolder: {out}", file=sys.stderr)
+        return EXIT_FAILED
     except BAD_INPUT as exc:
         return _bad(exc)
     finally:

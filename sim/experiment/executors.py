@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -26,6 +29,7 @@ __all__ = [
     "ExecutorError",
     "InProcessExecutor",
     "LocalExecutor",
+    "NoWorkersError",
     "make_executor",
 ]
 
@@ -37,8 +41,22 @@ WAIT_FOR_WORKERS_S = 60
 """How long a sweep waits for a first worker to join the scheduler it was pointed at."""
 
 
+NO_WORKERS_S = 60.0
+"""How long a Dask sweep waits with tasks queued and no worker before it gives up."""
+PARENT_CHECK_S = 1.0
+"""How often a pool worker checks that the sweep that started it is still running."""
+POLL_S = 0.05
+"""How often a Dask sweep looks for completed tasks."""
+WORKER_CHECK_S = 0.5
+"""How often it asks the scheduler for its workers while no task completes."""
+
+
 class ExecutorError(RuntimeError):
     """An executor could not be started (Dask missing, scheduler unreachable)."""
+
+
+class NoWorkersError(ExecutorError):
+    """Every Dask worker is gone and none came back: the queued tasks would wait forever."""
 
 
 class Executor(Protocol):
@@ -101,7 +119,12 @@ class LocalExecutor:
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=_context(),
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
+            )
         return self._pool
 
     def run(self, runner: Runner, specs: Sequence[TaskSpec]) -> Iterator[TaskOutcome]:
@@ -135,12 +158,42 @@ class LocalExecutor:
 
     def _discard_pool(self) -> None:
         if self._pool is not None:
+            # Shutting down alone lets running tasks go on to their end (minutes, after a
+            # Ctrl-C); their results would be thrown away, so stop the workers now.
+            processes = list(getattr(self._pool, "_processes", {}).values())
             self._pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()
+            for process in processes:
+                process.join(timeout=5)
             self._pool = None
 
     def close(self) -> None:
-        """Stop the worker processes (pending tasks are cancelled)."""
+        """Stop the worker processes (running and pending tasks are cancelled)."""
         self._discard_pool()
+
+
+def _start_worker(parent_pid: int) -> None:
+    """In each pool worker: leave Ctrl-C to the sweep, and exit when the sweep is gone.
+
+    Ctrl-C reaches the whole process group; the sweep stops its workers itself.
+    A sweep killed outright (``kill -9``) cannot, so each worker watches for it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True).start()
+
+
+def _exit_with(parent_pid: int) -> None:
+    """End this worker process once ``parent_pid`` has ended."""
+    while True:
+        time.sleep(PARENT_CHECK_S)
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # the pid was reused by another user's process
+            os._exit(1)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -167,6 +220,7 @@ class DaskExecutor:
         workers: int | None = None,
         processes: bool = True,
         connect_timeout_s: float = 10.0,
+        no_workers_s: float = NO_WORKERS_S,
     ) -> None:
         try:
             import distributed as _distributed
@@ -177,6 +231,10 @@ class DaskExecutor:
         distributed: Any = _distributed  # its API is untyped
         self._distributed = distributed
         self._cluster: Any = None
+        self.no_workers_s = no_workers_s
+        self.where = (
+            f"the Dask scheduler at {scheduler}" if scheduler else "the local Dask cluster"
+        )
         try:
             if scheduler is not None:
                 self._client: Any = distributed.Client(
@@ -185,8 +243,10 @@ class DaskExecutor:
             else:
                 n = workers if workers is not None else (os.cpu_count() or 1)
                 self._cluster = distributed.LocalCluster(
-                    n_workers=n, threads_per_worker=1, processes=processes, dashboard_address=None
-                )
+                    n_workers=n, threads_per_worker=1, processes=processes, dashboard_address=None,
+                    # dashboard_address=None alone still serves the dashboard on port 8787.
+                    scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+                )  # fmt: skip
                 self._client = distributed.Client(self._cluster, set_as_default=False)
         except (OSError, TimeoutError, ValueError, RuntimeError) as exc:
             where = f"the Dask scheduler at {scheduler}" if scheduler else "a Dask LocalCluster"
@@ -202,7 +262,14 @@ class DaskExecutor:
         self.workers = len(self._client.scheduler_info().get("workers", {}))
 
     def run(self, runner: Runner, specs: Sequence[TaskSpec]) -> Iterator[TaskOutcome]:
-        """Submit every spec as a future; yield outcomes as they complete."""
+        """Submit every spec as a future; yield outcomes as they complete.
+
+        Each result is released as soon as it is handed over, so a worker lost
+        later has nothing finished to recompute.
+
+        Raises:
+            NoWorkersError: no worker for :attr:`no_workers_s` with tasks queued.
+        """
         token = uuid.uuid4().hex[:12]
         futures = {
             self._client.submit(
@@ -215,15 +282,27 @@ class DaskExecutor:
         }
         try:
             done = self._distributed.as_completed(list(futures), loop=self._client.loop)
-            for future in done:
-                spec = futures[future]
-                try:
-                    outcome = future.result()
-                except Exception as exc:  # KilledWorker, lost connection, …
-                    outcome = _failed(spec, exc)
-                yield outcome
+            watch = _WorkerWatch(self)
+            while not done.is_empty():
+                if not done.has_ready():
+                    watch.check(len(futures))
+                    time.sleep(POLL_S)
+                    continue
+                for future in done.next_batch(block=False):
+                    spec = futures.pop(future)
+                    try:
+                        outcome = future.result()
+                    except Exception as exc:  # KilledWorker, lost connection, …
+                        outcome = _failed(spec, exc)
+                    future.release()
+                    yield outcome
+                watch.reset()
         finally:
             self._client.cancel(list(futures))
+
+    def workers_now(self) -> int:
+        """Workers the scheduler knows at this moment."""
+        return len(self._client.scheduler_info().get("workers", {}))
 
     def close(self) -> None:
         """Disconnect; stop the local cluster if this executor started one."""
@@ -234,6 +313,37 @@ class DaskExecutor:
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+
+
+class _WorkerWatch:
+    """Notices a Dask cluster left with tasks queued and no worker to run them."""
+
+    def __init__(self, executor: DaskExecutor) -> None:
+        self.executor = executor
+        self.checked = time.monotonic()
+        self.alone_since: float | None = None
+
+    def reset(self) -> None:
+        """A task completed: some worker is there."""
+        self.alone_since = None
+
+    def check(self, queued: int) -> None:
+        """Raise :class:`NoWorkersError` once no worker has been seen for long enough."""
+        now = time.monotonic()
+        if now - self.checked < WORKER_CHECK_S:
+            return
+        self.checked = now
+        if self.executor.workers_now():
+            self.alone_since = None
+            return
+        self.alone_since = now if self.alone_since is None else self.alone_since
+        waited = self.executor.no_workers_s
+        if now - self.alone_since >= waited:
+            raise NoWorkersError(
+                f"no Dask worker left at {self.executor.where} for {waited:g}s with "
+                f"{queued} task(s) queued; finished tasks are kept: start workers and run "
+                "the same command again to resume"
+            )
 
 
 def make_executor(

@@ -76,8 +76,13 @@ def search_knee(
     tolerance: float = 0.05,
     runner: Runner = run_task,
     progress: Callable[[str], SweepProgress | None] | None = None,
+    refuse: Callable[[Plan], str] | None = None,
 ) -> KneeResult:
-    """Search the scenario's ``load`` for the highest value meeting ``target``."""
+    """Search the scenario's ``load`` for the highest value meeting ``target``.
+
+    ``refuse`` says why a step's plan is too large to run (empty if it fits): the
+    search then stops below that load, with the reason among the warnings.
+    """
     if replications < 2:
         raise PlanError("--replications: a confidence interval needs at least 2")
     if plan.factors:
@@ -97,6 +102,9 @@ def search_knee(
         nonlocal wall
         load = base * factor
         step = plan.with_sets([f"load={load!r}"])
+        refusal = refuse(step) if refuse is not None else ""
+        if refusal:
+            raise _TooLargeError(refusal)
         bar = progress(f"load={load:.4g}") if progress is not None else None
         try:
             result = run_sweep(step, root / f"load-{load:.6g}", replications, executor,
@@ -112,9 +120,14 @@ def search_knee(
         points[factor] = LoadPoint(load, interval, met, extra, result.failed, result.folder)
         return met
 
-    answer, reached = _bracket(meets, lowest, highest, tolerance)
-    curve = tuple(points[f] for f in sorted(points))
     warnings = []
+    try:
+        answer, reached = _bracket(meets, lowest, highest, tolerance)
+    except _TooLargeError as exc:
+        met = [f for f, p in points.items() if p.met]
+        answer, reached = (max(met) if met else None), False
+        warnings.append(f"stopped: {exc}")
+    curve = tuple(points[f] for f in sorted(points))
     flat = unchanged_warning("load", target.figure, [p.interval.mean for p in curve])
     if flat is not None:
         warnings.append(flat)
@@ -129,6 +142,10 @@ def search_knee(
     write_table(table, root / KNEE_TABLE)
     return KneeResult(node, target, None if answer is None else base * answer, curve, root,
                       wall, reached, tuple(warnings))  # fmt: skip
+
+
+class _TooLargeError(Exception):
+    """A step's runs would exceed the resource limits."""
 
 
 def _bracket(

@@ -24,8 +24,7 @@ import yaml
 
 from sim.experiment.task import TaskKey
 from sim.scenario import Scenario, ScenarioError, dump_scenario, parse_scenario
-from sim.scenario.codec import Problem
-from sim.scenario.loader import apply_overrides, read_yaml
+from sim.scenario.loader import apply_overrides, read_text, read_yaml
 
 __all__ = ["Factor", "Plan", "PlanError", "Variant", "replication_seed", "split_values"]
 
@@ -135,14 +134,8 @@ class Plan:
     @classmethod
     def load(cls, path: str | Path, vary: Iterable[str] = (), sets: Iterable[str] = ()) -> Plan:
         """Read the scenario file and plan its variants (see :meth:`from_raw`)."""
-        source = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ScenarioError(source, [Problem("", "file not found")]) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ScenarioError(source, [Problem("", f"cannot read file: {exc}")]) from None
-        return cls.from_raw(read_yaml(text, source), source, vary, sets)
+        source = str(path)  # the same bounded reader as ``run``: no /dev/zero, no 100 MB file
+        return cls.from_raw(read_yaml(read_text(Path(path), source), source), source, vary, sets)
 
     @classmethod
     def from_raw(

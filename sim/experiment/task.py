@@ -10,6 +10,7 @@ with its error text; the sweep records it and carries on.
 
 from __future__ import annotations
 
+import os
 import platform
 import tempfile
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 import attrs
 
 from sim.api import run_once
+from sim.folders import remove_stale
 from sim.scenario import Scenario
 
 __all__ = ["FAILED", "OK", "TaskKey", "TaskOutcome", "TaskSpec", "run_task"]
@@ -62,12 +64,18 @@ class TaskOutcome:
     host: str = ""
 
 
+TASK_MARK = "sscard-task-"
+"""Task scratch folders are ``sscard-task-<pid>-<random>`` in the temporary directory."""
+
+
 def run_task(spec: TaskSpec) -> TaskOutcome:
     """Run one task in a scratch folder and return its files (or its error)."""
     started = time.perf_counter()
     host = platform.node()
+    remove_stale(Path(tempfile.gettempdir()), TASK_MARK)  # of workers killed outright
     try:
-        with tempfile.TemporaryDirectory(prefix="sscard-task-") as scratch:
+        prefix = f"{TASK_MARK}{os.getpid()}-"
+        with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
             out = Path(scratch) / "run"
             run_once(spec.scenario, out)
             files = {p.name: p.read_bytes() for p in sorted(out.iterdir())}

@@ -19,6 +19,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.calendar import Clock
@@ -87,15 +88,18 @@ class RunFrames:
             raise ResultsFolderError(
                 f"{self.folder} is not a results folder (missing {', '.join(missing)})"
             )
-        self.summary: dict[str, Any] = json.loads((self.folder / SUMMARY).read_text("utf-8"))
-        self.manifest: dict[str, Any] = json.loads((self.folder / MANIFEST).read_text("utf-8"))
+        self.summary: dict[str, Any] = _json_object(self.folder / SUMMARY)
+        self.manifest: dict[str, Any] = _json_object(self.folder / MANIFEST)
 
     def _table(self, name: str) -> pd.DataFrame:
         path = self.folder / name
         if not path.is_file():
             hint = " (the run had outputs.transactions: false)" if name == TRANSACTIONS else ""
             raise ResultsFolderError(f"{self.folder} has no {name}{hint}")
-        return pq.read_table(path).to_pandas()
+        try:
+            return pq.read_table(path).to_pandas()
+        except (OSError, pa.ArrowException) as exc:  # a corrupted file is not a write failure
+            raise ResultsFolderError(f"{path} is not a readable Parquet table: {exc}") from None
 
     def has(self, name: str) -> bool:
         """Whether the folder holds a table (``"transactions"``, ``"ledger"``, …)."""
@@ -228,6 +232,17 @@ def services_in(table: pd.DataFrame) -> list[str]:
     present = set(column.astype(str))
     order = [str(c) for c in column.cat.categories] if hasattr(column, "cat") else sorted(present)
     return [s for s in order if s in present]
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    """A JSON file that must hold an object; anything else is a :class:`ResultsFolderError`."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ResultsFolderError(f"{path} is not readable JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ResultsFolderError(f"{path} holds {type(data).__name__}, not a JSON object")
+    return data
 
 
 def load_run(folder: str | Path) -> RunFrames:

@@ -89,6 +89,9 @@ def write_report(run: RunFrames, out_dir: str | Path, html_page: bool = False) -
         if plot.needs_transactions and not run.has("transactions"):
             skipped.append((plot.name, "the run kept no transactions.parquet"))
             continue
+        if plot.needs_transactions and len(run.transactions) == 0:
+            skipped.append((plot.name, "no transaction ended in the run"))
+            continue
         drawn.append((plot, png_bytes(plot.draw(run))))
     pngs = []
     for plot, data in drawn:

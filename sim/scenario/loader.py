@@ -8,6 +8,7 @@ reported together, each under its key path, before anything runs.
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -115,9 +116,14 @@ def load_scenario(
 def read_text(path: Path, source: str) -> str:
     """The UTF-8 text of a scenario file, read no further than :data:`yaml_text.MAX_BYTES`.
 
-    The cap keeps a mistaken path (a log file, ``/dev/zero``) from filling memory.
+    The cap keeps a mistaken path (a log file, ``/dev/zero``) from filling memory;
+    a named pipe or socket is refused before opening, which would wait for a writer.
     """
     try:
+        mode = path.stat().st_mode
+        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+            kind = "a named pipe" if stat.S_ISFIFO(mode) else "a socket"
+            raise ScenarioError(source, [Problem("", f"{kind}, not a scenario file")])
         with path.open("rb") as file:
             data = file.read(yaml_text.MAX_BYTES + 1)
     except FileNotFoundError:

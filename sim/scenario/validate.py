@@ -15,7 +15,13 @@ from collections.abc import Iterable, Iterator, Mapping
 import attrs
 
 from sim import calendar
-from sim.provinces import BUILTIN_TABLES, ProvinceTable, full_scale_counts, load_provinces
+from sim.provinces import (
+    BUILTIN_TABLES,
+    ProvinceTable,
+    full_scale_counts,
+    load_provinces,
+    simulated_provinces,
+)
 from sim.scenario.card_services import LibraryService, PensionPayoutService, TransitService
 from sim.scenario.codec import Problem
 from sim.scenario.schema import AnyService, Distribution, MedicalService, Profile, Scenario
@@ -47,8 +53,11 @@ def cross_check(scenario: Scenario) -> list[Problem]:
             for pid in weights
             if pid not in ids
         )
-    problems.extend(_check_ids(scenario.region, ids, "region", "province"))
+    region_problems = _check_ids(scenario.region, ids, "region", "province")
+    problems.extend(region_problems)
     simulated = set(scenario.region) & ids if scenario.region else ids
+    if not region_problems:
+        problems.extend(_check_some_holder(scenario))
     # ServicesSpec.check runs only when the key is written; an omitted key is no better.
     problems.extend(Problem("services", message) for _, message in scenario.services.check())
     medical = scenario.services.medical()
@@ -159,6 +168,21 @@ MAX_HOLDERS = 1e10
 MAX_COUNT = 1_000_000_000
 """Largest count (points, libraries, gates, servers, retries): larger ones are typos, and
 would overflow the 64-bit integers counts are kept in (as 1e40 libraries did)."""
+
+
+def _check_some_holder(scenario: Scenario) -> list[Problem]:
+    """A run needs one simulated holder at least (every transaction draws one)."""
+    given = scenario.population.holders  # as sim.population.holder_counts counts them
+    total = (
+        float(given) if given is not None else float(simulated_provinces(scenario).holders.sum())
+    )
+    holders = total * scenario.scale
+    if round(holders) >= 1:
+        return []
+    key = "population.holders" if given is not None else "scale"
+    message = (f"gives {holders:.3g} simulated holders (holders × scale): at least 1 is "
+               "needed; raise scale or population.holders")  # fmt: skip
+    return [Problem(key, message)]
 
 
 def _check_counts(obj: object, path: str) -> list[Problem]:

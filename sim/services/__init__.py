@@ -66,6 +66,15 @@ class ServiceContext:
         """A named random stream for this run."""
         return self.streams.generator(name)
 
+    def window_s(self) -> tuple[float, float]:
+        """The measurement window a family's own figures count in, known before the run.
+
+        ``warmup: auto`` finds its cut only after the run, when these counts are
+        already made: the families then count from the start.
+        """
+        warmup = self.scenario.warmup
+        return (0.0 if isinstance(warmup, str) else float(warmup), float(self.scenario.horizon))
+
 
 @attrs.define(eq=False)
 class ServiceRuntime:

@@ -98,7 +98,7 @@ def build(ctx: ServiceContext, name: str, spec: LibraryService) -> ServiceRuntim
         ctx.protocol,
         ctx.recorder,
         ctx.generator(f"interconnection:{name}"),
-        (float(ctx.scenario.warmup), float(ctx.scenario.horizon)),
+        ctx.window_s(),
     )
     arrivals = LibraryArrivals(
         spec, table, ctx.population, counts, ctx.clock, ctx.generator(f"demand:{name}")

@@ -94,7 +94,7 @@ def build(ctx: ServiceContext, name: str, spec: TransitService) -> ServiceRuntim
         spec.interconnection.servers,
         sampler(spec.interconnection.service_time, ctx.generator("node:transit_interconnection")),
     )
-    window = (float(ctx.scenario.warmup), float(ctx.scenario.horizon))
+    window = ctx.window_s()
     net = ctx.scenario.network
     flow = FareClearing(
         env,

@@ -88,7 +88,7 @@ def build(
         {int(ch): draw for ch, draw in service_times.items()},
         recipients,
         ctx.recorder,
-        (float(ctx.scenario.warmup), horizon),
+        ctx.window_s(),
         ctx.network.events_by_service,
     )
     return ServiceRuntime(

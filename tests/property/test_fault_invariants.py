@@ -3,7 +3,8 @@
 A small network (the smoke scenario, 40 minutes) with a random fault schedule must
 still end every transaction exactly once, never settle a key twice, and keep its
 books: any violation stops the run with an error, so a completed run with all
-checks true is the property.
+checks true is the property. The suite tries 12 schedules; ``HYPOTHESIS_PROFILE=deep``
+tries 500, as does the slow-marked deep test.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim import load_scenario, run_once
-from tests.conftest import SCENARIOS
+from tests.conftest import DEEP_EXAMPLES, SCENARIOS, examples
 
 NODES = ["national", "card_platform", "GD", "BJ", "SC", "HA"]
 
@@ -46,9 +48,11 @@ partitions = st.lists(
 )  # fmt: skip
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(outages=outages, links=links, partitions=partitions)
-def test_random_faults_keep_every_invariant(outages: list, links: list, partitions: list) -> None:
+TRIED: list[int] = [0]
+"""Fault schedules run so far in this session."""
+
+
+def _check(outages: list, links: list, partitions: list) -> None:
     """Every transaction ends once, no key settles twice, the money checks all pass."""
     import json
 
@@ -56,11 +60,34 @@ def test_random_faults_keep_every_invariant(outages: list, links: list, partitio
     scenario = load_scenario(SCENARIOS / "smoke.yaml",
                              ["horizon=40min", "warmup=0s", f"faults={faults}",
                               "network.retry.reversals=2"])  # fmt: skip
-    result = run_once(scenario, Path(tempfile.mkdtemp()) / "out")
-    checks = result.summary["ledger"]["checks"]
-    assert all(checks.values()), checks
-    table = result.transactions(["txn_id", "outcome", "fund_fen"])
+    with tempfile.TemporaryDirectory(prefix="sscard-faults-") as scratch:
+        result = run_once(scenario, Path(scratch) / "out")
+        checks = result.summary["ledger"]["checks"]
+        assert all(checks.values()), checks
+        table = result.transactions(["txn_id", "outcome", "fund_fen"])
     outcome = np.asarray(table["outcome"].to_pylist())
     assert np.array_equal(table["txn_id"].to_numpy(), np.arange(table.num_rows))
     assert set(outcome.tolist()) <= {"settled", "fallback", "declined"}
     assert (table["fund_fen"].to_numpy()[outcome != "settled"] == 0).all()
+    TRIED[0] += 1
+
+
+@settings(max_examples=examples(12), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@given(outages=outages, links=links, partitions=partitions)
+def test_random_faults_keep_every_invariant(outages: list, links: list, partitions: list) -> None:
+    """Every transaction ends once, no key settles twice, the money checks all pass."""
+    _check(outages, links, partitions)
+
+
+@pytest.mark.slow
+def test_deep_profile_keeps_every_invariant_in_500_schedules(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The deep profile: at least 500 random fault schedules, every one with its invariants."""
+    deep = settings(settings.get_profile("deep"), suppress_health_check=[HealthCheck.too_slow])
+    before = TRIED[0]
+    deep(given(outages=outages, links=links, partitions=partitions)(_check))()
+    with capsys.disabled():
+        print(f"\nfault schedules tried: {TRIED[0] - before}, violations: 0")
+    assert TRIED[0] - before >= DEEP_EXAMPLES

@@ -183,3 +183,20 @@ def test_a_settlement_undone_without_its_reversal_fails_the_receivables_check() 
     ledger.post(5.0, PostingKind.FUND_SHARE, (AccountKind.FUND, 1, -1, -1), hospital, 700, 9)
     checks = ledger.close()
     assert not checks["hospital_receivables_equal_fund_shares"]
+
+
+def test_posting_totals_are_exact_integers_at_huge_amounts() -> None:
+    """Totals per kind are summed in integers: 3.6e18 fen is not rounded to a float's 512."""
+    big = np.array([1_800_000_000_000_000_001, 1_800_000_000_000_000_002], dtype=np.int64)
+    txns = {
+        "txn_id": np.array([1, 2]), "service": np.array([1, 1]), "home": np.array([0, 1]),
+        "site": np.array([0, 1]), "point": np.array([0, 0]),
+        "amount_fen": big, "outcome": np.array([0, 0]),
+        "fund_fen": big, "personal_fen": np.zeros(2, dtype=np.int64),
+        "end_s": np.array([1.0, 2.0]), "arrival_s": np.array([0.5, 1.0]),
+        "reason": np.array([0, 0]),
+    }  # fmt: skip
+    ledger = Ledger(None, PROVINCES)
+    ledger.post_transactions(txns)
+    assert ledger.totals[PostingKind.FUND_SHARE] == 3_600_000_000_000_000_003
+    assert not ledger.failures

@@ -64,7 +64,8 @@ def test_sweep_writes_task_folders_and_both_tables(plan: Plan, tmp_path: Path) -
     assert (result.ran, result.skipped, result.failed) == (6, 0, 0)
     task = tmp_path / "sw" / "tasks" / "v001" / "rep-002"
     assert {p.name for p in task.iterdir()} == {TRANSACTIONS, STATIONS, TIMESERIES, LEDGER,
-                                                CLEARING, SUMMARY, MANIFEST}  # fmt: skip
+                                                CLEARING, SUMMARY, MANIFEST,
+                                                "checksums.sha256"}  # fmt: skip
     tasks = pq.read_table(tmp_path / "sw" / "sweep.parquet")
     assert tasks.column("variant").to_pylist() == ["v000"] * 3 + ["v001"] * 3
     assert tasks.column(SERVERS).to_pylist() == [1, 1, 1, 4, 4, 4]
@@ -230,3 +231,21 @@ def test_public_names() -> None:
     assert sorted(NODE_NAMES) == sorted(NODES)
     with pytest.raises(AttributeError):
         _ = sim.nothing_here
+
+
+def test_two_sweeps_into_one_folder_both_succeed(plan: Plan, tmp_path: Path) -> None:
+    """A task another sweep already stored intact counts as done: storing it again is no error.
+
+    Two concurrent sweeps into one folder run the same tasks; the one that stores
+    second used to fail every such task (its rename found the folder there).
+    """
+    from sim.experiment.catalogue import Catalogue
+
+    first = run_sweep(plan, tmp_path / "sw", 1)
+    assert first.failed == 0
+    key = TaskKey(0, 0)
+    summary = tmp_path / "sw" / "tasks" / key.name / "summary.json"
+    stamp = summary.stat().st_mtime_ns
+    outcome = run_task(TaskSpec(key, plan.task_scenario(key)))  # the other sweep's result
+    Catalogue.open(tmp_path / "sw", plan).store(outcome)
+    assert summary.stat().st_mtime_ns == stamp

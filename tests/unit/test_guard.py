@@ -175,3 +175,30 @@ def test_events_per_transaction_counts_each_route() -> None:
     assert np.isclose(
         5.4, events_per_transaction(attrs.evolve(spec, cross_province_share=0.05), 0)
     )
+
+
+FRANTIC = "faults={random_outages: [{node: national, mtbf: 1ms, mttr: 1ms}]}"
+"""The issue's fault schedule: an outage of the national node every 2 ms on average."""
+
+
+def test_random_outages_are_counted_and_match_the_run(tmp_path: Path) -> None:
+    """The expected outages match a run's; each adds events and memory to the estimate."""
+    outages = "faults={random_outages: [{node: national, mtbf: 50ms, mttr: 50ms}]}"
+    overrides = ["horizon=10min", "warmup=0s", outages]
+    scenario = load_scenario(SCENARIOS / "smoke.yaml", overrides)
+    quiet = load_scenario(SCENARIOS / "smoke.yaml", overrides[:2])
+    cost, base = guard.estimate(scenario), guard.estimate(quiet)
+    happened = len(run_once(scenario, tmp_path / "out").summary["faults"]["outages"])
+    assert cost.outages == pytest.approx(happened, rel=0.05)
+    assert cost.events - base.events == pytest.approx(cost.outages * guard.OUTAGE_EVENTS)
+    assert cost.memory_bytes - base.memory_bytes == pytest.approx(
+        cost.outages * guard.OUTAGE_BYTES
+    )
+
+
+def test_a_frantic_fault_schedule_is_refused_naming_the_outages() -> None:
+    """mtbf 1ms over a day: tens of millions of outages are over the memory limit."""
+    scenario = load_scenario(SCENARIOS / "baseline_weekday.yaml", [FRANTIC])
+    (excess,) = guard.check(guard.estimate(scenario), guard.Limits())
+    assert excess.resource == "memory"
+    assert "4.32e+07 random outages" in excess.message

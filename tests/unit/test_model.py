@@ -264,3 +264,25 @@ def test_region_and_sites_confine_the_run(overloaded: Result) -> None:
     stations = set(overloaded.stations.to_pydict()["station"])
     assert stations == {"point:pharmacy:SC", "point:pharmacy:CQ", "node:SC", "node:CQ",
                         "node:national", "node:card_platform"}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["smoke.yaml", "baseline_weekday.yaml"])
+def test_one_simulated_holder_runs(name: str, tmp_path: Path) -> None:
+    """One simulated holder: cross-province visits and advance funds still balance."""
+    from sim import load_scenario
+    from tests.conftest import SCENARIOS
+
+    overrides = ["population.holders=1000", "scale=1e-3", "horizon=12h",
+                 "services.medical_outpatient.rate.per_holder_per_year=1e6",
+                 "services.medical_outpatient.cross_province_share=0.5"]  # fmt: skip
+    result = run_once(load_scenario(SCENARIOS / name, overrides), tmp_path / "out")
+    assert result.manifest["transactions"] > 100
+
+
+def test_no_simulated_holder_is_refused_by_key() -> None:
+    """Holders × scale rounding to none is a validation problem under the key to change."""
+    from sim.scenario import ScenarioError, load_scenario
+    from tests.conftest import SCENARIOS
+
+    with pytest.raises(ScenarioError, match=r"population\.holders: gives 0\.1 simulated holders"):
+        load_scenario(SCENARIOS / "smoke.yaml", ["population.holders=1000"])

@@ -130,3 +130,10 @@ def test_subset_keeps_named_rows_in_table_order(table: ProvinceTable) -> None:
     assert 3 == region.population.size == region.aged_60_plus_share.size
     with pytest.raises(KeyError, match="XX"):
         table.subset(("XX",))
+
+
+def test_apportion_among_zero_weights_says_so() -> None:
+    """Zero weights: nothing to split is fine; something to split is a clear error, not NaN."""
+    assert apportion(np.zeros(3), 0.2).tolist() == [0, 0, 0]
+    with pytest.raises(ValueError, match="cannot apportion 5 among weights summing to 0"):
+        apportion(np.zeros(3), 5.0)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 
 from sim import theory
+from sim.theory import erlang_b, erlang_c
 
 
 def _erlang_c_by_definition(c: int, a: float) -> float:
@@ -125,3 +127,26 @@ def test_kelly_refuses_unknown_nodes_and_overload() -> None:
         theory.kelly_network({"a": (1, 0.1)}, [(1.0, ["b"])])
     with pytest.raises(ValueError, match="steady state"):
         theory.kelly_network({"a": (1, 0.1)}, [(6.0, ["a", "a"])])
+
+
+def _recursion(servers: int, load: float) -> float:
+    """Erlang B by the plain recursion to the last server (the reference)."""
+    b = 1.0
+    for k in range(1, servers + 1):
+        b = load * b / (k + load * b)
+    return b
+
+
+@pytest.mark.parametrize(("servers", "load"), [(10, 5.0), (300, 290.0), (15_000, 14_990.0),
+                                               (50_000, 49_000.0), (20_000, 3.0)])  # fmt: skip
+def test_erlang_b_shortcuts_agree_with_the_full_recursion(servers: int, load: float) -> None:
+    """Stopping at underflow and the closed form beyond 10,000 servers change no figure."""
+    assert erlang_b(servers, load) == pytest.approx(_recursion(servers, load), rel=1e-9)
+
+
+@pytest.mark.parametrize("load", [0.3, 5e8, 999_999_000.0])
+def test_erlang_figures_of_a_billion_servers_are_immediate(load: float) -> None:
+    """A billion servers (``network.national.servers=1e9``) costs no more than ten."""
+    started = time.perf_counter()
+    assert 0.0 <= erlang_c(10**9, load) <= 1.0
+    assert time.perf_counter() - started < 0.5

@@ -135,3 +135,13 @@ def test_run_summary_names_the_estimated_cut(auto_run: tuple) -> None:
     cut = int(summary["warmup"]["cut_s"])
     clock = f"{cut // 3600:02d}:{cut % 3600 // 60:02d}"
     assert f"warm-up (MSER-5): cut at {clock}, {dropped:,} transactions dropped" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "name", ["baseline_weekday.yaml", "chengdu_chongqing_libraries.yaml", "pension_payday.yaml"]
+)
+def test_auto_warmup_runs_with_library_transit_and_withdrawals(name: str, tmp_path) -> None:
+    """``warmup: auto`` runs with every service family (they count from the start then)."""
+    overrides = ["warmup=auto", "horizon=2h", "scale=1e-5"]
+    result = run_once(load_scenario(SCENARIOS / name, overrides), tmp_path / "out")
+    assert result.summary["warmup"]["method"] == "MSER-5"
