@@ -142,7 +142,8 @@ def build(scenario: Scenario, workdir: Path) -> Model:
     if everyone is not None:
         flows = [flow for runtime in services.values() for flow in runtime.background]
         background = Background(network, flows, clock, horizon, streams,
-                                faultless=not scenario.faults.touches_network)  # fmt: skip
+                                faultless=not scenario.faults.changes_links,
+                                changes=scenario.faults.node_changes())  # fmt: skip
     return Model(written, env, provinces, population, demand, network, protocol, recorder,
                  feed, stations, workdir, services, ledger, clearing, faults,
                  background)  # fmt: skip

@@ -15,6 +15,7 @@ node visit and a deadline per attempt, on a heap of the background's own.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
 from heapq import heappop, heappush, heapreplace
 from itertools import count
@@ -65,6 +66,7 @@ class Background:
         horizon_s: float,
         streams: Streams,
         faultless: bool,
+        changes: Sequence[float] = (),
     ) -> None:
         spec: NetworkSpec = network.spec
         self.network = network
@@ -72,6 +74,9 @@ class Background:
         self.clock = clock
         self.horizon_s = horizon_s
         self.faultless = faultless
+        self.changes = sorted(changes)
+        """Times at which a node goes down or comes back (fixed outages): a request whose
+        node visit spans one is followed event by event; the others need none."""
         """No fault can touch a node or link: single-node requests need no event."""
         self.timeout_s = float(spec.timeout)
         self.backoff_s = float(spec.retry.backoff)
@@ -188,12 +193,21 @@ class Background:
         first_i = i
         heap = self.heap
         faultless, single, pools = self.faultless, self._single, self._pools
-        timeout = self.timeout_s
+        timeout, changes = self.timeout_s, self.changes
         while i < n and keys[i] < limit:
             t = keys[i]
             f = flows[i]
             if faultless and single[f]:
                 pool = pools[f]
+                if changes and pool.down:  # lost: no answer can come, the deadline will
+                    request = _Request(f, self.paths[f], self.attempts, False)
+                    request.attempt = 1
+                    self.lost += 1
+                    self._timed_out(sents[i] + timeout, request)
+                    if heap[0][0] < limit:
+                        limit = heap[0][0]
+                    i += 1
+                    continue
                 stats = pool.stats
                 waiting = pool.waiting
                 if waiting and waiting[0][0] <= t:
@@ -213,6 +227,15 @@ class Background:
                 end = start + service
                 heapreplace(free, end)
                 stats.booked_busy += service
+                if changes and not self._calm(t, end):  # the node may fail meanwhile
+                    request = _Request(f, self.paths[f], self.attempts, False)
+                    request.attempt = 1
+                    self._arm(sents[i], request)
+                    heappush(heap, (end, next(self._seq), _DEPART, request, 1, 0, pool.epoch))
+                    if heap[0][0] < limit:
+                        limit = heap[0][0]
+                    i += 1
+                    continue
                 answered = end + backs[i]
                 if answered - sents[i] > timeout:
                     request = _Request(f, self.paths[f], self.attempts, False)
@@ -240,8 +263,20 @@ class Background:
 
     def _first_visit(self, t: float, request: _Request, service: float, delay: float) -> None:
         """A multi-node request's first node visit, with the draws made in numpy."""
-        end = request.route.nodes[0].pool.admit(t, service)
-        heappush(self.heap, (end + delay, next(self._seq), _ARRIVE, request, 1, 1))
+        pool = request.route.nodes[0].pool
+        if pool.down:
+            self.lost += 1
+            return
+        end = pool.admit(t, service)
+        if self.changes and not self._calm(t, end):
+            heappush(self.heap, (end, next(self._seq), _DEPART, request, 1, 0, pool.epoch))
+        else:
+            heappush(self.heap, (end + delay, next(self._seq), _ARRIVE, request, 1, 1))
+
+    def _calm(self, start: float, end: float) -> bool:
+        """Whether no node goes down or comes back in ``[start, end]``."""
+        k = bisect_left(self.changes, start)
+        return k == len(self.changes) or self.changes[k] > end
 
     def _arm(self, sent: float, request: _Request) -> None:
         """The attempt's deadline, one timeout after it was sent."""
@@ -291,12 +326,22 @@ class Background:
     def _arrive(self, t: float, request: _Request, attempt: int, hop: int) -> None:
         path = request.route
         if hop < 0:  # a single-node retry in a run without faults: answered on arrival
-            end = path.nodes[0].pool.admit(t, path.draws[0]())
+            pool = path.nodes[0].pool
+            deadline = request.sent_at + self.timeout_s
+            if pool.down:
+                self.lost += 1
+                self._timed_out(deadline, request)  # nothing can answer it
+                return
+            end = pool.admit(t, path.draws[0]())
             self.visits += 1
+            if self.changes and not self._calm(t, end):
+                self._arm(request.sent_at, request)
+                heappush(self.heap, (end, next(self._seq), _DEPART, request, attempt, 0,
+                                     pool.epoch))  # fmt: skip
+                return
             answered = end + self._link_draw(path.links[1])()
             if answered < request.answered:
                 request.answered = answered
-            deadline = request.sent_at + self.timeout_s
             if request.answered > deadline:
                 self._timed_out(deadline, request)
             return
@@ -306,7 +351,8 @@ class Background:
             return
         end = pool.admit(t, path.draws[hop]())
         self.visits += 1
-        if self.faultless:  # nothing can fail or change on the way: cross the next link now
+        if self.faultless and (not self.changes or self._calm(t, end)):
+            # Nothing can fail or change on the way: cross the next link now.
             hop += 1
             delay = self._link_draw(path.links[hop])()
             if hop < request.hops:

@@ -105,13 +105,18 @@ class FaultsSpec:
     readers: tuple[ReaderFaultSpec, ...] = ()
 
     @property
-    def touches_network(self) -> bool:
-        """Whether any fault can take a settlement node down or change a link.
+    def changes_links(self) -> bool:
+        """Whether a fault changes links or partitions, or takes nodes down at random times."""
+        randomly = [o.node for o in self.random_outages if not o.node.startswith("bank:")]
+        return bool(self.links or self.partitions or randomly)
 
-        Bank nodes (``bank:XX``) and transit readers are not settlement nodes.
-        """
-        nodes = [o.node for o in self.outages] + [o.node for o in self.random_outages]
-        return bool(self.links or self.partitions or any(not n.startswith("bank:") for n in nodes))
+    def node_changes(self) -> list[float]:
+        """Times a fixed outage takes a settlement node down or brings it back."""
+        times = []
+        for o in self.outages:
+            if not o.node.startswith("bank:"):
+                times += [float(o.at), float(o.at) + float(o.duration)]
+        return sorted(times)
 
     def windows(self, horizon_s: float) -> list[tuple[str, float, float]]:
         """(label, start, end) of every fault with a fixed window, in the order written."""

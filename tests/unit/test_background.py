@@ -164,3 +164,14 @@ def test_load_factor_scales_arrivals_foreground_and_background(tmp_path: Path) -
     assert 1.8 < nodes2["node:national"]["arrivals"] / nodes["node:national"]["arrivals"] < 2.2
     assert two.summary["network_load"]["load_factor"] == 2.0
     assert two.manifest["scenario"]["load"] == 2.0
+
+
+def test_background_messages_meet_link_faults(tmp_path: Path) -> None:
+    """Lossy links (the event-by-event path): background messages are lost, time out and
+    are retried, and the run's books still balance."""
+    faults = "faults={links: [{link: access, loss: 0.2, at: 10min, duration: 10min}]}"
+    result = _run(tmp_path, "lossy", ["network.load=full", faults])
+    background = result.summary["network_load"]["background"]
+    assert background["messages_lost"] > 0.1 * background["requests"] * 10 / 40 * 0.5
+    assert background["retries"] > 0 and background["timeouts"] >= background["retries"]
+    assert all(result.summary["ledger"]["checks"].values())
