@@ -81,7 +81,9 @@ def _parser() -> argparse.ArgumentParser:
         help="refuse a run expected to need more memory, e.g. 16GB "
         f"(default {guard.MAX_MEMORY_BYTES / 1e9:g}GB; 'inf' for no limit)",
     )
-    run.add_argument("--quiet", action="store_true", help="no progress bar, no summary table")
+    run.add_argument(
+        "--quiet", action="store_true", help="no progress bar, no tables: only the results folder"
+    )
     run.add_argument(
         "--theory",
         action="store_true",
@@ -358,7 +360,9 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     finally:
         progress.close()
-    if not args.quiet:
+    if args.quiet:
+        print(f"results: {out}")
+    else:
         print_summary(result.summary, result.manifest, str(out))
     if args.theory:
         print_node_theory(result.summary)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import shutil
 import signal
 import tempfile
@@ -93,12 +94,21 @@ def write_json(data: Mapping[str, Any], path: Path) -> None:
     path.write_text(text + "\n", encoding="utf-8")
 
 
+def current_umask() -> int:
+    """The process's umask (reading it means setting it: it is put straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def staging(out_dir: Path) -> Iterator[Path]:
     """A hidden folder beside ``out_dir``, renamed to it only if the block succeeds.
 
     An interrupted or failed run removes the staging folder, so a results
-    folder either holds a complete run or does not exist.
+    folder either holds a complete run or does not exist. The folder gets the
+    permissions the user's umask gives (``mkdtemp`` alone makes it private, and
+    colleagues on a shared server could not read the results).
     """
     if out_dir.exists():
         raise FileExistsError(f"results folder already exists: {out_dir}")
@@ -106,6 +116,7 @@ def staging(out_dir: Path) -> Iterator[Path]:
     work: Path | None = None
     try:
         work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+        work.chmod(0o777 & ~current_umask())
         yield work
         work.rename(out_dir)
     except BaseException:
