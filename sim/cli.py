@@ -9,11 +9,13 @@ Exit codes: 0 success; 1 the run failed (for ``sweep``: some tasks failed, and
 the sweep folder records them; for ``validate-model``: a comparison with theory
 failed); 2 bad input (a scenario that does not validate, a run larger than the
 resource limits, a wrong option, an existing results folder, a folder holding
-another sweep); 130 interrupted. Bad scenarios are reported as a list of
-problems by key path, never a traceback. ``run`` sizes a run with
-:mod:`sim.guard` before anything is built, and refuses one expected to exceed
-``--max-events`` or ``--max-memory`` with the estimate and the option that
-would allow it.
+another sweep); 3 a goal not met though everything ran: a sweep's
+``--precision`` not reached within ``--max-replications``, or no server count up
+to ``--max-servers`` meeting a ``capacity`` target; 130 interrupted. Bad
+scenarios are reported as a list of problems by key path, never a traceback.
+``run`` sizes a run with :mod:`sim.guard` before anything is built, and refuses
+one expected to exceed ``--max-events`` or ``--max-memory`` with the estimate
+and the option that would allow it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from sim.units import UnitError, parse_bytes
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_NOT_MET = 3
+"""Everything ran but the goal was not met (``--precision``, a ``capacity`` target)."""
 NODE_NAMES = ["national", "provincial", "card_platform"]
 """Nodes ``capacity --node`` accepts (the keys of ``sim.experiment.capacity.NODES``)."""
 
@@ -48,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="sscard-sim",
         description="Simulate China's social-security card transaction system.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run one scenario and write a results folder")
     run.add_argument("scenario", type=Path, help="scenario file (YAML)")
@@ -128,6 +133,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse, reporting an unknown option with the subcommand's usage, not the top level's."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def _version() -> str:
+    """The installed package's version, or the source tree's when run from a checkout."""
+    from importlib import metadata
+
+    import sim
+
+    try:
+        return metadata.version("sscard-sim")
+    except metadata.PackageNotFoundError:
+        return f"{sim.__version__} (not installed: {Path(sim.__file__).parent})"
+
+
 def _positive_number(text: str) -> float:
     try:
         value = float(text)
@@ -177,16 +203,28 @@ def _experiment_parsers(commands: Any) -> None:
     )
     capacity.add_argument("scenario", type=Path, help="scenario file (YAML)")
     capacity.add_argument(
-        "--node", choices=NODE_NAMES, default="national", help="node whose servers vary"
+        "--node",
+        choices=NODE_NAMES,
+        default="national",
+        help="node whose servers vary (default national)",
     )
     capacity.add_argument(
         "--target",
         required=True,
         metavar="FIGURE<=VALUE",
-        help="e.g. p99_latency_s<=3, utilisation<=0.7, or any figure of sweep.parquet",
+        help="the node's p99_latency_s, utilisation or wait_p99_s (e.g. p99_latency_s<=3), "
+        "or any figure of sweep.parquet (e.g. national_utilisation<=0.7); >= also works",
     )
-    capacity.add_argument("--min-servers", type=int, default=1, metavar="N")
-    capacity.add_argument("--max-servers", type=int, default=4096, metavar="N")
+    capacity.add_argument(
+        "--min-servers", type=int, default=1, metavar="N", help="fewest servers tried (default 1)"
+    )
+    capacity.add_argument(
+        "--max-servers",
+        type=int,
+        default=4096,
+        metavar="N",
+        help="most servers tried (default 4096)",
+    )
     for command, default in ((sweep, 5), (capacity, 5)):
         command.add_argument(
             "--replications",
@@ -203,7 +241,12 @@ def _experiment_parsers(commands: Any) -> None:
             metavar="KEY=VALUE",
             help="override a scenario key in every variant (repeatable)",
         )
-        command.add_argument("--executor", choices=["local", "dask"], default="local")
+        command.add_argument(
+            "--executor",
+            choices=["local", "dask"],
+            default="local",
+            help="local processes (default) or a Dask cluster",
+        )
         command.add_argument(
             "--scheduler",
             metavar="ADDRESS",
@@ -261,7 +304,7 @@ VALIDATION_DIR = Path("scenarios") / "validation"
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``sscard-sim`` and ``python -m sim``; returns the exit code."""
-    args = _parser().parse_args(argv)
+    args = _parse(_parser(), argv)
     try:
         if args.command == "validate":
             return _validate(args.scenarios, args.overrides)
