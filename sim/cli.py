@@ -273,7 +273,8 @@ def _experiment_parsers(commands: Any) -> None:
         "folder",
         type=Path,
         metavar="RESULTS_DIR",
-        help="a results folder (sscard-sim run) or a sweep folder (sscard-sim sweep)",
+        help="a results folder (sscard-sim run), a sweep folder (sscard-sim sweep) or a "
+        "capacity folder (sscard-sim capacity)",
     )
     report.add_argument(
         "--html",
@@ -425,8 +426,12 @@ def _report(args: argparse.Namespace) -> int:
     folder: Path = args.folder
     kind = folder_kind(folder) if folder.is_dir() else None
     if kind is None:
-        print(f"error: no such folder: {folder}", file=sys.stderr)
+        why = "is a file, not a folder" if folder.exists() else "no such folder"
+        print(f"error: {folder}: {why} (report reads the folder a run, sweep or capacity "
+              "search wrote)", file=sys.stderr)  # fmt: skip
         return EXIT_BAD_INPUT
+    if kind == "capacity":
+        return _report_capacity(folder, args)
     if kind == "sweep":
         if args.html or args.out is not None:
             print(f"error: {folder} is a sweep folder; --html and --out apply to a run's "
@@ -436,14 +441,32 @@ def _report(args: argparse.Namespace) -> int:
 
         return commands.COMMANDS["report"](args)
     if kind == "":
-        print(f"error: {folder} is not a sweep folder (no sweep.parquet) nor a run's results "
-              "folder (no summary.json and manifest.json)", file=sys.stderr)  # fmt: skip
+        print(f"error: {folder} is not a sweep folder (no sweep.parquet), a capacity folder "
+              "(no capacity.parquet) nor a run's results folder (no summary.json and "
+              "manifest.json)", file=sys.stderr)  # fmt: skip
         return EXIT_BAD_INPUT
     if args.figures:
         print(f"error: --figure applies to a sweep folder; {folder} is a run's results folder",
               file=sys.stderr)  # fmt: skip
         return EXIT_BAD_INPUT
     return _report_run(folder, args.out if args.out is not None else folder / "report", args.html)
+
+
+def _report_capacity(folder: Path, args: argparse.Namespace) -> int:
+    """``report`` on a capacity folder: its curve and answer, printed again."""
+    from sim.experiment.report import CapacityFolderError, print_curve, read_capacity
+
+    if args.html or args.out is not None or args.figures:
+        print(f"error: {folder} is a capacity folder; --html, --out and --figure apply to a "
+              "run's results folder or a sweep folder (such as its servers-00004)",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_BAD_INPUT
+    try:
+        print_curve(read_capacity(folder))
+    except CapacityFolderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
 
 
 def _report_run(folder: Path, out: Path, html: bool) -> int:

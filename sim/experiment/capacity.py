@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pyarrow as pa
@@ -28,7 +29,7 @@ from sim.experiment.stats import Interval, mean_interval
 from sim.experiment.summary import figure_matrix
 from sim.experiment.sweep import run_sweep
 from sim.experiment.task import run_task
-from sim.results import write_table
+from sim.results import write_json, write_table
 
 __all__ = ["NODES", "CapacityResult", "Point", "Target", "bisect", "search_capacity"]
 
@@ -190,7 +191,17 @@ def search_capacity(
     answer = bisect(meets, start, lowest, highest)
     curve = tuple(points[n] for n in sorted(points))
     write_table(curve_table(curve, target), _ensure(root) / "capacity.parquet")
+    write_json(search_record(node, target, answer, wall), root / CAPACITY_JSON)
     return CapacityResult(node, target, answer, curve, root, wall)
+
+
+CAPACITY_JSON = "capacity.json"
+"""The search's node, target and answer (what ``capacity.parquet`` cannot say), for ``report``."""
+
+
+def search_record(node: str, target: Target, answer: int | None, wall_s: float) -> dict[str, Any]:
+    """What ``capacity.json`` holds: enough to print the curve again from the folder."""
+    return {"node": node, "target": attrs.asdict(target), "answer": answer, "wall_time_s": wall_s}
 
 
 def curve_table(curve: tuple[Point, ...], target: Target) -> pa.Table:

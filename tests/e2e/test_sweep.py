@@ -187,6 +187,14 @@ def test_capacity_prints_the_curve_and_the_answer(tmp_path: Path) -> None:
     assert "national_utilisation; upper end of the 95% interval" in done.stdout
     assert (tmp_path / "cap" / "capacity.parquet").exists()
     assert (tmp_path / "cap" / "servers-00004" / "sweep.parquet").exists()
+    again = sim("report", str(tmp_path / "cap"))
+    assert again.returncode == 0, again.stderr
+    curve = done.stdout.split("server counts measured")[0]
+    assert curve == again.stdout.split("server counts measured")[0]
+    assert "smallest national servers meeting the target: 4" in again.stdout
+    (tmp_path / "cap" / "capacity.json").unlink()
+    old = sim("report", str(tmp_path / "cap"))
+    assert old.returncode == 2 and "no capacity.json (made by an older sscard-sim)" in old.stderr
 
 
 def _free_port() -> int:
