@@ -337,7 +337,16 @@ def _validate(paths: Sequence[Path], overrides: Sequence[str]) -> int:
             status = EXIT_BAD_INPUT
         else:
             print(f"{path}: ok ({scenario.name})")
+            _warn(path, scenario)
     return status
+
+
+def _warn(path: Path, scenario: Scenario) -> None:
+    """What is valid but probably not meant (a fault after the horizon), on stderr."""
+    from sim.scenario.fault_times import fault_warnings
+
+    for problem in fault_warnings(scenario):
+        print(f"{path}: warning: {problem}", file=sys.stderr)
 
 
 def _validate_model(args: argparse.Namespace) -> int:
@@ -384,6 +393,7 @@ def _run(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(exc.report(), file=sys.stderr)
         return EXIT_BAD_INPUT
+    _warn(args.scenario, scenario)
     if not _fits(scenario, args):
         return EXIT_BAD_INPUT
     out = args.out if args.out is not None else default_out_dir(scenario.name)
