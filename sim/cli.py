@@ -10,11 +10,13 @@ full disk, a read-only folder, a concurrent run of the same ``--out``; for
 ``sweep``: some tasks failed, and the sweep folder records them; for
 ``validate-model``: a comparison with theory failed); 2 bad input (a scenario
 that does not validate, a run larger than the resource limits, a wrong option,
-an existing results folder, a folder holding another sweep); 130 interrupted.
-Bad scenarios are reported as a list of problems by key path, never a
-traceback. ``run`` sizes a run with :mod:`sim.guard` before anything is built,
-and refuses one expected to exceed ``--max-events`` or ``--max-memory`` with
-the estimate and the option that would allow it.
+an existing results folder, a folder holding another sweep); 3 a goal not met though everything ran: a sweep's
+``--precision`` not reached within ``--max-replications``, or no server count up
+to ``--max-servers`` meeting a ``capacity`` target; 130 interrupted. Bad
+scenarios are reported as a list of problems by key path, never a traceback.
+``run`` sizes a run with :mod:`sim.guard` before anything is built, and refuses
+one expected to exceed ``--max-events`` or ``--max-memory`` with the estimate
+and the option that would allow it.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from sim.units import UnitError, parse_bytes
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_NOT_MET = 3
+"""Everything ran but the goal was not met (``--precision``, a ``capacity`` target)."""
 NODE_NAMES = ["national", "provincial", "card_platform"]
 """Nodes ``capacity --node`` accepts (the keys of ``sim.experiment.capacity.NODES``)."""
 
@@ -50,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="sscard-sim",
         description="Simulate China's social-security card transaction system.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run one scenario and write a results folder")
     run.add_argument("scenario", type=Path, help="scenario file (YAML)")
@@ -68,7 +73,9 @@ def _parser() -> argparse.ArgumentParser:
         help="override a scenario key, e.g. network.national.servers=32 (repeatable)",
     )
     _limit_options(run)
-    run.add_argument("--quiet", action="store_true", help="no progress bar, no summary table")
+    run.add_argument(
+        "--quiet", action="store_true", help="no progress bar, no tables: only the results folder"
+    )
     run.add_argument(
         "--theory",
         action="store_true",
@@ -133,6 +140,27 @@ def _limit_options(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse, reporting an unknown option with the subcommand's usage, not the top level's."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def _version() -> str:
+    """The installed package's version, or the source tree's when run from a checkout."""
+    from importlib import metadata
+
+    import sim
+
+    try:
+        return metadata.version("sscard-sim")
+    except metadata.PackageNotFoundError:
+        return f"{sim.__version__} (not installed: {Path(sim.__file__).parent})"
+
+
 def _positive_number(text: str) -> float:
     try:
         value = float(text)
@@ -182,13 +210,27 @@ def _experiment_parsers(commands: Any) -> None:
     )
     capacity.add_argument("scenario", type=Path, help="scenario file (YAML)")
     capacity.add_argument(
-        "--node", choices=NODE_NAMES, default="national", help="node whose servers vary"
+        "--node",
+        choices=NODE_NAMES,
+        default="national",
+        help="node whose servers vary (default national)",
     )
     capacity.add_argument(
         "--target",
         required=True,
         metavar="FIGURE<=VALUE",
-        help="e.g. p99_latency_s<=3, utilisation<=0.7, or any figure of sweep.parquet",
+        help="the node's p99_latency_s, utilisation or wait_p99_s (e.g. p99_latency_s<=3), "
+        "or any figure of sweep.parquet (e.g. national_utilisation<=0.7); >= also works",
+    )
+    capacity.add_argument(
+        "--min-servers", type=int, default=1, metavar="N", help="fewest servers tried (default 1)"
+    )
+    capacity.add_argument(
+        "--max-servers",
+        type=int,
+        default=4096,
+        metavar="N",
+        help="most servers tried (default 4096)",
     )
     capacity.add_argument("--min-servers", type=int, default=1, metavar="N")
     capacity.add_argument("--max-servers", type=int, default=4096, metavar="N")
@@ -230,7 +272,12 @@ def _experiment_parsers(commands: Any) -> None:
             metavar="KEY=VALUE",
             help="override a scenario key in every variant (repeatable)",
         )
-        command.add_argument("--executor", choices=["local", "dask"], default="local")
+        command.add_argument(
+            "--executor",
+            choices=["local", "dask"],
+            default="local",
+            help="local processes (default) or a Dask cluster",
+        )
         command.add_argument(
             "--scheduler",
             metavar="ADDRESS",
@@ -258,7 +305,8 @@ def _experiment_parsers(commands: Any) -> None:
         "folder",
         type=Path,
         metavar="RESULTS_DIR",
-        help="a results folder (sscard-sim run) or a sweep folder (sscard-sim sweep)",
+        help="a results folder (sscard-sim run), a sweep folder (sscard-sim sweep) or a "
+        "capacity folder (sscard-sim capacity)",
     )
     report.add_argument(
         "--html",
@@ -294,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     (``argv`` None) ignores further signals: a burst of them, or a second
     SIGTERM, must not cut the clean-up short or end it with another code.
     """
-    args = _parser().parse_args(argv)
+    args = _parse(_parser(), argv)
     program = argv is None
     with _terminate_as_interrupt(keep_ignoring=program):
         try:
@@ -341,7 +389,16 @@ def _validate(paths: Sequence[Path], overrides: Sequence[str]) -> int:
             status = EXIT_BAD_INPUT
         else:
             print(f"{path}: ok ({scenario.name})")
+            _warn(path, scenario)
     return status
+
+
+def _warn(path: Path, scenario: Scenario) -> None:
+    """What is valid but probably not meant (a fault after the horizon), on stderr."""
+    from sim.scenario.fault_times import fault_warnings
+
+    for problem in fault_warnings(scenario):
+        print(f"{path}: warning: {problem}", file=sys.stderr)
 
 
 def _validate_model(args: argparse.Namespace) -> int:
@@ -388,6 +445,7 @@ def _run(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(exc.report(), file=sys.stderr)
         return EXIT_BAD_INPUT
+    _warn(args.scenario, scenario)
     if not _fits(scenario, args):
         return EXIT_BAD_INPUT
     out = args.out if args.out is not None else default_out_dir(scenario.name)
@@ -412,7 +470,9 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     finally:
         progress.close()
-    if not args.quiet:
+    if args.quiet:
+        print(f"results: {out}")
+    else:
         print_summary(result.summary, result.manifest, str(out))
     if args.theory:
         print_node_theory(result.summary)
@@ -443,8 +503,12 @@ def _report(args: argparse.Namespace) -> int:
     folder: Path = args.folder
     kind = folder_kind(folder) if folder.is_dir() else None
     if kind is None:
-        print(f"error: no such folder: {folder}", file=sys.stderr)
+        why = "is a file, not a folder" if folder.exists() else "no such folder"
+        print(f"error: {folder}: {why} (report reads the folder a run, sweep or capacity "
+              "search wrote)", file=sys.stderr)  # fmt: skip
         return EXIT_BAD_INPUT
+    if kind == "capacity":
+        return _report_capacity(folder, args)
     if kind == "sweep":
         if args.html or args.out is not None:
             print(f"error: {folder} is a sweep folder; --html and --out apply to a run's "
@@ -454,14 +518,32 @@ def _report(args: argparse.Namespace) -> int:
 
         return commands.COMMANDS["report"](args)
     if kind == "":
-        print(f"error: {folder} is not a sweep folder (no sweep.parquet) nor a run's results "
-              "folder (no summary.json and manifest.json)", file=sys.stderr)  # fmt: skip
+        print(f"error: {folder} is not a sweep folder (no sweep.parquet), a capacity folder "
+              "(no capacity.parquet) nor a run's results folder (no summary.json and "
+              "manifest.json)", file=sys.stderr)  # fmt: skip
         return EXIT_BAD_INPUT
     if args.figures:
         print(f"error: --figure applies to a sweep folder; {folder} is a run's results folder",
               file=sys.stderr)  # fmt: skip
         return EXIT_BAD_INPUT
     return _report_run(folder, args.out if args.out is not None else folder / "report", args.html)
+
+
+def _report_capacity(folder: Path, args: argparse.Namespace) -> int:
+    """``report`` on a capacity folder: its curve and answer, printed again."""
+    from sim.experiment.report import CapacityFolderError, print_curve, read_capacity
+
+    if args.html or args.out is not None or args.figures:
+        print(f"error: {folder} is a capacity folder; --html, --out and --figure apply to a "
+              "run's results folder or a sweep folder (such as its servers-00004)",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_BAD_INPUT
+    try:
+        print_curve(read_capacity(folder))
+    except CapacityFolderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
 
 
 def _report_run(folder: Path, out: Path, html: bool) -> int:

@@ -8,6 +8,7 @@ changes results.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from typing import Any, TextIO
@@ -22,18 +23,26 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 from rich.text import Text
 
-__all__ = ["RunProgress", "print_node_theory", "print_summary"]
+from sim.headlines import (
+    MEDICAL,
+    SETTLE_MEASURES,
+    clock,
+    count,
+    day_lines,
+    family_lines,
+    fault_table,
+    full,
+    money_lines,
+    new_table,
+    node_load_lines,
+    pct,
+    protocol_line,
+    secs,
+)
 
-
-def _clock(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    days, rest = divmod(int(seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    text = f"{hours:02d}:{rest // 60:02d}"
-    return f"{days}d {text}" if days else text
+__all__ = ["RunProgress", "console_for", "print_node_theory", "print_summary"]
 
 
 class _SimTimeColumn(ProgressColumn):
@@ -41,7 +50,7 @@ class _SimTimeColumn(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         """Render ``sim HH:MM / HH:MM``."""
-        return Text(f"sim {_clock(task.completed)} / {_clock(task.total or 0)}", style="cyan")
+        return Text(f"sim {clock(task.completed)} / {clock(task.total or 0)}", style="cyan")
 
 
 class RunProgress:
@@ -88,74 +97,89 @@ class RunProgress:
             self._progress = None
 
 
-def _ms(value: float | None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value * 1000:,.0f}" if value < 10 else f"{value:,.1f}s"
+def console_for(out: TextIO) -> Console:
+    """A console as wide as ``COLUMNS`` or the terminal; a file or pipe gets 200 columns.
 
-
-def _count(value: float) -> str:
-    return f"{value:,.0f}"
+    Rich reads ``COLUMNS`` itself; without it a pipe would be cut at 80 columns.
+    """
+    if out.isatty() or os.environ.get("COLUMNS", "").isdigit():
+        return Console(file=out)
+    return Console(file=out, width=200)
 
 
 def print_summary(
     summary: dict[str, Any], manifest: dict[str, Any], folder: str, stream: TextIO | None = None
 ) -> None:
-    """Print the run's headline figures as tables."""
+    """Print the run's headline figures: a throughput table, a latency table, then lines."""
     out = stream if stream is not None else sys.stdout
-    console = Console(file=out, width=None if out.isatty() else 132)
-    table = Table(
-        title=f"{summary['scenario']} · seed {summary['seed']} · scale {summary['scale']:g}",
-        title_justify="left",
+    console = console_for(out)
+    services = summary["services"]
+    days = max((len(s.get("settled_by_day_full_scale", {})) for s in services.values()),
+               default=1)  # fmt: skip
+    per_day = "settled, busiest day (full scale)" if days > 1 else "settled per day (full scale)"
+    hours = summary.get("window", {}).get("hours", 24.0)
+    caption = "cross %: cross-province share of arrivals; " + (
+        f"per day: the busiest local calendar day of {days} (each day below)" if days > 1
+        else f"per day: settled in the {hours:.3g} h measured, scaled to 24 h")  # fmt: skip
+    throughput = new_table(
+        f"{summary['scenario']} · seed {summary['seed']} · scale {summary['scale']:g}", caption
     )
-    table.add_column("service", no_wrap=True, min_width=18)
-    for name in (
-        "arrivals",
-        "settled",
-        "fallback",
-        "declined",
-        "settled/day (full scale)",
-        "cross %",
-        "settle p50 ms",
-        "p99 ms",
-        "cross p99 ms",
-    ):
-        table.add_column(name, justify="right")
-    for name, s in summary["services"].items():
-        out = s["outcomes"]
+    throughput.add_column("service", no_wrap=True)
+    for name in ("arrivals", "settled", "fallback", "declined", per_day, "cross %"):
+        throughput.add_column(name, justify="right", overflow="fold")
+    latency = new_table(
+        "settle latency (s), of settled transactions",
+        "cross: cross-province settlements only; medical measures request sent → answer",
+    )
+    latency.add_column("service", no_wrap=True)
+    for name in ("p50", "p99", "cross p50", "cross p99", "measures"):
+        latency.add_column(name, justify="left" if name == "measures" else "right",
+                           overflow="fold")  # fmt: skip
+    for name, s in services.items():
+        outcomes = s["outcomes"]
         share = s["cross_province_share"]["value"]
-        table.add_row(
+        by_day = s.get("settled_by_day_full_scale") or {}
+        throughput.add_row(
             name,
-            _count(s["arrivals"]),
-            _count(out["settled"]),
-            _count(out["fallback"]),
-            _count(out["declined"]),
-            _count(s["settled_per_day_full_scale"]),
+            count(s["arrivals"]),
+            count(outcomes["settled"]),
+            count(outcomes["fallback"]),
+            count(outcomes["declined"]),
+            full(max(by_day.values(), default=0) if days > 1 else s["settled_per_day_full_scale"]),
             "–" if share is None else f"{share * 100:.2f}",
-            _ms(s["settle_latency_s"]["local"]["p50"]),
-            _ms(s["settle_latency_s"]["local"]["p99"]),
-            _ms(s["settle_latency_s"]["cross_province"]["p99"]),
         )
-    console.print(table)
+        settle = s["settle_latency_s"]
+        every = settle.get("all", settle["local"])
+        latency.add_row(
+            name,
+            secs(every["p50"]),
+            secs(every["p99"]),
+            secs(settle["cross_province"]["p50"]),
+            secs(settle["cross_province"]["p99"]),
+            SETTLE_MEASURES.get(name, "request → answer"),
+        )
+    console.print(throughput)
+    console.print(latency)
+    if summary.get("faults", {}).get("windows"):
+        console.print(fault_table(summary["faults"]["windows"]))
     medical = summary["medical"]
     rate = medical["cross_province_inpatient_direct_settlement_rate"]
-    lines = []
-    if any(name in MEDICAL for name in summary["services"]):
+    lines = day_lines(services) if days > 1 else []
+    if any(name in MEDICAL for name in services):
         lines += [
-            "medical settlements/day (full scale): "
-            f"{_count(medical['settled_per_day_full_scale'])}",
+            "medical settlements/day (full scale, averaged over the "
+            f"{hours:.3g} h measured): {count(medical['settled_per_day_full_scale'])}",
             "cross-province share of settlements: "
-            f"{_pct(medical['cross_province_share_of_settled'])}",
+            f"{pct(medical['cross_province_share_of_settled'])}",
             "inpatient share of cross-province settlements: "
-            f"{_pct(medical['inpatient_share_of_cross_province_settled'])}",
-            f"cross-province inpatient direct settlement rate: {_pct(rate)}",
+            f"{pct(medical['inpatient_share_of_cross_province_settled'])}",
+            f"cross-province inpatient direct settlement rate: {pct(rate)}",
         ]
     lines += family_lines(summary.get("figures", {}))
     lines += node_load_lines(summary)
-    lines += _money_lines(summary)
+    lines += money_lines(summary)
     lines += [
-        "protocol: "
-        + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in summary["protocol"].items()),
+        protocol_line(summary["protocol"]),
         f"{manifest['transactions']:,} transactions, {manifest['events']:,} events in "
         f"{manifest['wall_time_s']:.1f}s wall "
         f"({(manifest['events_per_wall_second'] or 0):,.0f} events/s)",
@@ -165,135 +189,25 @@ def print_summary(
     if warmup.get("method", "fixed") != "fixed":
         dropped = warmup["transactions_dropped"]
         flag = " (at the search limit: run longer)" if warmup["at_search_limit"] else ""
-        lines.insert(-2, f"warm-up ({warmup['method']}): cut at {_clock(warmup['cut_s'])}, "
+        lines.insert(-2, f"warm-up ({warmup['method']}): cut at {clock(warmup['cut_s'])}, "
                          f"{dropped:,} transactions dropped{flag}")  # fmt: skip
     for line in lines:
         console.print(line, highlight=False)
 
 
-def _money_lines(summary: dict[str, Any]) -> list[str]:
-    """Ledger totals and clearing, when the summary has them."""
-    lines = []
-    ledger = summary.get("ledger")
-    if ledger:
-        totals = ledger["totals_fen"]
-        ok = all(ledger["checks"].values())
-        lines.append(
-            f"money: fund shares ¥{totals['fund_share'] / 100:,.2f}, personal shares "
-            f"¥{totals['personal_share'] / 100:,.2f}, self-paid ¥{totals['self_pay'] / 100:,.2f}"
-            f"; {ledger['postings']:,} postings, checks {'passed' if ok else 'FAILED'}"
-        )
-    clearing = summary.get("clearing")
-    if clearing and clearing["gross_obligations_fen"]:
-        lines.append(
-            f"clearing: {clearing['periods']} period(s), gross obligations "
-            f"¥{clearing['gross_obligations_fen'] / 100:,.2f}, net transfers "
-            f"¥{clearing['net_transfers_fen'] / 100:,.2f} (netting ratio "
-            f"{clearing['netting_ratio']:.3f})"
-        )
-    return lines
-
-
-MEDICAL = ("medical_outpatient", "medical_inpatient", "pharmacy")
-
-
-def node_load_lines(summary: dict[str, Any]) -> list[str]:
-    """Which traffic the settlement nodes carried, and the busiest one's utilisation."""
-    load = summary.get("network_load")
-    if not load:
-        return []
-    scale = float(summary["scale"])
-    factor = float(load.get("load_factor", 1.0))
-    demand = f", demand × {factor:g}" if factor != 1.0 else ""
-    if load["mode"] == "full":
-        bg = load.get("background", {})
-        what = (f"full-scale load{demand} (the simulated holders' requests and "
-                f"{_count(bg.get('requests', 0))} background requests, "
-                f"{_count(bg.get('retries', 0))} retries)")  # fmt: skip
-    elif scale < 1.0:
-        what = (f"sampled load{demand}: about 1/{1.0 / scale:,.0f} of their full-scale "
-                "traffic (network.load: full gives them all of it)")  # fmt: skip
-    else:
-        what = f"full-scale load{demand} (every holder simulated)"
-    nodes = [n for n in summary.get("settlement_nodes", []) if not n["station"].startswith(
-        "node:bank:") and n.get("utilisation") is not None]  # fmt: skip
-    busiest = max(nodes, key=lambda n: n["utilisation"], default=None)
-    if busiest is not None:
-        share = busiest["utilisation"] * 100
-        what += f"; busiest {busiest['station']} at {share:.1f}% utilisation"
-    return [f"settlement nodes: {what}"]
-
-
-def family_lines(figures: dict[str, Any]) -> list[str]:
-    """One or two lines of headline figures per service family that reports them."""
-    lines = []
-    library = figures.get("library")
-    if library is not None:
-        verify = library["verification_s"]
-        lines.append(
-            f"library verification p99: local {_ms(verify['local']['p99'])} ms, "
-            f"interconnected {_ms(verify['interconnected']['p99'])} ms; visitors "
-            f"{library['visitors']:,} ({library['not_interconnected']:,} not interconnected)"
-        )
-    transit = figures.get("transit")
-    if transit is not None:
-        debit = transit["tap_to_debit_s"]
-        lines.append(
-            f"transit: tap p99 {_ms(transit['tap_latency_s']['p99'])} ms, max gate queue "
-            f"{transit['max_gate_queue']}, upload backlog max "
-            f"{transit['upload_backlog_max_records']:,} records, tap-to-debit p99 "
-            f"{_s(debit['all']['p99'])} (local {_s(debit['local']['p99'])}, "
-            f"interconnected {_s(debit['interconnected']['p99'])})"
-        )
-    payout = figures.get("pension_payout")
-    if payout is not None:
-        met = payout["deadline_met"]
-        verdict = "no payday in the run" if met is None else ("met" if met else "MISSED")
-        late = sorted({p for d in payout["paydays"].values() for p in d["provinces_late"]})
-        lines.append(
-            f"payout: last credit {payout['last_credit_at'] or '–'}, deadline "
-            f"{payout['deadline']} {verdict}" + (f" (late: {', '.join(late)})" if late else "")
-        )
-        banks = payout.get("withdrawals")
-        if banks is not None:
-            lines.append(
-                f"bank visits: {banks['visits']:,} (counter {banks['counter']:,}, ATM "
-                f"{banks['atm']:,}); declined, credit not landed: "
-                f"{banks['declined_credit_pending']:,}"
-            )
-    return lines
-
-
-def _s(value: float | None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value:,.0f}s"
-
-
-def _pct(share: dict[str, Any]) -> str:
-    if share["value"] is None:
-        return "– (no cases)"
-    low, high = share["ci95"]
-    return (
-        f"{share['value'] * 100:.2f}% (95% CI {low * 100:.2f}–{high * 100:.2f}%, "
-        f"{share['count']:,} of {share['of']:,})"
-    )
-
-
 def print_node_theory(summary: dict[str, Any], stream: TextIO | None = None) -> None:
     """Print each busy settlement node's simulated wait beside its Erlang-C approximation."""
     out = stream if stream is not None else sys.stdout
-    console = Console(file=out, width=None if out.isatty() else 132)
-    table = Table(
-        title="settlement nodes: simulated wait vs Erlang C from the measured load",
-        title_justify="left",
-        caption="flagged: differs by more than a factor of two, or saturated "
-        "(see docs/validation.md)",
-        caption_justify="left",
+    console = console_for(out)
+    table = new_table(
+        "settlement nodes: simulated wait vs Erlang C from the measured load",
+        "flagged: differs by more than a factor of two, or saturated; batch arrivals: fed "
+        "in batches, not Poisson, so not compared (see docs/validation.md)",
     )
     for name in ("node", "servers", "arrivals/s", "service ms", "util %", "wait ms",
                  "Erlang C ms", "ratio", "verdict"):  # fmt: skip
-        table.add_column(name, justify="left" if name in ("node", "verdict") else "right")
+        table.add_column(name, justify="left" if name in ("node", "verdict") else "right",
+                         no_wrap=name in ("node", "verdict"), overflow="fold")  # fmt: skip
     for row in summary.get("settlement_nodes", []):
         if not row["arrival_rate_per_s"]:
             continue
@@ -316,4 +230,6 @@ def print_node_theory(summary: dict[str, Any], stream: TextIO | None = None) -> 
 def _fixed(value: float | None, factor: float) -> str:
     if value is None or math.isnan(value):
         return "–"
+    if 0 < value * factor < 0.01:
+        return "<0.001" if value * factor < 0.001 else f"{value * factor:.1g}"
     return f"{value * factor:,.3g}" if value * factor < 100 else f"{value * factor:,.0f}"

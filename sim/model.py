@@ -278,6 +278,7 @@ def _collect(
         horizon_s=float(scenario.horizon),
         scale=scenario.scale,
         extra=extra,
+        start=scenario.start,
     )
     if scenario.faults != FaultsSpec():
         columns = ["service", "arrival_s", "outcome", "reason", "settle_latency_s"]

@@ -12,6 +12,7 @@ a run that fails or is interrupted removes it, so no half-written folder stays.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import shutil
@@ -94,12 +95,21 @@ def write_json(data: Mapping[str, Any], path: Path) -> None:
     path.write_text(text + "\n", encoding="utf-8")
 
 
+def current_umask() -> int:
+    """The process's umask (reading it means setting it: it is put straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def staging(out_dir: Path) -> Iterator[Path]:
     """A hidden folder beside ``out_dir``, renamed to it only if the block succeeds.
 
     An interrupted or failed run removes the staging folder, so a results
-    folder either holds a complete run or does not exist.
+    folder either holds a complete run or does not exist. The folder gets the
+    permissions the user's umask gives (``mkdtemp`` alone makes it private, and
+    colleagues on a shared server could not read the results).
     """
     if out_dir.exists():
         raise FileExistsError(f"results folder already exists: {out_dir}")
@@ -109,6 +119,7 @@ def staging(out_dir: Path) -> Iterator[Path]:
     try:
         prefix = f".{out_dir.name}{STAGING_MARK}{os.getpid()}-"
         work = Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
+        work.chmod(0o777 & ~current_umask())
         yield work
         fsync_tree(work)  # durable before the rename makes it visible
         work.rename(out_dir)
@@ -192,6 +203,8 @@ class _ServiceFigures:
         self.fund_fen = 0
         self.settle_local = Quantiles()
         self.settle_cross = Quantiles()
+        self.settle_all = Quantiles()
+        self.settled_by_day: dict[int, int] = {}
         self.latency = Quantiles()
         self.wait = Quantiles()
         self.point = Quantiles()
@@ -206,13 +219,19 @@ def summarise(
     horizon_s: float,
     scale: float,
     extra: Mapping[str, Any],
+    start: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Headline figures over transactions that arrived in the measured window.
 
     Reads the transactions a batch at a time (``SUMMARY_COLUMNS``), so memory does
     not grow with the run: counts and sums are exact, percentiles are exact up to
     500,000 values per figure and sketched beyond (:class:`~sim.metrics.Quantiles`).
+    Settlements are also counted per local calendar day of arrival (``start``, the
+    scenario's start, names the days), because an average over a several-day horizon
+    hides a payday whose credits all land on one morning.
     """
+    start = start or dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    midnight_s = _second_of_day(start)
     hours = (horizon_s - warmup_s) / 3600.0
     per_day = 24.0 / hours / scale  # measured count → full-scale daily count
     figures = {service_names.index(name): _ServiceFigures() for name in services}
@@ -255,6 +274,10 @@ def summarise(
             fig.fund_fen += int(c["fund_fen"][ok].sum())
             fig.settle_local.add(c["settle"][ok & ~cross])
             fig.settle_cross.add(c["settle"][ok & cross])
+            fig.settle_all.add(c["settle"][ok])
+            days = np.floor((c["arrival_s"][ok] + midnight_s) / 86400.0).astype(np.int64)
+            for day, n in zip(*np.unique(days, return_counts=True), strict=True):
+                fig.settled_by_day[int(day)] = fig.settled_by_day.get(int(day), 0) + int(n)
             fig.latency.add(c["latency"][mine & served])
             fig.wait.add(c["wait"][mine & served])
             fig.point.add(c["point"][mine])
@@ -276,7 +299,11 @@ def summarise(
             "settled_per_hour": settled_n / hours,
             "settled_per_day_full_scale": settled_n * per_day,
             "cross_province_share": proportion(fig.cross, fig.arrivals),
-            "settle_latency_s": {"local": fig.settle_local.summary(),
+            "settled_by_day_full_scale": {
+                (start.date() + dt.timedelta(days=day)).isoformat(): n / scale
+                for day, n in sorted(fig.settled_by_day.items())},
+            "settle_latency_s": {"all": fig.settle_all.summary(),
+                                 "local": fig.settle_local.summary(),
                                  "cross_province": fig.settle_cross.summary()},
             "latency_s": fig.latency.summary(),
             "wait_s": fig.wait.summary(),
@@ -284,8 +311,8 @@ def summarise(
             "amount_fen": fig.amount_fen,
             "fund_fen": fig.fund_fen,
         }  # fmt: skip
-    every = [q for f in figures.values() for q in (f.settle_local, f.settle_cross, f.latency,
-                                                   f.wait, f.point)]  # fmt: skip
+    every = [q for f in figures.values() for q in (f.settle_local, f.settle_cross, f.settle_all,
+                                                   f.latency, f.wait, f.point)]  # fmt: skip
     return {
         **extra,
         "window": {"from_s": warmup_s, "to_s": horizon_s, "hours": hours},
@@ -317,6 +344,11 @@ def summarise(
 
 
 MEDICAL = ("medical_outpatient", "medical_inpatient", "pharmacy")
+
+
+def _second_of_day(start: dt.datetime) -> float:
+    """Seconds after local midnight at ``start`` (simulated time 0)."""
+    return start.hour * 3600.0 + start.minute * 60.0 + start.second + start.microsecond / 1e6
 
 
 def _columns(batch: pa.RecordBatch | pa.Table, service_names: list[str]) -> dict[str, Any]:

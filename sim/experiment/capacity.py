@@ -21,6 +21,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pyarrow as pa
@@ -33,7 +34,7 @@ from sim.experiment.stats import Interval, mean_interval
 from sim.experiment.summary import figure_matrix
 from sim.experiment.sweep import run_sweep
 from sim.experiment.task import run_task
-from sim.results import write_table
+from sim.results import write_json, write_table
 from sim.scenario import Scenario
 
 __all__ = [
@@ -221,6 +222,7 @@ def search_capacity(
     if flat is not None and not warnings:
         answer, warnings = None, (flat,)
     write_table(curve_table(curve, target), _ensure(root) / "capacity.parquet")
+    write_json(search_record(node, target, answer, wall), root / CAPACITY_JSON)
     return CapacityResult(node, target, answer, curve, root, wall, warnings)
 
 
@@ -252,6 +254,15 @@ def unchanged_warning(key: str, figure: str, means: Sequence[float]) -> str | No
         f"{figure} is {finite[0]:.6g} at every value of {key} measured: "
         f"varying {key} does not change it"
     )
+
+
+CAPACITY_JSON = "capacity.json"
+"""The search's node, target and answer (what ``capacity.parquet`` cannot say), for ``report``."""
+
+
+def search_record(node: str, target: Target, answer: int | None, wall_s: float) -> dict[str, Any]:
+    """What ``capacity.json`` holds: enough to print the curve again from the folder."""
+    return {"node": node, "target": attrs.asdict(target), "answer": answer, "wall_time_s": wall_s}
 
 
 def curve_table(curve: tuple[Point, ...], target: Target) -> pa.Table:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from sim.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, limits_of, too_large
+from sim.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_NOT_MET, EXIT_OK, limits_of, too_large
 from sim.experiment.capacity import Target, search_capacity
 from sim.experiment.catalogue import SweepFolderError, read_tables
 from sim.experiment.executors import ExecutorError, NoWorkersError, make_executor
@@ -97,6 +97,13 @@ def sweep(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+    if precision and not result.precision_met:
+        print(
+            f"precision not reached within --max-replications {args.max_replications}: "
+            "raise it, or accept the wider intervals in the folder",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_MET
     return EXIT_OK
 
 
@@ -147,7 +154,7 @@ def capacity(args: argparse.Namespace) -> int:
     finally:
         executor.close()
     print_curve(result)
-    return EXIT_OK
+    return EXIT_NOT_MET if result.answer is None else EXIT_OK
 
 
 def knee(args: argparse.Namespace) -> int:

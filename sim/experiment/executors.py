@@ -10,6 +10,7 @@ failed outcome for the tasks it hit, like an error inside a task.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -134,10 +135,10 @@ class LocalExecutor:
         while pending:
             pool = self._get_pool()
             futures: dict[Future[TaskOutcome], TaskSpec] = {
-                pool.submit(runner, spec): spec for spec in pending.values()
+                pool.submit(_run_in_worker, runner, spec): spec for spec in pending.values()
             }
             broken: BaseException | None = None
-            for future in as_completed(futures):
+            for future in self._completed(futures):
                 spec = futures[future]
                 try:
                     outcome = future.result()
@@ -155,6 +156,39 @@ class LocalExecutor:
                     for spec in pending.values():
                         yield _failed(spec, broken)
                     return
+
+    def _completed(
+        self, futures: dict[Future[TaskOutcome], TaskSpec]
+    ) -> Iterator[Future[TaskOutcome]]:
+        """Futures as they complete; on Ctrl-C, the workers are stopped before it propagates."""
+        try:
+            yield from as_completed(futures)
+        except KeyboardInterrupt:
+            self._interrupt_workers()
+            raise
+
+    def _interrupt_workers(self) -> None:
+        """Interrupt every worker's task (each removes its staging folder) and drop the pool.
+
+        Without this a worker interrupted by Ctrl-C took the next queued task and ran it
+        to the end, and the sweep took that long to exit.
+        """
+        pool = self._pool
+        if pool is None:
+            return
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:  # a Ctrl-C at the terminal has interrupted them already
+            process.join(timeout=1.0)
+        for process in processes:  # not so if only this process was sent the signal
+            if process.is_alive():
+                with contextlib.suppress(OSError):
+                    os.kill(process.pid, signal.SIGINT)
+        for process in processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+        self._pool = None
 
     def _discard_pool(self) -> None:
         if self._pool is not None:
@@ -194,6 +228,38 @@ def _exit_with(parent_pid: int) -> None:
             os._exit(1)
         except PermissionError:  # the pid was reused by another user's process
             os._exit(1)
+
+
+class TaskInterruptedError(Exception):
+    """A task not run (or cut short) because its worker was interrupted."""
+
+
+_interrupted = False
+"""Set in a pool worker by its first SIGINT: the tasks still queued to it are refused."""
+
+
+def _run_in_worker(runner: Runner, spec: TaskSpec) -> TaskOutcome:
+    """Run one task in a pool worker; after a Ctrl-C, refuse the tasks still queued to it.
+
+    The task's own clean-up (its scratch folder) runs as the interrupt unwinds, and
+    further SIGINTs are ignored so it runs whole. The worker itself stays alive:
+    one that exited would make the pool terminate the others mid-clean-up.
+    """
+    if _interrupted:
+        raise TaskInterruptedError(f"task {spec.key} not run: the worker was interrupted")
+    signal.signal(signal.SIGINT, _interrupt_once)
+    try:
+        return runner(spec)
+    except KeyboardInterrupt:
+        raise TaskInterruptedError(f"task {spec.key} interrupted") from None
+
+
+def _interrupt_once(_signum: int, _frame: object) -> None:
+    """Raise KeyboardInterrupt for the first SIGINT and ignore the rest (clean-up runs whole)."""
+    global _interrupted
+    _interrupted = True
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def _context() -> multiprocessing.context.BaseContext:

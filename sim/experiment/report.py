@@ -10,15 +10,23 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
-from sim.experiment.capacity import CapacityResult
+from sim.experiment.capacity import (
+    CAPACITY_JSON,
+    CONTEXT,
+    CapacityResult,
+    Point,
+    Target,
+)
 from sim.experiment.figures import HEADLINE
 from sim.experiment.knee import KneeResult
+from sim.experiment.stats import Interval
 from sim.experiment.task import FAILED
 
 __all__ = ["DEFAULT_FIGURES", "print_comparison", "print_curve", "print_knee"]
@@ -97,6 +105,44 @@ def _excludes_zero(mean: float | None, half: float | None) -> bool:
     if mean is None or half is None or not (math.isfinite(mean) and math.isfinite(half)):
         return False
     return abs(mean) > half
+
+
+class CapacityFolderError(ValueError):
+    """A folder that is not (or not wholly) a capacity search's."""
+
+
+def read_capacity(folder: Path) -> CapacityResult:
+    """A capacity search as it was printed, read back from its folder (for ``report``)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    record_path = folder / CAPACITY_JSON
+    if not record_path.is_file():
+        raise CapacityFolderError(
+            f"{folder} has capacity.parquet but no {CAPACITY_JSON} (made by an older "
+            "sscard-sim): run the same capacity command again; it reuses the finished sweeps"
+        )
+    record = json.loads(record_path.read_text("utf-8"))
+    target = Target(**record["target"])
+    table = pq.read_table(folder / "capacity.parquet").to_pylist()
+    curve = tuple(
+        Point(
+            row["servers"],
+            Interval(
+                row[f"{target.figure}_mean"],
+                row[f"{target.figure}_halfwidth"],
+                row["replications"],
+            ),
+            row["meets_target"],
+            {name: row[name] for name in CONTEXT},
+            row["failed"],
+            folder / f"servers-{row['servers']:05d}",
+        )
+        for row in table
+    )
+    return CapacityResult(record["node"], target, record["answer"], curve, folder,
+                          record["wall_time_s"])  # fmt: skip
 
 
 def print_curve(result: CapacityResult, stream: TextIO | None = None) -> None:

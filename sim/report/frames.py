@@ -45,8 +45,14 @@ class ResultsFolderError(ValueError):
 
 
 def folder_kind(folder: str | Path) -> str:
-    """``"sweep"`` (holds ``sweep.parquet``), ``"run"`` (holds ``summary.json``) or ``""``."""
+    """What a folder holds: ``"sweep"``, ``"capacity"``, ``"run"`` or ``""`` (none of them).
+
+    A sweep holds ``sweep.parquet``, a capacity search ``capacity.parquet``, a run
+    ``summary.json`` and ``manifest.json``.
+    """
     path = Path(folder)
+    if (path / "capacity.parquet").is_file():
+        return "capacity"
     if (path / SWEEP_TABLE).is_file():
         return "sweep"
     if (path / SUMMARY).is_file() and (path / MANIFEST).is_file():

@@ -17,6 +17,7 @@ import yaml
 
 from sim.scenario import validate, yaml_text
 from sim.scenario.codec import INVALID, Problem, structure, unstructure
+from sim.scenario.fault_times import resolve_fault_times
 from sim.scenario.schema import Scenario
 
 __all__ = ["ScenarioError", "apply_overrides", "dump_scenario", "load_scenario", "parse_scenario"]
@@ -90,6 +91,7 @@ def parse_scenario(raw: Any, source: str = "<scenario>") -> Scenario:
     if not isinstance(raw, Mapping):
         kind = "an empty file" if raw is None else type(raw).__name__
         raise ScenarioError(source, [Problem("", f"expected a mapping of keys, got {kind}")])
+    raw, problems = resolve_fault_times(raw)
     scenario = structure(raw, Scenario, "", problems)
     if scenario is not INVALID:
         problems.extend(validate.cross_check(scenario))
@@ -128,6 +130,9 @@ def read_text(path: Path, source: str) -> str:
             data = file.read(yaml_text.MAX_BYTES + 1)
     except FileNotFoundError:
         raise ScenarioError(source, [Problem("", "file not found")]) from None
+    except IsADirectoryError:
+        message = f"is a folder, not a scenario file (name its files: {source}/*.yaml)"
+        raise ScenarioError(source, [Problem("", message)]) from None
     except OSError as exc:
         raise ScenarioError(source, [Problem("", f"cannot read file: {exc}")]) from None
     if len(data) > yaml_text.MAX_BYTES:

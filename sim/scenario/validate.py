@@ -58,6 +58,8 @@ def cross_check(scenario: Scenario) -> list[Problem]:
     simulated = set(scenario.region) & ids if scenario.region else ids
     if not region_problems:
         problems.extend(_check_some_holder(scenario))
+    # An unknown id is reported above; "only one province is simulated" would then be false.
+    one_province = len(simulated) < 2 and (not scenario.region or set(scenario.region) <= ids)
     # ServicesSpec.check runs only when the key is written; an omitted key is no better.
     problems.extend(Problem("services", message) for _, message in scenario.services.check())
     medical = scenario.services.medical()
@@ -72,7 +74,7 @@ def cross_check(scenario: Scenario) -> list[Problem]:
                 _check_ids(medical[name].sites, simulated, f"{path}.sites", "simulated province")
             )
         cross = getattr(service, "cross_province_share", 0.0)
-        if len(simulated) < 2 and cross > 0:
+        if one_province and cross > 0:
             problems.append(
                 Problem(
                     f"{path}.cross_province_share",
@@ -83,7 +85,7 @@ def cross_check(scenario: Scenario) -> list[Problem]:
             problems.append(
                 Problem(f"policy.default.{name}", f"missing: {path} needs a reimbursement rule")
             )
-    if len(simulated) < 2 and scenario.population.migrant_share > 0:
+    if one_province and scenario.population.migrant_share > 0:
         problems.append(
             Problem(
                 "population.migrant_share",
@@ -145,7 +147,8 @@ def _check_faults(scenario: Scenario, ids: tuple[str, ...]) -> list[Problem]:
     def node(path: str, name: str, allowed: list[str]) -> None:
         if name not in allowed:
             hint = "national, card_platform, a province id" + (", bank:<ID>" if banks else "")
-            problems.append(Problem(path, f"unknown node {name!r} (known: {hint})"))
+            case = _case_hint(name, set(allowed))
+            problems.append(Problem(path, f"unknown node {name!r}{case} (known: {hint})"))
 
     for i, outage in enumerate(faults.outages):
         node(f"faults.outages[{i}].node", outage.node, nodes + banks)
@@ -260,8 +263,11 @@ def _check_ids(
         return []
     if not given:
         return [Problem(path, "must name at least one province (or be left out)")]
+    listed = ", ".join(sorted(known))
     problems = [
-        Problem(f"{path}[{i}]", f"unknown {what} {pid!r} (known: {', '.join(sorted(known))})")
+        Problem(
+            f"{path}[{i}]", f"unknown {what} {pid!r}{_case_hint(pid, known)} (known: {listed})"
+        )
         for i, pid in enumerate(given)
         if pid not in known
     ]
@@ -269,6 +275,12 @@ def _check_ids(
     if repeated:
         problems.append(Problem(path, f"names {', '.join(repeated)} more than once"))
     return problems
+
+
+def _case_hint(pid: str, known: set[str]) -> str:
+    """``(did you mean 'SH'?)`` for an id written in the wrong case (ids are upper case)."""
+    same = [k for k in known if k.lower() == pid.lower()]
+    return f" (did you mean {same[0]!r}?)" if same else ""
 
 
 def _check_profile(profile: str | tuple[float, ...], path: str) -> list[Problem]:

@@ -8,7 +8,10 @@ wait more than twice or less than half the prediction deserves a look: it
 signals a modelling mistake, a strongly non-exponential service, or load that
 changes so much over the window that an average says little (a node saturated
 at the morning peak and idle at night). Waits that are both tiny compared with
-the service time are not compared: their ratio is noise.
+the service time are not compared: their ratio is noise. Nor are nodes fed in
+batches (a bank node lands a payout file of thousands of credits at once): M/M/c
+assumes Poisson arrivals, and a batch makes waits of hours at 1% load, so the
+comparison would be a false alarm.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ MIN_ARRIVALS = 100
 """Nodes with fewer arrivals in the window are not compared."""
 NEGLIGIBLE = 0.01
 """Waits below this share of the mean service time count as none."""
+BATCH_FED = frozenset({"pension_payout"})
+"""Services whose nodes receive work in batches, not as a Poisson stream (not compared)."""
 
 
 def node_theory(stations: pa.Table | Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
@@ -36,8 +41,8 @@ def node_theory(stations: pa.Table | Mapping[str, Sequence[Any]]) -> list[dict[s
 
     The verdict is ``ok``, ``differs`` (by more than :data:`FACTOR`), ``saturated``
     (measured load at or above the servers: no steady state to compare with),
-    ``negligible`` (both waits below 1% of the service time) or ``too few``
-    arrivals to say.
+    ``batch arrivals`` (a node of a :data:`BATCH_FED` service), ``negligible``
+    (both waits below 1% of the service time) or ``too few`` arrivals to say.
     """
     cols = stations.to_pydict() if isinstance(stations, pa.Table) else stations
     rows = []
@@ -51,7 +56,10 @@ def node_theory(stations: pa.Table | Mapping[str, Sequence[Any]]) -> list[dict[s
         wait = math.nan if wait is None else float(wait)
         service = load / rate if rate > 0 else math.nan
         predicted, ratio, verdict = math.nan, math.nan, "too few"
-        if cols["arrivals"][i] >= MIN_ARRIVALS and service > 0:
+        service_name = cols["service"][i] if "service" in cols else ""
+        if service_name in BATCH_FED:
+            verdict = "batch arrivals"
+        elif cols["arrivals"][i] >= MIN_ARRIVALS and service > 0:
             if load >= servers:
                 verdict = "saturated"
             else:

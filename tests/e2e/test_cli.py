@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -190,3 +191,38 @@ def test_validate_model_bad_input_exits_2(tmp_path: Path) -> None:
     assert done.returncode == 2 and "required key is missing" in done.stderr
     done = sim("validate-model", str(VALIDATION / "mm1.yaml"), "--replications", "1")
     assert done.returncode == 2
+
+
+def test_results_folders_follow_the_umask(tmp_path: Path) -> None:
+    """Under umask 022 a results folder is readable by colleagues (drwxr-xr-x), not private."""
+    out = tmp_path / "out"
+    done = subprocess.run(
+        ["sh", "-c", f'umask 022 && exec "{sys.executable}" -m sim run '
+         f'"{SCENARIOS / "smoke.yaml"}" --out "{out}" --quiet'],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert 0o755 == out.stat().st_mode & 0o777
+
+
+def test_run_once_without_a_folder_leaves_nothing_in_the_temporary_directory(
+    tmp_path: Path,
+) -> None:
+    """run_once() with no out_dir writes a temporary folder, removed when Python exits."""
+    code = ("from sim import load_scenario, run_once\n"
+            f"r = run_once(load_scenario({str(SCENARIOS / 'smoke.yaml')!r}))\n"
+            "assert (r.folder / 'summary.json').exists()\nprint(r.folder)\n")  # fmt: skip
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=600, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert str(tmp_path) in done.stdout
+    assert [] == list(tmp_path.iterdir())
+
+
+def test_quiet_run_still_names_its_results_folder(tmp_path: Path) -> None:
+    """`run --quiet` prints no tables, but the one line saying where the results are."""
+    out = tmp_path / "out"
+    done = sim("run", str(SCENARIOS / "smoke.yaml"), "--out", str(out), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert f"results: {out}\n" == done.stdout

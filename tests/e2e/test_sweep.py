@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -187,6 +188,14 @@ def test_capacity_prints_the_curve_and_the_answer(tmp_path: Path) -> None:
     assert "national_utilisation; upper end of the 95% interval" in done.stdout
     assert (tmp_path / "cap" / "capacity.parquet").exists()
     assert (tmp_path / "cap" / "servers-00004" / "sweep.parquet").exists()
+    again = sim("report", str(tmp_path / "cap"))
+    assert again.returncode == 0, again.stderr
+    curve = done.stdout.split("server counts measured")[0]
+    assert curve == again.stdout.split("server counts measured")[0]
+    assert "smallest national servers meeting the target: 4" in again.stdout
+    (tmp_path / "cap" / "capacity.json").unlink()
+    old = sim("report", str(tmp_path / "cap"))
+    assert old.returncode == 2 and "no capacity.json (made by an older sscard-sim)" in old.stderr
 
 
 def _free_port() -> int:
@@ -228,3 +237,41 @@ def test_sweep_on_a_running_dask_scheduler_and_worker(in_process: Path, tmp_path
             process.wait(timeout=30)
         for log in logs:
             log.close()
+
+
+def test_ctrl_c_stops_a_sweep_at_once_and_leaves_no_partial_folder(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the process group) ends a running sweep within seconds, exit 130.
+
+    Before, each worker went on to run a queued task to its end (22 s on a real sweep).
+    """
+    out, scratch = tmp_path / "s", tmp_path / "tmp"
+    scratch.mkdir()
+    args = [sys.executable, "-m", "sim", "sweep", SMOKE,
+            "--vary", "network.national.servers=4,5,6",
+            "--set", "horizon=2d", "--set", "scale=5e-3", "--replications", "2",
+            "--workers", "2", "--quiet", "--out", str(out)]  # fmt: skip
+
+    def default_sigint() -> None:  # a suite run in the background inherits SIGINT ignored
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    run = subprocess.Popen(args, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint,
+                           env={**os.environ, "TMPDIR": str(scratch)})  # fmt: skip
+    try:
+        started = time.monotonic()
+        while len(list(scratch.glob("sscard-task-*"))) < 2:  # both workers are running a task
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() - started < 60, "no task started"
+            time.sleep(0.05)
+        time.sleep(0.5)
+        interrupted = time.monotonic()
+        os.killpg(run.pid, signal.SIGINT)
+        _, stderr = run.communicate(timeout=60)
+        took = time.monotonic() - interrupted
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert 130 == run.returncode, stderr
+    assert took < 4.0, f"took {took:.1f}s to stop"
+    assert "interrupted: finished tasks are kept" in stderr
+    assert [] == list(scratch.glob("sscard-task-*"))

@@ -258,12 +258,13 @@ def test_cli_report_on_a_sweep_folder_prints_the_comparison(
     ("args", "message"),
     [
         (["report", "{tmp}/missing"], "no such folder"),
-        (["report", str(SCENARIOS)], "is not a sweep folder (no sweep.parquet) nor a run's"),
+        (["report", str(SCENARIOS)], "is not a sweep folder (no sweep.parquet), a capacity"),
+        (["report", str(SCENARIOS / "smoke.yaml")], "smoke.yaml: is a file, not a folder"),
         (["report", "{sweep}", "--html"], "--html and --out apply to a run's results folder"),
         (["report", "{run}", "--figure", "fallback_share"], "--figure applies to a sweep folder"),
         (["report", "{broken}"], "cannot report on"),
     ],
-    ids=["missing", "not-results", "html-on-sweep", "figure-on-run", "broken-table"],
+    ids=["missing", "not-results", "a-file", "html-on-sweep", "figure-on-run", "broken-table"],
 )
 def test_cli_report_bad_input_exits_2_without_traceback(
     args: list[str],

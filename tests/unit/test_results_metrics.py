@@ -16,7 +16,7 @@ import pytest
 from sim.cli import default_out_dir
 from sim.console import RunProgress, print_summary
 from sim.demand import ArrivalBatch
-from sim.domain import Outcome, Reason
+from sim.domain import SERVICES, Outcome, Reason
 from sim.metrics import finite, percentiles, share, wilson_interval
 from sim.recorder import TransactionRecorder
 from sim.results import staging
@@ -256,3 +256,34 @@ def test_clearing_table_has_its_types_when_no_period_was_cleared() -> None:
     assert empty.schema.field("net_fen").type == pa.int64()
     assert empty.schema.field("start_s").type == pa.float64()
     assert not any(pa.types.is_null(f.type) for f in CLEARING_SCHEMA)
+
+
+def test_summary_settle_latency_of_all_settled_and_settlements_per_calendar_day() -> None:
+    """Cross-province-only settlements still get a p50 under "all"; days are local dates."""
+    import pyarrow as pa
+
+    from sim.results import summarise
+
+    def enc(values: list[str]) -> pa.Array:
+        return pa.array(values).dictionary_encode()
+
+    n = 4
+    batch = pa.table({
+        "service": enc(["medical_inpatient"] * n), "cross_province": [True] * n,
+        "outcome": enc(["settled"] * n), "reason": enc(["none"] * n),
+        "arrival_s": [3600.0, 7200.0, 86400.0 + 3600.0, 86400.0 + 7200.0],
+        "latency_s": [1.0] * n, "wait_s": [0.0] * n, "point_latency_s": [0.5] * n,
+        "settle_latency_s": [1.0, 2.0, 3.0, 4.0], "amount_fen": [1] * n, "fund_fen": [1] * n,
+        "personal_fen": [0] * n,
+    })  # fmt: skip
+    start = dt.datetime(2024, 3, 15, 22, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    summary = summarise([batch], services=["medical_inpatient"], service_names=list(SERVICES),
+                        warmup_s=0.0, horizon_s=2 * 86400.0, scale=0.5, extra={},
+                        start=start)  # fmt: skip
+    figures = summary["services"]["medical_inpatient"]
+    assert math.isnan(figures["settle_latency_s"]["local"]["p50"])
+    assert figures["settle_latency_s"]["all"]["p50"] == pytest.approx(2.5)
+    # 23:00 and 00:00 local on the first day's evening fall on the 15th and the 16th
+    assert {"2024-03-15": 2.0, "2024-03-16": 4.0, "2024-03-17": 2.0} == figures[
+        "settled_by_day_full_scale"
+    ]

@@ -593,10 +593,10 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_directory_instead_of_file(tmp_path: Path) -> None:
-    """A path that cannot be read is reported as such."""
+    """A folder is reported as a folder, with what to write instead."""
     with pytest.raises(ScenarioError) as info:
         load_scenario(tmp_path)
-    assert info.value.problems[0].message.startswith("cannot read file:")
+    assert info.value.problems[0].message.startswith("is a folder, not a scenario file")
 
 
 def test_non_utf8_file(tmp_path: Path) -> None:

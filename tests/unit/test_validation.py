@@ -268,3 +268,13 @@ def test_a_bias_fails_both_sets(
     assert not report.passed
     failing = [row for row in report.rows if not row.passed]
     assert failing and all(row.rel_error == pytest.approx(0.05, abs=0.005) for row in failing)
+
+
+def test_node_theory_does_not_compare_batch_fed_nodes() -> None:
+    """A bank node lands payout files (batches): hours of wait at 1% load is no false alarm."""
+    row = _row(kind="node", arrivals=5000, arrival_rate_per_s=0.02, mean_busy=0.014,
+               wait_mean_s=870_000.0)  # fmt: skip
+    assert "differs" == node_theory(row)[0]["verdict"]
+    rows = node_theory({**row, "service": ["pension_payout"]})
+    assert "batch arrivals" == rows[0]["verdict"]
+    assert math.isnan(rows[0]["ratio"]) and math.isnan(rows[0]["erlang_c_wait_s"])
