@@ -11,12 +11,13 @@ full disk, a read-only folder, a concurrent run of the same ``--out``; for
 ``validate-model``: a comparison with theory failed); 2 bad input (a scenario
 that does not validate, a run larger than the resource limits, a wrong option,
 an existing results folder, a folder holding another sweep); 3 a goal not met
-though everything ran: a sweep's ``--precision`` not reached within ``--max-replications``, or no server count up
-to ``--max-servers`` meeting a ``capacity`` target; 130 interrupted. Bad
-scenarios are reported as a list of problems by key path, never a traceback.
-``run`` sizes a run with :mod:`sim.guard` before anything is built, and refuses
-one expected to exceed ``--max-events`` or ``--max-memory`` with the estimate
-and the option that would allow it.
+though everything ran (a sweep's ``--precision`` not reached within
+``--max-replications``, or no server count up to ``--max-servers`` meeting a
+``capacity`` target); 130 interrupted. Bad scenarios are reported as a list of
+problems by key path, never a traceback. ``run`` sizes a run with
+:mod:`sim.guard` before anything is built, and refuses one expected to exceed
+``--max-events`` or ``--max-memory`` with the estimate and the option that
+would allow it.
 """
 
 from __future__ import annotations
