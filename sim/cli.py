@@ -233,8 +233,6 @@ def _experiment_parsers(commands: Any) -> None:
         metavar="N",
         help="most servers tried (default 4096)",
     )
-    capacity.add_argument("--min-servers", type=int, default=1, metavar="N")
-    capacity.add_argument("--max-servers", type=int, default=4096, metavar="N")
     knee = commands.add_parser(
         "knee", help="highest load factor meeting a target, by bisection over sweeps of load"
     )
