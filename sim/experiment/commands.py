@@ -187,7 +187,7 @@ def knee(args: argparse.Namespace) -> int:
     finally:
         executor.close()
     print_knee(result)
-    return EXIT_OK
+    return EXIT_NOT_MET if result.answer is None else EXIT_OK
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
