@@ -89,8 +89,9 @@ def test_fund_paid_per_cross_province_case_against_q1_2025(summary: dict, scale:
     ¥12,000 less an ¥800 deductible at 70%, some capped by the annual ceiling): lower,
     by under 35%; the bill (an ASSUMPTION from the design sketch) is smaller than a
     cross-province stay's, which the 2020 figures put at ¥24,700. Pharmacy: ¥108, the
-    model under half of it: the assumed bill (¥90 at 50%) is a local purchase, and cross-province pharmacy purchases are
-    larger (chronic-disease prescriptions); the gap is kept as a known difference.
+    model under half of it: the assumed bill (¥90 at 50%) is a local purchase, and
+    cross-province pharmacy purchases are larger (chronic-disease prescriptions); the
+    gap is kept as a known difference.
     """
     if summary["scale"] != scale:
         pytest.skip("checked where ~2,000 cross-province cases give a narrow mean")
