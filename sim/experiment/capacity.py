@@ -45,6 +45,7 @@ __all__ = [
     "bisect",
     "idle_warning",
     "search_capacity",
+    "sweep_warnings",
     "unchanged_warning",
 ]
 
@@ -243,6 +244,32 @@ def idle_warning(node: str, servers: int, utilisation: float, scenario: Scenario
                 f"{scenario.scale:g}; set network.load: full")  # fmt: skip
     return (f"the {node} node carries {utilisation * servers:.2g} of one server's work at "
             f"{servers} servers, below {IDLE_LOAD:g}{hint}")  # fmt: skip
+
+
+def sweep_warnings(plan: Plan, summary: pa.Table) -> list[str]:
+    """What makes a sweep's comparison hollow: idle nodes, or figures that never move.
+
+    A sweep varying the network or the load while the nodes carry a ``scale`` share of
+    their traffic compares nodes that are nearly idle; a sweep whose variants all give
+    the same mean for every headline figure varied nothing that matters.
+    """
+    warnings = []
+    base = plan.base
+    keys = [f.key for f in plan.factors]
+    varies_nodes = any(k.startswith("network.") or k == "load" for k in keys)
+    if varies_nodes and not base.network.full_load and base.scale < 1.0:
+        warnings.append(f"settlement nodes see 1/{1.0 / base.scale:,.0f} of their traffic at "
+                        f"scale {base.scale:g}: set network.load: full")  # fmt: skip
+    means = [c for c in summary.column_names if c.endswith("_mean")]
+    if keys and summary.num_rows > 1 and means:
+        columns = {c: [v for v in summary[c].to_pylist() if v is not None] for c in means}
+        moved = [c for c, values in columns.items()
+                 if unchanged_warning("x", c, values) is None
+                 and any(math.isfinite(v) for v in values)]  # fmt: skip
+        if not moved:
+            warnings.append(f"no headline figure changes across the variants of "
+                            f"{', '.join(keys)}")  # fmt: skip
+    return warnings
 
 
 def unchanged_warning(key: str, figure: str, means: Sequence[float]) -> str | None:

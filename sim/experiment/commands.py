@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sim.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_NOT_MET, EXIT_OK, limits_of, too_large
-from sim.experiment.capacity import Target, search_capacity
+from sim.experiment.capacity import Target, search_capacity, sweep_warnings
 from sim.experiment.catalogue import SweepFolderError, read_tables
 from sim.experiment.executors import ExecutorError, NoWorkersError, make_executor
 from sim.experiment.figures import figure_names
@@ -79,6 +79,8 @@ def sweep(args: argparse.Namespace) -> int:
     if not args.quiet:
         tasks, summary, stored = read_tables(out)
         print_comparison(tasks, summary, stored)
+    for warning in sweep_warnings(plan, result.summary):
+        print(f"warning: {warning}", file=sys.stderr)
     total = result.tasks.num_rows
     print(
         f"sweep: {len(plan.variants)} variant(s) × {result.replications} replication(s) = "

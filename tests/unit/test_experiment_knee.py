@@ -118,3 +118,20 @@ def test_knee_command_prints_its_curve_and_answer(smoke_path: Path, tmp_path: Pa
     assert done.returncode == 0, done.stderr
     assert "knee: load" in done.stdout and "highest measured that meets" in done.stdout
     assert (tmp_path / "k" / "knee.parquet").exists()
+
+
+def test_sweep_warns_of_idle_nodes_and_figures_that_never_move(smoke_path: Path) -> None:
+    """Varying national servers at sampled load: the nodes are nearly idle (a warning); a
+    summary whose means are the same for every variant: another."""
+    import pyarrow as pa
+
+    from sim.experiment.capacity import sweep_warnings
+
+    plan = Plan.load(smoke_path, ["network.national.servers=32,64"])
+    flat = pa.table({"variant": ["v000", "v001"], "a_mean": [1.5, 1.5], "b_mean": [2.0, 2.0]})
+    warnings = sweep_warnings(plan, flat)
+    assert any("1/10,000 of their traffic" in w for w in warnings)
+    assert any("no headline figure changes" in w for w in warnings)
+    moved = pa.table({"variant": ["v000", "v001"], "a_mean": [1.5, 1.6]})
+    full = Plan.load(smoke_path, ["network.national.servers=32,64"], ["network.load=full"])
+    assert sweep_warnings(full, moved) == []
