@@ -573,21 +573,38 @@ def _terminate_as_interrupt(keep_ignoring: bool = False) -> Iterator[None]:
 
     Python's default for SIGTERM ends the process at once, leaving the hidden
     staging folder behind; raising KeyboardInterrupt instead runs the same
-    clean-up as Ctrl-C. With ``keep_ignoring``, signals ignored meanwhile stay ignored.
+    clean-up as Ctrl-C. With ``keep_ignoring`` (the program itself), the first
+    SIGINT or SIGTERM also sets both to be ignored before it raises, so a burst of
+    signals cannot interrupt the clean-up the first one started.
     """
-
-    def interrupt(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    current = signal.getsignal(signal.SIGTERM)
+    if current is _interrupt_once or current is signal.SIG_IGN:
+        yield  # an outer context already handles them
+        return
+    handler = _interrupt_once if keep_ignoring else _interrupt
+    previous = {signum: signal.signal(signum, handler)
+                for signum in ((signal.SIGINT, signal.SIGTERM) if keep_ignoring
+                               else (signal.SIGTERM,))}  # fmt: skip
     try:
         yield
     finally:
-        if not (keep_ignoring and signal.getsignal(signal.SIGTERM) is signal.SIG_IGN):
-            signal.signal(signal.SIGTERM, previous)
+        for signum, old in previous.items():
+            if not (keep_ignoring and signal.getsignal(signum) is signal.SIG_IGN):
+                signal.signal(signum, old)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _interrupt_once(_signum: int, _frame: object) -> None:
+    """The first interrupt: ignore any more (the clean-up must run whole), then raise."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def _fits(scenario: Scenario, args: argparse.Namespace) -> bool:
