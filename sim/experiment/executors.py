@@ -252,6 +252,10 @@ def _run_in_worker(runner: Runner, spec: TaskSpec) -> TaskOutcome:
         return runner(spec)
     except KeyboardInterrupt:
         raise TaskInterruptedError(f"task {spec.key} interrupted") from None
+    finally:
+        # Between tasks a worker ignores Ctrl-C (see _start_worker): a signal that
+        # finds it idle must not raise in the pool's own loop.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _interrupt_once(_signum: int, _frame: object) -> None:

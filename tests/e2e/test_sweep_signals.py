@@ -25,7 +25,7 @@ from tests.conftest import ROOT, SCENARIOS
 SLOW_SWEEP = [
     "sweep", str(SCENARIOS / "baseline_weekday.yaml"),
     "--vary", "network.national.servers=8,16",
-    "--set", "scale=2e-3", "--set", "horizon=6h",
+    "--set", "scale=4e-3", "--set", "horizon=12h",
     "--replications", "2", "--workers", "2", "--quiet",
 ]  # fmt: skip
 """Four tasks of several seconds each on two worker processes."""
