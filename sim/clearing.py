@@ -231,8 +231,9 @@ def initial_advances(scenario: Any, provinces: Any, population: Any, policy: Any
     """
     from sim.demand import arrival_rates
     from sim.distributions import mean
-    from sim.domain import SERVICE_CODES, Level, Scheme
+    from sim.domain import Level, Scheme
     from sim.points import point_counts
+    from sim.scenario.families import SERVICE_CODES
 
     days = scenario.clearing.advance.days
     holders = population.holders_per_province.astype(np.float64)

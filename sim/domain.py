@@ -83,20 +83,8 @@ class Reason(IntEnum):
     """Turned away unserved: the point's queue was at its ``queue_limit``."""
 
 
-SERVICES: tuple[str, ...] = (
-    "medical_outpatient",
-    "medical_inpatient",
-    "pharmacy",
-    "library",
-    "transit",
-    "pension_credit",
-    "benefit_credit",
-    "bank_withdrawal",
-)
-"""Every service label a transaction can carry, in code order (``service`` column)."""
-
-SERVICE_CODES: dict[str, int] = {name: code for code, name in enumerate(SERVICES)}
-"""Fixed code of every service label, used in columns and policy tables."""
+# The service labels (the ``service`` column) and their codes come from the family
+# registry, :data:`sim.scenario.families.SERVICES`.
 
 
 class Channel(IntEnum):

@@ -6,11 +6,14 @@ words and numbers with their units, so what a planner reads says what it measure
 
 from __future__ import annotations
 
-import math
+import importlib
 from typing import Any
 
 from rich import box
 from rich.table import Table
+
+from sim.scenario.families import FAMILIES, medical_labels
+from sim.text import count, full, ms, secs
 
 __all__ = [
     "MEDICAL",
@@ -39,42 +42,6 @@ def clock(seconds: float) -> str:
     hours, rest = divmod(rest, 3600)
     text = f"{hours:02d}:{rest // 60:02d}"
     return f"{days}d {text}" if days else text
-
-
-SETTLE_MEASURES = {
-    "library": "request → verified by home",
-    "transit": "tap → fare debited",
-    "pension_credit": "file sent → credit landed",
-    "benefit_credit": "file sent → credit landed",
-    "bank_withdrawal": "(none: served at the bank)",
-}
-"""What ``settle_latency_s`` measures per service; medical services: request → answer."""
-
-
-def ms(value: float | None) -> str:
-    """Seconds shown in milliseconds (with an "s" from ten seconds on)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value * 1000:,.0f}" if value < 10 else f"{value:,.1f}s"
-
-
-def secs(value: float | None) -> str:
-    """A duration in seconds, with as many decimals as its size warrants."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if value < 10:
-        return f"{value:.3f}"
-    return f"{value:,.1f}" if value < 1000 else f"{value:,.0f}"
-
-
-def count(value: float) -> str:
-    """A count with thousands separators."""
-    return f"{value:,.0f}"
-
-
-def full(value: float) -> str:
-    """A full-scale count: millions with an "M" once they pass a million (narrow columns)."""
-    return f"{value / 1e6:,.2f} M" if value >= 1e6 else count(value)
 
 
 def new_table(title: str, caption: str = "") -> Table:
@@ -172,53 +139,26 @@ def money_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-MEDICAL = ("medical_outpatient", "medical_inpatient", "pharmacy")
+MEDICAL = medical_labels()
+
+SETTLE_MEASURES = {lab.name: lab.settles for fam in FAMILIES for lab in fam.labels}
+"""What ``settle_latency_s`` measures per service, from the family registry."""
 
 
 def family_lines(figures: dict[str, Any]) -> list[str]:
-    """One or two lines of headline figures per service family that reports them."""
-    lines = []
-    library = figures.get("library")
-    if library is not None:
-        verify = library["verification_s"]
-        lines.append(
-            f"library verification p99: local {ms(verify['local']['p99'])} ms, "
-            f"interconnected {ms(verify['interconnected']['p99'])} ms; visitors "
-            f"{library['visitors']:,} ({library['not_interconnected']:,} not interconnected)"
-        )
-    transit = figures.get("transit")
-    if transit is not None:
-        debit = transit["tap_to_debit_s"]
-        lines.append(
-            f"transit: tap p99 {ms(transit['tap_latency_s']['p99'])} ms, max gate queue "
-            f"{transit['max_gate_queue']}, upload backlog max "
-            f"{transit['upload_backlog_max_records']:,} records, tap-to-debit p99 "
-            f"{secs_whole(debit['all']['p99'])} (local {secs_whole(debit['local']['p99'])}, "
-            f"interconnected {secs_whole(debit['interconnected']['p99'])})"
-        )
-    payout = figures.get("pension_payout")
-    if payout is not None:
-        met = payout["deadline_met"]
-        verdict = "no payday in the run" if met is None else ("met" if met else "MISSED")
-        late = sorted({p for d in payout["paydays"].values() for p in d["provinces_late"]})
-        lines.append(
-            f"payout: last credit {payout['last_credit_at'] or '–'}, deadline "
-            f"{payout['deadline']} {verdict}" + (f" (late: {', '.join(late)})" if late else "")
-        )
-        banks = payout.get("withdrawals")
-        if banks is not None:
-            lines.append(
-                f"bank visits: {banks['visits']:,} (counter {banks['counter']:,}, ATM "
-                f"{banks['atm']:,}); declined, credit not landed: "
-                f"{banks['declined_credit_pending']:,}"
-            )
+    """The headline lines of every family that reports figures, in the registry's order.
+
+    A family's runtime module says them (``headline(figures)``); one without it
+    prints none.
+    """
+    lines: list[str] = []
+    for fam in FAMILIES:
+        if fam.key not in figures:
+            continue
+        headline = getattr(importlib.import_module(fam.runtime), "headline", None)
+        if headline is not None:
+            lines += headline(figures[fam.key])
     return lines
-
-
-def secs_whole(value: float | None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value:,.0f}s"
 
 
 def pct(share: dict[str, Any]) -> str:

@@ -23,7 +23,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.domain import SERVICES, Outcome, labels
+from sim.domain import Outcome, labels
 from sim.postings import (
     MEDICAL,
     Account,
@@ -33,6 +33,7 @@ from sim.postings import (
     transaction_postings,
 )
 from sim.recorder import parquet_options
+from sim.scenario.families import SERVICES
 from sim.transaction import Transaction
 
 __all__ = [

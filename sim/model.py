@@ -29,7 +29,7 @@ from sim.calendar import Clock
 from sim.clearing import CLEARING_SCHEMA, ClearingHouse, initial_advances, period_boundaries
 from sim.demand import Demand
 from sim.distributions import sampler
-from sim.domain import SERVICES, Outcome, Reason, labels
+from sim.domain import Outcome, Reason, labels
 from sim.faults import FaultInjector, window_figures
 from sim.kernel import call_later, events_scheduled, few_collections, run_until
 from sim.ledger import AccountKind, Ledger, MoneyError, PostingKind
@@ -41,6 +41,7 @@ from sim.protocol import Protocol
 from sim.provinces import ProvinceTable, simulated_provinces
 from sim.recorder import IdCounter, StationSeries, TransactionRecorder, sample_stations
 from sim.scenario import Scenario, dump_scenario
+from sim.scenario.families import SERVICES, medical_labels
 from sim.scenario.faults import FaultsSpec
 from sim.scenario.load import with_load
 from sim.services import ServiceContext, ServiceRuntime, build_services
@@ -353,7 +354,7 @@ def _fault_figures(model: Model, table: pa.Table) -> dict[str, Any]:
     service = results.codes(table["service"], list(SERVICES))
     medical = np.isin(
         service,
-        [SERVICES.index(s) for s in ("medical_outpatient", "medical_inpatient", "pharmacy")],
+        [SERVICES.index(s) for s in medical_labels()],
     )
     columns = {
         "arrival_s": table["arrival_s"].to_numpy()[medical],

@@ -32,8 +32,8 @@ import attrs
 import simpy
 
 from sim.distributions import sampler
-from sim.domain import SERVICES
 from sim.kernel import call_later
+from sim.scenario.families import SERVICES
 from sim.scenario.schema import Distribution, NetworkSpec, NodeSpec, Uniform
 from sim.scenario.units_types import Quantity
 from sim.servers import NodeStats, ServerPool

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sim.domain import SERVICE_CODES, Outcome, Reason
+from sim.domain import Outcome, Reason
+from sim.scenario.families import codes_moving
 
 __all__ = [
     "Account",
@@ -28,10 +29,11 @@ __all__ = [
 
 Ints = npt.NDArray[np.int64]
 
-MEDICAL = tuple(SERVICE_CODES[s] for s in ("medical_outpatient", "medical_inpatient", "pharmacy"))
-CREDITS = (SERVICE_CODES["pension_credit"], SERVICE_CODES["benefit_credit"])
-TRANSIT = SERVICE_CODES["transit"]
-WITHDRAWAL = SERVICE_CODES["bank_withdrawal"]
+# Which services move money how comes from the family registry (each label's ``money``).
+MEDICAL = codes_moving("bill")
+CREDITS = codes_moving("credit")
+FARES = codes_moving("fare")
+WITHDRAWALS = codes_moving("withdrawal")
 
 
 class AccountKind(IntEnum):
@@ -122,9 +124,9 @@ def transaction_postings(columns: Mapping[str, npt.NDArray[Any]]) -> dict[str, n
          "arrival_s", (AccountKind.PENSION_FUND, "home"), (AccountKind.BANK, "home")),
         (credit & (columns["amount_fen"] > 0), PostingKind.CREDIT, "amount_fen",
          "end_s", (AccountKind.BANK, "home"), (AccountKind.CARD, "home")),
-        (settled & (service == TRANSIT) & (columns["amount_fen"] > 0), PostingKind.FARE,
+        (settled & np.isin(service, FARES) & (columns["amount_fen"] > 0), PostingKind.FARE,
          "amount_fen", "end_s", (AccountKind.CARD, "home"), (AccountKind.TRANSIT, "site")),
-        (settled & (service == WITHDRAWAL) & (columns["amount_fen"] > 0),
+        (settled & np.isin(service, WITHDRAWALS) & (columns["amount_fen"] > 0),
          PostingKind.WITHDRAWAL, "amount_fen", "end_s", (AccountKind.CARD, "home"),
          (AccountKind.CASH, "home")),
     ]  # fmt: skip
@@ -167,5 +169,5 @@ def expected_movements(columns: Mapping[str, npt.NDArray[Any]]) -> tuple[Ints, I
     fund = np.where(medical & settled, columns["fund_fen"], 0).astype(np.int64)
     other = np.where(medical, amount - fund, 0)
     other += np.where(settled & np.isin(service, CREDITS), 2 * amount, 0)
-    other += np.where(settled & np.isin(service, (TRANSIT, WITHDRAWAL)), amount, 0)
+    other += np.where(settled & np.isin(service, FARES + WITHDRAWALS), amount, 0)
     return fund, other

@@ -26,7 +26,8 @@ import pyarrow.parquet as pq
 import simpy
 
 from sim.demand import ArrivalBatch
-from sim.domain import SERVICES, CardKind, Channel, Level, Outcome, Reason, Scheme, labels
+from sim.domain import CardKind, Channel, Level, Outcome, Reason, Scheme, labels
+from sim.scenario.families import SERVICES
 from sim.stations import FOLD_WAITS_AT, StationStats
 from sim.transaction import Transaction
 

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from sim.domain import Outcome, Reason, labels
 from sim.folders import fsync_tree, remove_stale
 from sim.metrics import Quantiles, finite, proportion
+from sim.scenario.families import medical_labels
 
 __all__ = ["Result", "staging", "summarise", "write_json", "write_table"]
 
@@ -343,7 +344,8 @@ def summarise(
     }
 
 
-MEDICAL = ("medical_outpatient", "medical_inpatient", "pharmacy")
+MEDICAL = medical_labels()
+"""Labels settled through the medical platforms, from the family registry."""
 
 
 def _second_of_day(start: dt.datetime) -> float:

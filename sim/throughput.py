@@ -16,12 +16,12 @@ import attrs
 import numpy as np
 import simpy
 
-from sim.domain import SERVICE_CODES
 from sim.kernel import call_later, run_until
 from sim.network import Network
 from sim.policy import PolicyTable
 from sim.protocol import Answer, Protocol
 from sim.provinces import load_provinces
+from sim.scenario.families import SERVICE_CODES
 from sim.scenario.schema import NetworkSpec, PolicyRule, PolicySpec
 from sim.streams import Streams
 from sim.transaction import Transaction

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from sim.calendar import BUILTIN_PROFILES
 from sim.provinces import full_scale_counts, load_provinces
+from sim.scenario.card_desk import CardDeskService
 from sim.scenario.card_services import (
     PAYOUT_BATCHES,
     BankSpec,
@@ -451,6 +452,18 @@ def faults_specs(draw: st.DrawFn, services: tuple[str, ...]) -> FaultsSpec:
     )  # fmt: skip
 
 
+@st.composite
+def card_desk_services(draw: st.DrawFn) -> CardDeskService:
+    """A card-desk section."""
+    return CardDeskService(
+        rate=draw(holder_rates),
+        desks=draw(points_specs()),
+        profile=draw(st.sampled_from(sorted(BUILTIN_PROFILES))),
+        opening_hours=draw(opening_hours()),
+        instant_share=draw(shares),
+    )
+
+
 SERVICE_STRATEGIES: dict[str, st.SearchStrategy[object]] = {
     "medical_outpatient": medical_services,
     "medical_inpatient": medical_services,
@@ -458,6 +471,7 @@ SERVICE_STRATEGIES: dict[str, st.SearchStrategy[object]] = {
     "library": library_services(),
     "transit": transit_services,
     "pension_payout": pension_payout_services(),
+    "card_desk": card_desk_services(),
 }
 """The strategy of each service section, by scenario name."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import attrs
 
 from sim.scenario.frozen import FrozenDict, freeze
-from sim.scenario.schema import (
+from sim.scenario.primitives import (
     IN_DURATION,
     IN_MONEY,
     Distribution,

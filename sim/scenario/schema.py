@@ -10,16 +10,41 @@ live in ``check()`` methods (within one class) and in :mod:`sim.scenario.validat
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import attrs
 
 from sim import units
+from sim.scenario.card_desk import CardDeskService
+from sim.scenario.card_services import LibraryService, PensionPayoutService, TransitService
+from sim.scenario.families import FAMILIES
 from sim.scenario.faults import FaultsSpec
 from sim.scenario.frozen import FrozenDict, freeze
+from sim.scenario.medical_services import MedicalService, SettlementSpec
+from sim.scenario.primitives import (
+    IN_DURATION,
+    IN_MONEY,
+    MAX_CV,
+    MIN_CV,
+    Constant,
+    Distribution,
+    Exponential,
+    Gamma,
+    HolderRate,
+    HospitalPointsSpec,
+    LevelShares,
+    Lognormal,
+    NodeSpec,
+    PerHolderPerDay,
+    PerHolderPerYear,
+    PerPointPerHour,
+    PointsSpec,
+    Problems,
+    Profile,
+    Rate,
+    Uniform,
+)
 from sim.scenario.units_types import (
-    UNIT_DURATION,
-    UNIT_MONEY,
     Count,
     DurationS,
     MoneyFen,
@@ -30,221 +55,71 @@ from sim.scenario.units_types import (
     share,
 )
 
-Problems = list[tuple[str, str]]
-"""Problems found by a ``check()``: (key path relative to the class, message)."""
+# The building blocks and the families' sections are re-exported: the schema is
+# where a reader (and the codec's type hints) finds every class of a scenario file.
+__all__ = [
+    "IN_DURATION",
+    "IN_MONEY",
+    "MAX_CV",
+    "MIN_CV",
+    "NODE_LOADS",
+    "SERVICE_NAMES",
+    "WARMUP_AUTO",
+    "AdvanceSpec",
+    "AnyService",
+    "CardDeskService",
+    "CatalogueSpec",
+    "ClearingSpec",
+    "Constant",
+    "Distribution",
+    "Exponential",
+    "Gamma",
+    "HolderRate",
+    "HospitalPointsSpec",
+    "LevelRatios",
+    "LevelShares",
+    "LibraryService",
+    "LinkSpec",
+    "Lognormal",
+    "MedicalService",
+    "NetworkSpec",
+    "NodeSpec",
+    "OutputsSpec",
+    "PensionPayoutService",
+    "PerHolderPerDay",
+    "PerHolderPerYear",
+    "PerPointPerHour",
+    "PointsSpec",
+    "PolicyRule",
+    "PolicySpec",
+    "PopulationSpec",
+    "Problems",
+    "Profile",
+    "Rate",
+    "RatioTable",
+    "RetrySpec",
+    "Scenario",
+    "ServicesSpec",
+    "SettlementSpec",
+    "TransitService",
+    "Uniform",
+    "Warmup",
+]
 
-# --- distributions -----------------------------------------------------------
-# Written as single-key mappings: ``{exponential: {mean: 4min}}``. The unit of
-# their parameters comes from the field that holds them (duration or money).
-
-MIN_CV, MAX_CV = 1e-6, 100.0
-"""Coefficients of variation outside these give gamma shapes or lognormal tails that
-overflow a float (use ``constant`` for no variation at all)."""
-
-
-@attrs.frozen
-class Exponential:
-    """Exponential distribution (memoryless), given by its mean."""
-
-    TAG: ClassVar[str] = "exponential"
-    mean: Quantity = attrs.field(validator=greater_than(0))
-
-
-@attrs.frozen
-class Lognormal:
-    """Lognormal distribution given by its mean and coefficient of variation."""
-
-    TAG: ClassVar[str] = "lognormal"
-    mean: Quantity = attrs.field(validator=greater_than(0))
-    cv: float = attrs.field(validator=[greater_than(0), at_least(MIN_CV), at_most(MAX_CV)])
-
-
-@attrs.frozen
-class Gamma:
-    """Gamma distribution given by its mean and coefficient of variation."""
-
-    TAG: ClassVar[str] = "gamma"
-    mean: Quantity = attrs.field(validator=greater_than(0))
-    cv: float = attrs.field(validator=[greater_than(0), at_least(MIN_CV), at_most(MAX_CV)])
-
-
-@attrs.frozen
-class Uniform:
-    """Uniform distribution on ``[low, high]``."""
-
-    TAG: ClassVar[str] = "uniform"
-    low: Quantity = attrs.field(validator=at_least(0))
-    high: Quantity = attrs.field(validator=at_least(0))
-
-    def check(self) -> Problems:
-        """``low`` must not exceed ``high``."""
-        if self.low > self.high:
-            return [("high", f"must be ≥ low ({self.low:g}), got {self.high:g}")]
-        return []
-
-
-@attrs.frozen
-class Constant:
-    """Always the same value (M/D/1-style deterministic service)."""
-
-    TAG: ClassVar[str] = "constant"
-    value: Quantity = attrs.field(validator=at_least(0), metadata={"scalar": True})
+# --- services ----------------------------------------------------------------------
 
 
-Distribution = Exponential | Lognormal | Gamma | Uniform | Constant
+class _Services:
+    """What every ``ServicesSpec`` can say about itself, whatever families there are."""
 
-
-IN_DURATION = {"unit": UNIT_DURATION}
-"""Field metadata: the distribution's parameters are durations."""
-IN_MONEY = {"unit": UNIT_MONEY}
-"""Field metadata: the distribution's parameters are money."""
-
-
-# --- demand --------------------------------------------------------------------
-
-
-@attrs.frozen
-class PerHolderPerYear:
-    """Arrival rate: transactions per card holder per year (spread over 365 days)."""
-
-    TAG: ClassVar[str] = "per_holder_per_year"
-    value: float = attrs.field(validator=at_least(0), metadata={"scalar": True})
-
-    @property
-    def per_holder_per_day(self) -> float:
-        """The same rate per day."""
-        return self.value / 365.0
-
-
-@attrs.frozen
-class PerHolderPerDay:
-    """Arrival rate: transactions per card holder per day."""
-
-    TAG: ClassVar[str] = "per_holder_per_day"
-    value: float = attrs.field(validator=at_least(0), metadata={"scalar": True})
-
-    @property
-    def per_holder_per_day(self) -> float:
-        """The same rate per day."""
-        return self.value
-
-
-@attrs.frozen
-class PerPointPerHour:
-    """Arrival rate: transactions per service point per hour, whatever the holders.
-
-    Demand then follows the points rather than the population: each point sees
-    this load (times the profile weight) at any ``scale``, because points scale
-    with it. It is how a reduced scenario gives a queue an exact arrival rate.
-    """
-
-    TAG: ClassVar[str] = "per_point_per_hour"
-    value: float = attrs.field(validator=at_least(0), metadata={"scalar": True})
-
-
-Rate = PerHolderPerYear | PerHolderPerDay | PerPointPerHour
-
-HolderRate = PerHolderPerYear | PerHolderPerDay
-"""A rate per holder: for services whose demand follows people, not points."""
-
-Profile = str | tuple[float, ...]
-"""A builtin diurnal profile name, or 24 hourly weights (local time, 00h first)."""
-
-
-@attrs.frozen
-class LevelShares:
-    """How a service's points divide into hospital levels (一级, 二级, 三级)."""
-
-    primary: float = attrs.field(default=0.0, validator=share)
-    secondary: float = attrs.field(default=0.0, validator=share)
-    tertiary: float = attrs.field(default=1.0, validator=share)
-
-    def check(self) -> Problems:
-        """The shares add up to 1."""
-        total = self.primary + self.secondary + self.tertiary
-        if abs(total - 1.0) > 1e-9:
-            return [("", f"shares must add up to 1, got {total:g}")]
-        return []
-
-    def as_tuple(self) -> tuple[float, float, float]:
-        """(primary, secondary, tertiary)."""
-        return (self.primary, self.secondary, self.tertiary)
-
-
-@attrs.frozen
-class PointsSpec:
-    """The service points of one service in each province.
-
-    Counts are given at full scale and scaled with the scenario's ``scale`` (at
-    least one point per province), so the load on each point stays realistic.
-    """
-
-    capacity: int = attrs.field(validator=at_least(1))
-    service_time: Distribution = attrs.field(metadata=IN_DURATION)
-    per_province: int | None = attrs.field(default=None, validator=at_least(1))
-    total: int | None = attrs.field(default=None, validator=at_least(1))
-
-    def check(self) -> Problems:
-        """Exactly one of ``per_province`` and ``total`` is given."""
-        if (self.per_province is None) == (self.total is None):
-            return [("per_province", "give exactly one of 'per_province' and 'total'")]
-        return []
-
-
-@attrs.frozen
-class HospitalPointsSpec(PointsSpec):
-    """Points of a medical service: hospitals or pharmacies, each of a hospital level."""
-
-    levels: LevelShares = LevelShares()
-    """Hospital levels of the points (each province's points are split in these shares)."""
-    queue_limit: int | None = attrs.field(default=None, validator=at_least(0))
-    """Most holders waiting at one point (not counting those at a counter); default: no limit."""
-
-
-@attrs.frozen
-class SettlementSpec:
-    """How the home platform handles this service's settlement requests."""
-
-    service_time: Distribution | None = attrs.field(default=None, metadata=IN_DURATION)
-    """Processing time at the home platform; default: the node's own service time."""
-
-
-@attrs.frozen
-class MedicalService:
-    """A medical service settled with the card: outpatient, inpatient or pharmacy."""
-
-    rate: Rate
-    amount: Distribution = attrs.field(metadata=IN_MONEY)
-    points: HospitalPointsSpec
-    profile: Profile = "office_hours"
-    cross_province_share: float = attrs.field(default=0.0, validator=share)
-    resident_share: float = attrs.field(default=0.5, validator=share)
-    filed_in_advance: float = attrs.field(default=1.0, validator=share)
-    ineligible_share: float = attrs.field(default=0.0, validator=share)
-    networked_share: float = attrs.field(default=1.0, validator=share)
-    """Share of points connected to cross-province direct settlement (in every level)."""
-    settlement: SettlementSpec = SettlementSpec()
-    sites: tuple[str, ...] | None = None
-    """Province ids where the service has demand; default: every simulated province."""
-
-
-@attrs.frozen
-class ServicesSpec:
-    """The services in the scenario; a service left out is not simulated."""
-
-    medical_outpatient: MedicalService | None = None
-    medical_inpatient: MedicalService | None = None
-    pharmacy: MedicalService | None = None
-    library: LibraryService | None = None
-    transit: TransitService | None = None
-    pension_payout: PensionPayoutService | None = None
+    __slots__ = ()
 
     def enabled(self) -> dict[str, AnyService]:
-        """Services present in the scenario, in a fixed order."""
+        """Services present in the scenario, in the registry's order."""
         return {
-            f.name: getattr(self, f.name)
-            for f in attrs.fields(type(self))
-            if getattr(self, f.name) is not None
+            fam.key: getattr(self, fam.key)
+            for fam in FAMILIES
+            if getattr(self, fam.key) is not None
         }
 
     def medical(self) -> dict[str, MedicalService]:
@@ -258,7 +133,36 @@ class ServicesSpec:
         return []
 
 
-SERVICE_NAMES: tuple[str, ...] = tuple(f.name for f in attrs.fields(ServicesSpec))
+if TYPE_CHECKING:
+
+    class ServicesSpec(_Services):
+        """The services in the scenario (one optional section per registered family)."""
+
+        def __init__(self, **sections: Any) -> None: ...
+        def __getattr__(self, key: str) -> Any: ...
+
+else:
+    # One optional field per family of the registry, so a new family is one entry there.
+    ServicesSpec = attrs.make_class(
+        "ServicesSpec",
+        {fam.key: attrs.field(default=None, type=fam.spec | None) for fam in FAMILIES},
+        bases=(_Services,),
+        frozen=True,
+        slots=True,
+    )
+    ServicesSpec.__module__ = __name__
+    ServicesSpec.__doc__ = """The services in the scenario; a service left out is not simulated.
+
+    One optional section per family of :data:`sim.scenario.families.FAMILIES`."""
+
+
+SERVICE_NAMES: tuple[str, ...] = tuple(fam.key for fam in FAMILIES)
+"""Every key a scenario's ``services`` section may have."""
+
+AnyService: TypeAlias = (
+    MedicalService | LibraryService | TransitService | PensionPayoutService | CardDeskService
+)
+"""The section of any one service family."""
 
 # --- population ------------------------------------------------------------------
 
@@ -308,14 +212,6 @@ def _one_of(words: tuple[str, ...]) -> Any:
 
 
 @attrs.frozen
-class NodeSpec:
-    """A settlement node: identical servers sharing one FIFO queue."""
-
-    servers: int = attrs.field(validator=at_least(1))
-    service_time: Distribution = attrs.field(metadata=IN_DURATION)
-
-
-@attrs.frozen
 class LinkSpec:
     """A class of network links (one-way latency per message)."""
 
@@ -336,9 +232,9 @@ class RetrySpec:
 class NetworkSpec:
     """Provincial platforms, the national platform, the card platform and links."""
 
-    provincial: NodeSpec = NodeSpec(16, Exponential(Quantity(0.025)))
-    national: NodeSpec = NodeSpec(64, Exponential(Quantity(0.010)))
-    card_platform: NodeSpec = NodeSpec(32, Exponential(Quantity(0.005)))
+    provincial: NodeSpec = NodeSpec(16, Exponential(Quantity(0.025)))  # noqa: RUF009
+    national: NodeSpec = NodeSpec(64, Exponential(Quantity(0.010)))  # noqa: RUF009
+    card_platform: NodeSpec = NodeSpec(32, Exponential(Quantity(0.005)))  # noqa: RUF009
     access: LinkSpec = LinkSpec(Lognormal(Quantity(0.010), 0.5))
     """Service point ↔ provincial platform or card platform."""
     backbone: LinkSpec = LinkSpec(Lognormal(Quantity(0.020), 0.5))
@@ -526,7 +422,7 @@ class Scenario:
     region: tuple[str, ...] | None = None
     """Province ids simulated (holders, points, platforms); default: the whole table."""
     population: PopulationSpec = PopulationSpec()
-    services: ServicesSpec = ServicesSpec()
+    services: ServicesSpec = ServicesSpec()  # noqa: RUF009 - a frozen attrs instance
     network: NetworkSpec = NetworkSpec()
     policy: PolicySpec = PolicySpec()
     clearing: ClearingSpec = ClearingSpec()
@@ -539,15 +435,3 @@ class Scenario:
         if not isinstance(self.warmup, str) and self.warmup >= self.horizon:
             problems.append(("warmup", f"must be shorter than horizon ({self.horizon:g}s)"))
         return problems
-
-
-# The other service families' sections import the primitives above, so they are
-# imported last; the names must be module globals for the codec's type hints.
-from sim.scenario.card_services import (  # noqa: E402
-    LibraryService,
-    PensionPayoutService,
-    TransitService,
-)
-
-AnyService: TypeAlias = MedicalService | LibraryService | TransitService | PensionPayoutService
-"""The section of any one service family."""

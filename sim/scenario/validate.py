@@ -24,6 +24,7 @@ from sim.provinces import (
 )
 from sim.scenario.card_services import LibraryService, PensionPayoutService, TransitService
 from sim.scenario.codec import Problem
+from sim.scenario.families import FAMILIES
 from sim.scenario.schema import AnyService, Distribution, MedicalService, Profile, Scenario
 from sim.units import show_value
 
@@ -141,12 +142,13 @@ def _check_faults(scenario: Scenario, ids: tuple[str, ...]) -> list[Problem]:
     problems: list[Problem] = []
     services = scenario.services.enabled()
     nodes = ["national", "card_platform", *ids]
-    banks = [f"bank:{p}" for p in ids] if "pension_payout" in services else []
+    own = [fam.outage_nodes for fam in FAMILIES if fam.outage_nodes and fam.key in services]
+    banks = [f"{prefix}:{p}" for prefix in own for p in ids]
     faults = scenario.faults
 
     def node(path: str, name: str, allowed: list[str]) -> None:
         if name not in allowed:
-            hint = "national, card_platform, a province id" + (", bank:<ID>" if banks else "")
+            hint = "national, card_platform, a province id" + "".join(f", {p}:<ID>" for p in own)
             case = _case_hint(name, set(allowed))
             problems.append(Problem(path, f"unknown node {name!r}{case} (known: {hint})"))
 
@@ -158,7 +160,7 @@ def _check_faults(scenario: Scenario, ids: tuple[str, ...]) -> list[Problem]:
         for j, name in enumerate(partition.between):
             node(f"faults.partitions[{i}].between[{j}]", name, nodes)
     for i, reader in enumerate(faults.readers):
-        if "transit" not in services:
+        if not any(fam.readers and fam.key in services for fam in FAMILIES):
             problems.append(Problem(f"faults.readers[{i}]", "the scenario has no transit"))
         if reader.province not in ids:
             problems.append(Problem(f"faults.readers[{i}].province",

@@ -10,6 +10,7 @@ the recorder exactly once.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -29,6 +30,7 @@ from sim.protocol import Protocol
 from sim.provinces import ProvinceTable
 from sim.recorder import TransactionRecorder
 from sim.scenario import Scenario
+from sim.scenario.families import FAMILIES
 from sim.stations import StationStats
 from sim.streams import Streams
 from sim.transaction import Transaction
@@ -151,17 +153,12 @@ Estimator = Callable[[Scenario, Any, float, ProvinceTable], ServiceLoad]
 
 
 def _families() -> dict[str, ModuleType]:
-    """The module of each scenario service name: it has ``build`` and ``expected_load``."""
-    from sim.services import library, medical, pension, transit
+    """The runtime module of each family (:data:`sim.scenario.families.FAMILIES`), by key.
 
-    return {
-        "medical_outpatient": medical,
-        "medical_inpatient": medical,
-        "pharmacy": medical,
-        "library": library,
-        "transit": transit,
-        "pension_payout": pension,
-    }
+    Imported by name, as plug-ins are: the registry sits below the engine, so it
+    names the modules that build on the engine rather than importing them.
+    """
+    return {fam.key: importlib.import_module(fam.runtime) for fam in FAMILIES}
 
 
 def build_services(ctx: ServiceContext) -> dict[str, ServiceRuntime]:

@@ -25,7 +25,7 @@ import simpy
 from sim.calendar import Clock, open_fraction_by_hour, open_weights
 from sim.demand import Columns, holder_columns, poisson_hour
 from sim.distributions import sampler, uniform_sampler
-from sim.domain import SERVICE_CODES, CardKind, Channel, Outcome, Reason
+from sim.domain import CardKind, Channel, Outcome, Reason
 from sim.kernel import call_later
 from sim.metrics import percentiles
 from sim.network import Network, Role, Route
@@ -35,6 +35,8 @@ from sim.protocol import Answer, Protocol
 from sim.provinces import ProvinceTable, full_scale_counts
 from sim.recorder import TransactionRecorder
 from sim.scenario.card_services import LibraryService
+from sim.scenario.families import SERVICE_CODES
+from sim.text import ms
 from sim.transaction import Transaction
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ __all__ = [
     "LibraryRoutes",
     "build",
     "expected_load",
+    "headline",
     "interconnected_share",
     "members",
 ]
@@ -388,3 +391,13 @@ class LibraryDesk:
                 for pid in members
             },
         }
+
+
+def headline(figures: dict[str, Any]) -> list[str]:
+    """The family's console line: verification latency and the interconnection's reach."""
+    verify = figures["verification_s"]
+    return [
+        f"library verification p99: local {ms(verify['local']['p99'])} ms, "
+        f"interconnected {ms(verify['interconnected']['p99'])} ms; visitors "
+        f"{figures['visitors']:,} ({figures['not_interconnected']:,} not interconnected)"
+    ]

@@ -22,7 +22,7 @@ from sim.background import BackgroundFlow
 from sim.calendar import Clock, hourly_weights
 from sim.demand import Columns, arrival_rates, holder_columns, poisson_hour
 from sim.distributions import sample_fen, sampler
-from sim.domain import SERVICE_CODES, CardKind, Outcome, Reason
+from sim.domain import CardKind, Outcome, Reason
 from sim.kernel import call_later
 from sim.points import PointGroup, point_counts
 from sim.population import Population
@@ -30,6 +30,7 @@ from sim.protocol import Answer, Protocol
 from sim.provinces import ProvinceTable, apportion
 from sim.recorder import TransactionRecorder
 from sim.scenario import Scenario
+from sim.scenario.families import SERVICE_CODES
 from sim.scenario.schema import MedicalService, PopulationSpec
 from sim.transaction import Transaction
 

@@ -27,11 +27,12 @@ import numpy.typing as npt
 
 from sim.calendar import Clock
 from sim.distributions import sample_fen
-from sim.domain import SERVICE_CODES, Scheme
+from sim.domain import Scheme
 from sim.kernel import call_later
 from sim.population import Population
 from sim.provinces import ProvinceTable, apportion
 from sim.scenario.card_services import PensionPayoutService
+from sim.scenario.families import SERVICE_CODES
 from sim.services.bank import BLOCK_CREDITS, BankNode, PayoutBatch
 
 Ids = npt.NDArray[np.int64]
@@ -47,6 +48,7 @@ __all__ = [
     "Recipients",
     "build",
     "expected_load",
+    "headline",
     "payday_sends",
 ]
 
@@ -356,3 +358,22 @@ def _day_figures(
 def _clock_text(seconds: float) -> str:
     minutes = round(seconds / 60.0)
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def headline(figures: dict[str, Any]) -> list[str]:
+    """The family's console lines: the last credit against the deadline, bank visits."""
+    met = figures["deadline_met"]
+    verdict = "no payday in the run" if met is None else ("met" if met else "MISSED")
+    late = sorted({p for d in figures["paydays"].values() for p in d["provinces_late"]})
+    lines = [
+        f"payout: last credit {figures['last_credit_at'] or '–'}, deadline "
+        f"{figures['deadline']} {verdict}" + (f" (late: {', '.join(late)})" if late else "")
+    ]
+    banks = figures.get("withdrawals")
+    if banks is not None:
+        lines.append(
+            f"bank visits: {banks['visits']:,} (counter {banks['counter']:,}, ATM "
+            f"{banks['atm']:,}); declined, credit not landed: "
+            f"{banks['declined_credit_pending']:,}"
+        )
+    return lines

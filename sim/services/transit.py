@@ -33,7 +33,7 @@ import simpy
 from sim.calendar import Clock, hourly_weights
 from sim.demand import Columns, holder_columns, poisson_hour
 from sim.distributions import sample_fen, sampler, uniform_sampler
-from sim.domain import SERVICE_CODES, Channel, Outcome, Reason
+from sim.domain import Channel, Outcome, Reason
 from sim.kernel import call_later
 from sim.metrics import percentiles
 from sim.network import Link, Node
@@ -42,7 +42,9 @@ from sim.population import Population
 from sim.provinces import ProvinceTable, full_scale_counts
 from sim.recorder import TransactionRecorder
 from sim.scenario.card_services import TransitService
+from sim.scenario.families import SERVICE_CODES
 from sim.stations import Station, StationStats
+from sim.text import ms, secs_whole
 from sim.transaction import Transaction
 
 if TYPE_CHECKING:
@@ -541,3 +543,15 @@ class FareClearing:
                 "interconnected": percentiles(np.frombuffer(self.interconnected_s)),
             },
         }
+
+
+def headline(figures: dict[str, Any]) -> list[str]:
+    """The family's console line: taps, gate queues, the upload backlog, tap to debit."""
+    debit = figures["tap_to_debit_s"]
+    return [
+        f"transit: tap p99 {ms(figures['tap_latency_s']['p99'])} ms, max gate queue "
+        f"{figures['max_gate_queue']}, upload backlog max "
+        f"{figures['upload_backlog_max_records']:,} records, tap-to-debit p99 "
+        f"{secs_whole(debit['all']['p99'])} (local {secs_whole(debit['local']['p99'])}, "
+        f"interconnected {secs_whole(debit['interconnected']['p99'])})"
+    ]

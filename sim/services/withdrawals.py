@@ -22,13 +22,14 @@ import simpy
 from sim.calendar import Clock, hourly_weights
 from sim.demand import Columns, holder_columns, poisson_hour
 from sim.distributions import sample_fen, sampler
-from sim.domain import SERVICE_CODES, Channel, Outcome, Reason
+from sim.domain import Channel, Outcome, Reason
 from sim.kernel import call_later
 from sim.points import PointGroup, point_counts
 from sim.population import Population
 from sim.provinces import ProvinceTable
 from sim.recorder import TransactionRecorder
 from sim.scenario.card_services import PensionPayoutService, WithdrawalsSpec
+from sim.scenario.families import SERVICE_CODES
 from sim.transaction import Transaction
 
 if TYPE_CHECKING:

@@ -22,6 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from sim.scenario.families import FAMILIES
 from sim.theory import erlang_c
 
 __all__ = ["FACTOR", "node_theory"]
@@ -32,8 +33,8 @@ MIN_ARRIVALS = 100
 """Nodes with fewer arrivals in the window are not compared."""
 NEGLIGIBLE = 0.01
 """Waits below this share of the mean service time count as none."""
-BATCH_FED = frozenset({"pension_payout"})
-"""Services whose nodes receive work in batches, not as a Poisson stream (not compared)."""
+BATCH_FED = frozenset(fam.key for fam in FAMILIES if fam.batch_arrivals)
+"""Families whose nodes receive work in batches, not as a Poisson stream (not compared)."""
 
 
 def node_theory(stations: pa.Table | Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:

@@ -14,11 +14,11 @@ import yaml
 
 from sim.calendar import Clock, hourly_weights
 from sim.demand import ArrivalBatch, Demand, hourly_means
-from sim.domain import SERVICE_CODES, SERVICES
 from sim.points import point_counts
 from sim.population import build_population
 from sim.provinces import load_provinces, simulated_provinces
 from sim.scenario import Scenario, apply_overrides, parse_scenario
+from sim.scenario.families import SERVICE_CODES, SERVICES
 from sim.services.medical import MedicalArrivals
 from sim.streams import Streams
 

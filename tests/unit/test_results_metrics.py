@@ -16,10 +16,11 @@ import pytest
 from sim.cli import default_out_dir
 from sim.console import RunProgress, print_summary
 from sim.demand import ArrivalBatch
-from sim.domain import SERVICES, Outcome, Reason
+from sim.domain import Outcome, Reason
 from sim.metrics import finite, percentiles, share, wilson_interval
 from sim.recorder import TransactionRecorder
 from sim.results import staging
+from sim.scenario.families import SERVICES
 from sim.transaction import Transaction
 
 

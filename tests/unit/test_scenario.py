@@ -437,7 +437,7 @@ def test_every_mapping_in_a_scenario_refuses_changes(path: Path) -> None:
             lambda r: r["services"].update(pharmacy=None),
             "services",
             "no service enabled: add at least one of medical_outpatient, medical_inpatient, "
-            "pharmacy, library, transit, pension_payout",
+            "pharmacy, library, transit, pension_payout, card_desk",
         ),
         (
             lambda r: r["policy"]["default"].pop("pharmacy"),
@@ -475,7 +475,7 @@ def test_omitted_services_is_refused(raw: dict[str, Any]) -> None:
         (
             "services",
             "no service enabled: add at least one of medical_outpatient, medical_inpatient, "
-            "pharmacy, library, transit, pension_payout",
+            "pharmacy, library, transit, pension_payout, card_desk",
         )
     ] == problems_of(raw)
 

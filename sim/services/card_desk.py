@@ -1,0 +1,255 @@
+"""Card service desks: a lost or damaged card replaced over the counter.
+
+A holder queues at a desk of their own province while it is open (the
+replacement is the home province's business: holders are drawn from the site
+province). At the counter the clerk asks the province's platform to freeze the
+old card and register the new one (one verification round trip); if the
+platform answers, the case takes its service time and the new card is printed
+on the spot or the application is taken for a card made centrally
+(``instant_share``). If the platform does not answer within the retries, the
+holder leaves without a card (fallback, ``verify_timeout``) and comes back
+another day, outside the run.
+
+This family is also the worked example of ``docs/families.md``: its section is
+:class:`sim.scenario.card_desk.CardDeskService`, and one entry of
+:data:`sim.scenario.families.FAMILIES` makes the schema, the build, the guard,
+the outputs, the summary and the console know it. It moves no money (a
+replacement is free in most provinces; a fee would be a ``money`` rule).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import simpy
+
+from sim.calendar import Clock, open_fraction_by_hour, open_weights
+from sim.demand import Columns, holder_columns, poisson_hour
+from sim.distributions import sampler, uniform_sampler
+from sim.domain import Channel, Outcome, Reason
+from sim.kernel import call_later
+from sim.metrics import percentiles
+from sim.network import Network, Role, Route
+from sim.points import PointGroup, scaled_counts
+from sim.population import Population
+from sim.protocol import Answer, Protocol
+from sim.provinces import ProvinceTable, full_scale_counts
+from sim.recorder import TransactionRecorder
+from sim.scenario.card_desk import CardDeskService
+from sim.scenario.families import SERVICE_CODES
+from sim.text import secs
+from sim.transaction import Transaction
+
+if TYPE_CHECKING:
+    from sim.scenario import Scenario
+    from sim.services import ServiceContext, ServiceLoad, ServiceRuntime
+
+__all__ = ["CardDesks", "DeskArrivals", "build", "expected_load", "headline"]
+
+CODE = SERVICE_CODES["card_replacement"]
+SETTLED, FALLBACK = Outcome.SETTLED, Outcome.FALLBACK
+NONE, VERIFY_TIMEOUT = Reason.NONE, Reason.VERIFY_TIMEOUT
+VERIFIED = Answer.VERIFIED
+
+
+def build(ctx: ServiceContext, name: str, spec: CardDeskService) -> ServiceRuntime:
+    """The desks of every province, their arrival stream and their counters."""
+    from sim.services import ServiceRuntime
+
+    table = ctx.provinces
+    desks = spec.desks
+    full = full_scale_counts(table, desks.per_province, desks.total, {})
+    counts = scaled_counts(full, ctx.scenario.scale)
+    groups = [
+        PointGroup(ctx.env, name, pid, int(n), desks.capacity)
+        for pid, n in zip(table.ids, counts, strict=True)
+    ]
+    access = ctx.network.link("access", sampler(ctx.scenario.network.access.latency,
+                                                ctx.generator(f"link:access:{name}")))  # fmt: skip
+    counter = CardDesks(
+        ctx.env,
+        [g.points for g in groups],
+        sampler(desks.service_time, ctx.generator(f"point:{name}")),
+        _Routes(ctx.network, access),
+        spec.instant_share,
+        ctx.protocol,
+        ctx.recorder,
+        ctx.generator(f"instant:{name}"),
+        ctx.window_s(),
+    )
+    arrivals = DeskArrivals(
+        spec, ctx.population, counts, ctx.clock, ctx.generator(f"demand:{name}")
+    )
+    return ServiceRuntime(
+        arrivals=[arrivals],
+        handlers={CODE: counter.arrive},
+        stations=[g.stats for g in groups],
+        figures=counter.figures,
+    )
+
+
+def expected_load(
+    scenario: Scenario, spec: CardDeskService, holders: float, table: ProvinceTable
+) -> ServiceLoad:
+    """Expected cases, their events and the desks, from the scenario alone.
+
+    A case is an arrival, the platform's round trip through one node and the
+    counter's service time; demand falls in opening hours only.
+    """
+    from sim.services import ServiceLoad, exchange_events, scaled_count
+
+    hours = (float(spec.opening_hours.opens), float(spec.opening_hours.closes))
+    weights = open_weights(spec.profile, *hours) * open_fraction_by_hour(*hours)
+    per_s = holders * spec.rate.per_holder_per_day / 86400.0
+    desks = scaled_count(spec.desks.per_province, spec.desks.total, scenario.scale, len(table))
+    return ServiceLoad(
+        transactions=per_s * Clock(scenario.start).weighted_seconds(weights, scenario.horizon),
+        events_per_transaction=2.0 + exchange_events(1),
+        exchanges_per_transaction=1.0,
+        busiest_hour=per_s * float(weights.max()) * 3600.0,
+        points=desks,
+    )
+
+
+def headline(figures: dict[str, Any]) -> list[str]:
+    """The family's console line: cases, cards printed on the spot, the counter's waits."""
+    wait = figures["desk_wait_s"]
+    return [
+        f"card desks: {figures['cases']:,} replacements ({figures['issued_on_the_spot']:,} "
+        f"printed on the spot, {figures['applications']:,} applications, "
+        f"{figures['not_checked']:,} sent home unchecked); desk wait p50 "
+        f"{secs(wait['p50'])} s, p99 {secs(wait['p99'])} s"
+    ]
+
+
+class _Routes:
+    """The one route a desk uses: its own province's platform, which holds the card."""
+
+    def __init__(self, network: Network, access: Callable[[], float]) -> None:
+        self.network = network
+        self.access = access
+        self._routes: dict[int, Route] = {}
+
+    def route(self, site: int) -> Route:
+        route = self._routes.get(site)
+        if route is None:
+            here = self.network.provincial[site]
+            route = self._routes[site] = Route((here,), (Role.VERIFY,), (self.access, self.access))
+        return route
+
+
+class DeskArrivals:
+    """Replacement cases while the desks are open, from the holders of each province."""
+
+    def __init__(
+        self,
+        spec: CardDeskService,
+        population: Population,
+        desk_counts: npt.NDArray[np.int64],
+        clock: Clock,
+        rng: np.random.Generator,
+    ) -> None:
+        self.population = population
+        self.desk_counts = desk_counts
+        self.clock = clock
+        self.rng = rng
+        self.hours = (float(spec.opening_hours.opens), float(spec.opening_hours.closes))
+        self.weights = open_weights(spec.profile, *self.hours)
+        holders = population.holders_per_province.astype(np.float64)
+        self.base_rate = holders * spec.rate.per_holder_per_day / 86400.0
+
+    def _open(self, t0_s: float, t1_s: float) -> tuple[float, float]:
+        a, b = self.clock.open_part(t0_s, t1_s, *self.hours)
+        return a, max(a, b)
+
+    def expected(self, hour: int, t0_s: float, t1_s: float) -> float:
+        """Expected cases in the open part of the piece."""
+        a, b = self._open(t0_s, t1_s)
+        return float(self.base_rate.sum() * self.weights[hour] * (b - a))
+
+    def draw(self, hour: int, t0_s: float, t1_s: float) -> Columns:
+        """Cases in the open part of ``[t0_s, t1_s)``: their holders and desks."""
+        a, b = self._open(t0_s, t1_s)
+        site, time_s = poisson_hour(self.base_rate * self.weights[hour], a, b, self.rng)
+        holder = self.population.draw_local(site, self.rng)
+        return {
+            **holder_columns(CODE, time_s, site, holder, self.population),
+            "point": (self.rng.random(site.size) * self.desk_counts[site]).astype(np.int64),
+            "channel": np.full(site.size, Channel.COUNTER, dtype=np.uint8),
+        }
+
+
+class CardDesks:
+    """Runs the cases at every desk: queue, the platform's check, the counter's work."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        points: list[list[Any]],
+        service_time: Callable[[], float],
+        routes: _Routes,
+        instant_share: float,
+        protocol: Protocol,
+        recorder: TransactionRecorder,
+        rng: np.random.Generator,
+        window: tuple[float, float],
+    ) -> None:
+        self.env = env
+        self.points = points
+        """``points[province][desk]``: the station of each desk."""
+        self.service_time = service_time
+        self.routes = routes
+        self.instant_share = instant_share
+        self.protocol = protocol
+        self.recorder = recorder
+        self.uniform = uniform_sampler(rng)
+        self.window = window
+        self.waits = array("d")
+        self.counts = {"cases": 0, "issued_on_the_spot": 0, "applications": 0, "not_checked": 0}
+
+    def arrive(self, txn: Transaction) -> None:
+        """A holder comes to a desk of their province and queues."""
+        txn.point = self.points[txn.site][txn.point]
+        txn.point.request(txn, self._start)
+
+    def _start(self, txn: Transaction) -> None:
+        txn.start_s = txn.settle_s = self.env.now
+        self.protocol.request(txn, self.routes.route(txn.site), self._checked)
+
+    def _checked(self, txn: Transaction, answer: Answer) -> None:
+        txn.settle_s = self.env.now - txn.settle_s
+        if answer is not VERIFIED:
+            self._end(txn, FALLBACK, VERIFY_TIMEOUT)
+            return
+        self.protocol.network.events_by_service[CODE] += 1
+        call_later(self.env, self.service_time(), self._served, txn)
+
+    def _served(self, event: Any) -> None:
+        self._end(event.value, SETTLED, NONE)
+
+    def _end(self, txn: Transaction, outcome: Outcome, reason: Reason) -> None:
+        txn.outcome = outcome
+        txn.reason = reason
+        txn.end_s = txn.leave_s = self.env.now
+        txn.point.release()
+        self.recorder.finish(txn)
+        if self.window[0] <= txn.arrival_s < self.window[1]:
+            self._count(txn, outcome)
+
+    def _count(self, txn: Transaction, outcome: Outcome) -> None:
+        self.counts["cases"] += 1
+        self.waits.append(txn.start_s - txn.arrival_s)
+        if outcome is not SETTLED:
+            self.counts["not_checked"] += 1
+        elif self.uniform() < self.instant_share:
+            self.counts["issued_on_the_spot"] += 1
+        else:
+            self.counts["applications"] += 1
+
+    def figures(self) -> dict[str, Any]:
+        """Cases by how they ended, and the wait for a counter (``summary.json``)."""
+        return {**self.counts, "desk_wait_s": percentiles(np.frombuffer(self.waits))}
