@@ -71,7 +71,7 @@ def test_clearing_a_month_of_a_province_pair(benchmark) -> None:
     directions = (rng.random(N) < 0.7).tolist()
 
     def clear() -> int:
-        ledger = Ledger(None, IDS)
+        ledger = Ledger(IDS)
         house = ClearingHouse(ClearingSpec(period="30d"), IDS, load_provinces().holders,
                               [0.0], 30 * 86400.0, ledger, [10**10] * 31)  # fmt: skip
         for t, fund, forward in zip(times, funds, directions, strict=True):

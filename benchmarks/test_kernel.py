@@ -97,7 +97,7 @@ def test_one_settlement_hop(benchmark) -> None:
 def test_one_recorder_append(benchmark, tmp_path) -> None:
     """Recording N ended transactions of one batch (the per-transaction part of recording)."""
     from sim.demand import ArrivalBatch
-    from sim.recorder import TransactionRecorder
+    from sim.recorder import TransactionFile, TransactionRecorder
 
     zeros = np.zeros(N, dtype=np.int64)
     small = np.zeros(N, dtype=np.uint8)
@@ -106,7 +106,9 @@ def test_one_recorder_append(benchmark, tmp_path) -> None:
         batch = ArrivalBatch(0, 0.0, 1.0, 0, np.linspace(0, 1, N), small, zeros, zeros, zeros,
                              small, small, np.ones(N, bool), np.zeros(N, bool), zeros + 100,
                              zeros, small, small)  # fmt: skip
-        recorder = TransactionRecorder(tmp_path / f"t{np.random.randint(1 << 30)}.parquet", ["AA"])
+        recorder = TransactionRecorder()
+        sink = TransactionFile(tmp_path / f"t{np.random.randint(1 << 30)}.parquet", ["AA"])
+        recorder.subscribe(sink.write)
         recorder.open(batch)
         txns = [Transaction(i, batch, i, 0, 0, 0, 0, True, False, 100, 0.0) for i in range(N)]
         return (recorder, txns), {}

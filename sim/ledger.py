@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.domain import Outcome, labels
+from sim.parquet_io import parquet_options
 from sim.postings import (
     MEDICAL,
     Account,
@@ -32,7 +33,7 @@ from sim.postings import (
     expected_movements,
     transaction_postings,
 )
-from sim.recorder import parquet_options
+from sim.record import ledger_view
 from sim.scenario.families import SERVICES
 from sim.transaction import Transaction
 
@@ -69,13 +70,10 @@ def _unkey(key: int) -> Account:
 class Ledger:
     """All postings of one run, their running balances, and the conservation checks."""
 
-    def __init__(self, path: Path | None, province_ids: Sequence[str]) -> None:
-        self.path = path
+    def __init__(self, province_ids: Sequence[str]) -> None:
+        self.path: Path | None = None
         self.province_ids = list(province_ids)
         self._writer: pq.ParquetWriter | None = None
-        if path is not None:
-            schema = ledger_schema()
-            self._writer = pq.ParquetWriter(path, schema, **parquet_options(schema))
         self._single: list[tuple[float, int, int, int, Account, Account]] = []
         self.next_posting = 0
         self.balances: dict[int, int] = {}
@@ -93,6 +91,12 @@ class Ledger:
             "province": pa.array(vocab, pa.string()),
             "service": pa.array([*SERVICES, ""], pa.string()),
         }
+
+    def open(self, path: Path) -> None:
+        """Write the postings to ``ledger.parquet`` at ``path`` from now on (and any kept)."""
+        schema = ledger_schema()
+        self.path = path
+        self._writer = pq.ParquetWriter(path, schema, **parquet_options(schema))
 
     # --- posting ------------------------------------------------------------------
 
@@ -116,6 +120,10 @@ class Ledger:
         hospital = (AccountKind.HOSPITAL, txn.site, txn.service, txn.point_index)
         self.post(txn.settled_at_s, PostingKind.FUND_SHARE, payer, hospital, fund_fen, txn.id)
         self.post(now, PostingKind.REVERSAL, hospital, payer, fund_fen, txn.id)
+
+    def post_rows(self, first_id: int, fields: Mapping[str, npt.NDArray[Any]]) -> None:
+        """Post a row group released by the recorder (the ledger subscribes to it)."""
+        self.post_transactions(ledger_view(first_id, fields))
 
     def post_transactions(self, columns: Mapping[str, npt.NDArray[Any]]) -> None:
         """Post and check the ended transactions of one batch (and any single postings)."""
@@ -223,12 +231,14 @@ class Ledger:
         """Close the file without checks (the run failed; the folder will be discarded)."""
         if self._writer is not None:
             self._writer.close()
+            self._writer = None
 
     def close(self) -> dict[str, bool]:
         """Write what is left, close the file, and run the end-of-run checks."""
         self.flush()
         if self._writer is not None:
             self._writer.close()
+            self._writer = None
         checks = {
             "postings_sum_to_zero": sum(self.balances.values()) == 0 and not any(
                 "sum to zero" in f for f in self.failures),

@@ -39,7 +39,13 @@ from sim.policy import PolicyTable
 from sim.population import Population, build_population
 from sim.protocol import Protocol
 from sim.provinces import ProvinceTable, simulated_provinces
-from sim.recorder import IdCounter, StationSeries, TransactionRecorder, sample_stations
+from sim.recorder import (
+    IdCounter,
+    StationSeries,
+    TransactionFile,
+    TransactionRecorder,
+    sample_stations,
+)
 from sim.scenario import Scenario, dump_scenario
 from sim.scenario.families import SERVICES, medical_labels
 from sim.scenario.faults import FaultsSpec
@@ -81,7 +87,10 @@ class Model:
 
 
 def build(scenario: Scenario, workdir: Path) -> Model:
-    """Construct and wire all components for ``scenario`` (writing into ``workdir``)."""
+    """Construct and wire all components for ``scenario``; no file is opened yet.
+
+    The results go into ``workdir`` when :func:`simulate` runs the model.
+    """
     written, scenario = scenario, with_load(scenario)
     env = simpy.Environment()
     streams = Streams(scenario.seed)
@@ -106,12 +115,11 @@ def build(scenario: Scenario, workdir: Path) -> Model:
     policy = PolicyTable(scenario.policy, provinces.ids, SERVICES,
                          clock.year_starts(horizon + 86400.0 * 366))  # fmt: skip
     protocol = Protocol(env, network, policy, settle_times)
-    ledger = Ledger(workdir / results.LEDGER, provinces.ids)
+    ledger = Ledger(provinces.ids)
     for settler in protocol.settlers:
         settler.on_undo = ledger.post_reversal  # an undone settlement stays in the books
     ids = IdCounter()
-    recorder = TransactionRecorder(workdir / results.TRANSACTIONS, provinces.ids, ids,
-                                   on_batch=ledger.post_transactions)  # fmt: skip
+    recorder = TransactionRecorder(ids)
     clearing = ClearingHouse(
         scenario.clearing, provinces.ids, population.holders_per_province,
         period_boundaries(scenario.clearing, clock, horizon), horizon, ledger,
@@ -158,6 +166,11 @@ def simulate(model: Model, progress: Progress | None = None) -> results.Result:
     wall_start = time.perf_counter()
     samples = math.ceil(horizon / every - 1e-9) + 1  # 0, every, …, and the horizon
     series = StationSeries(model.stations, samples)
+    # The ended transactions' subscribers, in this order: the books, then the file.
+    model.ledger.open(model.workdir / results.LEDGER)
+    transactions = TransactionFile(model.workdir / results.TRANSACTIONS, model.provinces.ids)
+    model.recorder.subscribe(model.ledger.post_rows)
+    model.recorder.subscribe(transactions.write)
     model.feed.start()
     model.clearing.start(env)
     model.faults.start()
@@ -186,9 +199,10 @@ def simulate(model: Model, progress: Progress | None = None) -> results.Result:
             run_until(env)  # no new arrivals: let every transaction in flight reach its end
         model.clearing.finish(env.now)
         model.recorder.close()
+        transactions.close()
         money = _close_books(model)
     except BaseException:
-        model.recorder.abort()
+        transactions.abort()
         model.ledger.abort()
         raise
     wall_s = time.perf_counter() - wall_start

@@ -1,8 +1,9 @@
 """Recording while the model runs: transactions to Parquet, stations to a time series.
 
 :class:`TransactionRecorder` keeps each arrival batch's outcomes until every
-transaction of the batch has ended, then writes the batch as one Parquet row
-group, in id order. Memory therefore holds only the batches still in flight,
+transaction of the batch has ended, then hands the batch on in id order to its
+subscribers (the ledger, and :class:`TransactionFile`, which writes it as a
+Parquet row group). Memory therefore holds only the batches still in flight,
 whatever the run's length. Transactions that never exist as objects (a bank's
 block of credits, whose landing times are computed arithmetically) are recorded
 a block at a time with :meth:`TransactionRecorder.record_block`; batches and
@@ -14,6 +15,7 @@ fixed interval.
 from __future__ import annotations
 
 import itertools
+import operator
 from collections import deque
 from collections.abc import Callable, Generator, Mapping, Sequence
 from pathlib import Path
@@ -27,6 +29,17 @@ import simpy
 
 from sim.demand import ArrivalBatch
 from sim.domain import CardKind, Channel, Level, Outcome, Reason, Scheme, labels
+from sim.parquet_io import parquet_options
+from sim.record import (
+    ARRIVAL_FIELDS,
+    BLOCK_FIELDS,
+    ENDED_FIELDS,
+    FIELDS,
+    Vocabularies,
+    table,
+    transaction_schema,
+    typed,
+)
 from sim.scenario.families import SERVICES
 from sim.stations import FOLD_WAITS_AT, StationStats
 from sim.transaction import Transaction
@@ -35,71 +48,20 @@ __all__ = [
     "BLOCK_COLUMNS",
     "IdCounter",
     "StationSeries",
+    "TransactionFile",
     "TransactionRecorder",
     "sample_stations",
     "transaction_schema",
 ]
 
 
-_CATEGORY = pa.dictionary(pa.int8(), pa.string())
-_TRANSACTION_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
-    ("txn_id", pa.int64()),
-    ("service", _CATEGORY),
-    ("home_province", _CATEGORY),
-    ("site_province", _CATEGORY),
-    ("cross_province", pa.bool_()),
-    ("holder_id", pa.int64()),
-    ("card_kind", _CATEGORY),
-    ("scheme", _CATEGORY),
-    ("channel", _CATEGORY),
-    ("level", _CATEGORY),
-    ("point", pa.int32()),
-    ("arrival_s", pa.float64()),
-    ("start_s", pa.float64()),
-    ("end_s", pa.float64()),
-    ("latency_s", pa.float64()),
-    ("wait_s", pa.float64()),
-    ("point_latency_s", pa.float64()),
-    ("settle_latency_s", pa.float64()),
-    ("outcome", _CATEGORY),
-    ("reason", _CATEGORY),
-    ("attempts", pa.int8()),
-    ("amount_fen", pa.int64()),
-    ("fund_fen", pa.int64()),
-    ("personal_fen", pa.int64()),
-)
-
-_ENDED = ("row", "start_s", "end_s", "settle_s", "outcome", "reason", "attempts",
-          "fund_fen", "personal_fen", "leave_s")  # fmt: skip
+_ENDED = ("row", *ENDED_FIELDS)
 """What :meth:`TransactionRecorder.finish` keeps of a transaction, in this order."""
+_ended_of = operator.attrgetter(*_ENDED)
 
 
-def parquet_options(schema: pa.Schema) -> dict[str, Any]:
-    """How the run's Parquet files are written: zstd, dictionary pages only for categories.
-
-    Dictionary-encoding float columns (pyarrow's default for every column) costs
-    half the writing time and makes files larger; categories are already encoded.
-    """
-    categories = [f.name for f in schema if pa.types.is_dictionary(f.type)]
-    return {"compression": "zstd", "use_dictionary": categories}
-
-
-def transaction_schema() -> pa.Schema:
-    """The columns of ``transactions.parquet`` (the contract notebooks rely on)."""
-    return pa.schema(list(_TRANSACTION_COLUMNS))
-
-
-BLOCK_COLUMNS: tuple[str, ...] = (
-    "service", "home", "site", "holder", "card", "scheme", "channel", "arrival_s",
-    "start_s", "end_s", "settle_s", "leave_s", "outcome", "reason", "attempts",
-    "amount_fen", "fund_fen", "personal_fen",
-)  # fmt: skip
-"""What :meth:`TransactionRecorder.record_block` needs per row: codes, times, money.
-
-``settle_s`` is a duration (the settlement or verification round trip) and
-``leave_s`` the time the holder left the point; a negative value means "none"
-and is written as null. ``level`` and ``point`` are optional (none, -1).
-"""
+BLOCK_COLUMNS = BLOCK_FIELDS
+"""What :meth:`TransactionRecorder.record_block` needs per row (see :data:`sim.record.FIELDS`)."""
 
 ROW_GROUP_ROWS = 65_536
 """Completed batches and blocks are written together once they hold this many rows."""
@@ -145,12 +107,7 @@ class _OpenBatch:
                            n * len(_ENDED)).reshape(n, len(_ENDED))  # fmt: skip
         rows = rows[np.argsort(rows[:, 0], kind="stable")]
         ended = {name: rows[:, i] for i, name in enumerate(_ENDED)}
-        return {
-            **ended,
-            "service": b.service, "home": b.home, "site": b.site, "holder": b.holder,
-            "card": b.card, "scheme": b.scheme, "channel": b.channel, "arrival_s": b.time_s,
-            "amount_fen": b.amount_fen, "level": b.level, "point": b.point,
-        }  # fmt: skip
+        return {**ended, **{f.name: getattr(b, f.batch or f.name) for f in ARRIVAL_FIELDS}}
 
 
 class _Block:
@@ -168,46 +125,35 @@ class _Block:
         return self.data
 
 
-OnBatch = Callable[[Mapping[str, npt.NDArray[Any]]], None]
-"""Called with the columns of each row group written (the ledger posts from them)."""
+RowGroup = Callable[[int, Mapping[str, npt.NDArray[Any]]], None]
+"""A subscriber: called with the first id and the typed fields of each row group."""
 
 
 class TransactionRecorder:
-    """Collects ended transactions and streams them to ``transactions.parquet``.
+    """Collects ended transactions and hands them on in id order, a row group at a time.
 
-    Row groups are written in transaction id order: an arrival batch or block is
-    written once it and everything before it is complete.
+    An arrival batch or block is released once it and everything before it is
+    complete; released rows are handed, as typed fields (:data:`sim.record.FIELDS`),
+    to every subscriber in the order they subscribed: the ledger posts from them,
+    :class:`TransactionFile` writes them. The recorder itself opens no file.
     """
 
-    def __init__(
-        self,
-        path: Path,
-        province_ids: Sequence[str],
-        ids: IdCounter | None = None,
-        on_batch: OnBatch | None = None,
-    ) -> None:
-        self.path = path
-        self.on_batch = on_batch
-        self.schema = transaction_schema()
+    def __init__(self, ids: IdCounter | None = None) -> None:
         self.ids = ids if ids is not None else IdCounter()
-        self._writer = pq.ParquetWriter(path, self.schema, **parquet_options(self.schema))
+        self.subscribers: list[RowGroup] = []
         self._open: deque[_OpenBatch | _Block] = deque()
         self._by_index: dict[int, _OpenBatch] = {}
         self._expected_id = self.ids.next_id
-        self._provinces = pa.array(list(province_ids), pa.string())
-        self._services = pa.array(list(SERVICES), pa.string())
-        self._channels = pa.array(labels(Channel), pa.string())
-        self._cards = pa.array(labels(CardKind), pa.string())
-        self._schemes = pa.array(labels(Scheme), pa.string())
-        self._outcomes = pa.array(labels(Outcome), pa.string())
-        self._reasons = pa.array(labels(Reason), pa.string())
-        self._levels = pa.array(labels(Level), pa.string())
         self.ended = 0
         self.rows_written = 0
         self.rows_by_service = np.zeros(len(SERVICES), dtype=np.int64)
-        """Rows written per service code."""
+        """Rows released per service code."""
         self._buffer: list[tuple[int, int, Mapping[str, npt.NDArray[Any]]]] = []
         self._buffered = 0
+
+    def subscribe(self, subscriber: RowGroup) -> None:
+        """Hand every row group released from now on to ``subscriber`` too."""
+        self.subscribers.append(subscriber)
 
     def open(self, batch: ArrivalBatch) -> None:
         """Expect the transactions of a new batch (its ids follow the last range recorded)."""
@@ -220,9 +166,7 @@ class TransactionRecorder:
     def finish(self, txn: Transaction) -> None:
         """Record a transaction's end (exactly once per transaction)."""
         entry = self._by_index[txn.batch.index]
-        entry.ended.append((txn.row, txn.start_s, txn.end_s, txn.settle_s, int(txn.outcome),
-                            int(txn.reason), txn.attempts, txn.fund_fen, txn.personal_fen,
-                            txn.leave_s))  # fmt: skip
+        entry.ended.append(_ended_of(txn))
         self.ended += 1
         if entry.complete and entry is self._open[0]:
             self._flush()
@@ -231,24 +175,25 @@ class TransactionRecorder:
         """Record a block of ended transactions at once; returns the first of their ids.
 
         ``columns`` holds one array per name in :data:`BLOCK_COLUMNS`, all of one
-        length. The block takes the next id range, so it is written after every
-        batch opened before it, keeping the file in id order.
+        length (the optional fields default). The block takes the next id range,
+        so it is released after every batch opened before it, keeping id order.
         """
         missing = [name for name in BLOCK_COLUMNS if name not in columns]
         if missing:
             raise ValueError(f"block lacks column(s) {', '.join(missing)}")
-        data = {name: np.asarray(columns[name]) for name in BLOCK_COLUMNS}
-        size = int(data["service"].size)
-        data["level"] = np.asarray(columns.get("level", np.zeros(size, dtype=np.uint8)))
-        data["point"] = np.asarray(columns.get("point", np.full(size, -1, dtype=np.int64)))
+        size = int(np.asarray(columns["service"]).size)
+        data = {
+            f.name: np.asarray(columns[f.name]) if f.name in columns
+            else np.full(size, f.default, dtype=f.dtype)
+            for f in FIELDS
+        }  # fmt: skip
         sizes = {a.shape for a in data.values()}
         if len(sizes) != 1 or len(next(iter(sizes))) != 1:
             raise ValueError(f"block columns must be 1-d and of one length, got {sizes}")
-        n = int(data["service"].size)
-        first = self.ids.take(n)
-        self._take_range(first, n)
+        first = self.ids.take(size)
+        self._take_range(first, size)
         self._open.append(_Block(first, data))
-        self.ended += n
+        self.ended += size
         self._flush()
         return first
 
@@ -260,28 +205,23 @@ class TransactionRecorder:
 
     @property
     def in_flight_batches(self) -> int:
-        """Batches with transactions still in flight (or not yet written)."""
+        """Batches with transactions still in flight (or not yet released)."""
         return len(self._open)
 
     def close(self) -> None:
-        """Write what is complete and close the file; refuse if anything is still in flight."""
+        """Release what is complete; refuse if anything is still in flight."""
         self._flush()
         self._write_buffer()
-        self._writer.close()
         if self._open:
             pending = sum(e.size - len(e.ended) for e in self._open if isinstance(e, _OpenBatch))
             raise RuntimeError(f"{pending} transaction(s) never reached a terminal state")
 
-    def abort(self) -> None:
-        """Close the file without checks (the run failed; the folder will be discarded)."""
-        self._writer.close()
-
     def _flush(self) -> None:
-        """Write complete entries from the head: each batch alone, a run of blocks together.
+        """Release complete entries from the head: each batch alone, a run of blocks together.
 
         Blocks (credits) come in runs of many small ones; one row group per run
         keeps the file's row groups few. When a slow transaction held many batches
-        back, they are written as they are released, a row group at a time, so that
+        back, they are released as they complete, a row group at a time, so that
         neither the row groups nor the buffers behind them grow with the hold-up.
         """
         while self._open and self._open[0].complete:
@@ -301,79 +241,61 @@ class TransactionRecorder:
                 self._write_buffer()
 
     def _write(self, first_id: int, size: int, columns: Mapping[str, npt.NDArray[Any]]) -> None:
-        """Buffer complete rows; they are written in groups of at least ROW_GROUP_ROWS."""
+        """Buffer complete rows; they are released in groups of at least ROW_GROUP_ROWS."""
         if size:
             self._buffer.append((first_id, size, columns))
             self._buffered += size
 
     def _write_buffer(self) -> None:
-        """Write the buffered rows as one row group (and hand them to ``on_batch``)."""
+        """Release the buffered rows as one row group, to every subscriber."""
         if not self._buffer:
             return
         first_id = self._buffer[0][0]
         n = self._buffered
-        names = [*BLOCK_COLUMNS, "level", "point"]
-        columns = {k: np.concatenate([np.asarray(c[k]) for _, _, c in self._buffer])
-                   for k in names}  # fmt: skip
+        fields = typed({f.name: np.concatenate([np.asarray(c[f.name]) for _, _, c in self._buffer])
+                        for f in FIELDS})  # fmt: skip
         self._buffer, self._buffered = [], 0
-        if self.on_batch is not None:
-            self.on_batch(_ledger_view(first_id, n, columns))
-        self._writer.write_table(self._table(first_id, n, columns), row_group_size=n)
+        for subscriber in self.subscribers:
+            subscriber(first_id, fields)
         self.rows_written += n
-        codes = np.asarray(columns["service"]).astype(np.intp, copy=False)
+        codes = fields["service"].astype(np.intp, copy=False)
         self.rows_by_service += np.bincount(codes, minlength=len(SERVICES))
 
-    def _table(self, first_id: int, n: int, c: Mapping[str, npt.NDArray[Any]]) -> pa.Table:
-        def cat(codes: npt.ArrayLike, dictionary: pa.Array) -> pa.DictionaryArray:
-            indices = pa.array(np.asarray(codes, dtype=np.int8))
-            return pa.DictionaryArray.from_arrays(indices, dictionary)
 
-        arrival = np.asarray(c["arrival_s"], dtype=np.float64)
-        start = np.asarray(c["start_s"], dtype=np.float64)
-        end = np.asarray(c["end_s"], dtype=np.float64)
-        settle = np.asarray(c["settle_s"], dtype=np.float64)
-        leave = np.asarray(c["leave_s"], dtype=np.float64)
-        home, site = np.asarray(c["home"]), np.asarray(c["site"])
-        columns = {
-            "txn_id": pa.array(first_id + np.arange(n, dtype=np.int64)),
-            "service": cat(c["service"], self._services),
-            "home_province": cat(home, self._provinces),
-            "site_province": cat(site, self._provinces),
-            "cross_province": pa.array(site != home),
-            "holder_id": pa.array(np.asarray(c["holder"], dtype=np.int64)),
-            "card_kind": cat(c["card"], self._cards),
-            "scheme": cat(c["scheme"], self._schemes),
-            "channel": cat(c["channel"], self._channels),
-            "level": cat(c["level"], self._levels),
-            "point": pa.array(np.asarray(c["point"]).astype(np.int32)),
-            "arrival_s": pa.array(arrival),
-            "start_s": pa.array(start),
-            "end_s": pa.array(end),
-            "latency_s": pa.array(end - arrival),
-            "wait_s": pa.array(start - arrival),
-            "point_latency_s": pa.array(np.where(leave >= 0, leave - arrival, np.nan)),
-            "settle_latency_s": pa.array(np.where(settle >= 0, settle, np.nan)),
-            "outcome": cat(c["outcome"], self._outcomes),
-            "reason": cat(c["reason"], self._reasons),
-            "attempts": pa.array(np.asarray(c["attempts"]).astype(np.int8)),
-            "amount_fen": pa.array(np.asarray(c["amount_fen"], dtype=np.int64)),
-            "fund_fen": pa.array(np.asarray(c["fund_fen"]).astype(np.int64)),
-            "personal_fen": pa.array(np.asarray(c["personal_fen"]).astype(np.int64)),
-        }
-        return pa.Table.from_arrays(list(columns.values()), schema=self.schema)
+class TransactionFile:
+    """``transactions.parquet``, written a row group at a time as the recorder releases them."""
 
+    def __init__(self, path: Path, province_ids: Sequence[str]) -> None:
+        self.path = path
+        self.schema = transaction_schema()
+        self.vocabularies = Vocabularies(
+            service=pa.array(list(SERVICES), pa.string()),
+            province=pa.array(list(province_ids), pa.string()),
+            card=pa.array(labels(CardKind), pa.string()),
+            scheme=pa.array(labels(Scheme), pa.string()),
+            channel=pa.array(labels(Channel), pa.string()),
+            level=pa.array(labels(Level), pa.string()),
+            outcome=pa.array(labels(Outcome), pa.string()),
+            reason=pa.array(labels(Reason), pa.string()),
+        )
+        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
+            path, self.schema, **parquet_options(self.schema)
+        )
 
-def _ledger_view(
-    first_id: int, n: int, c: Mapping[str, npt.NDArray[Any]]
-) -> dict[str, npt.NDArray[Any]]:
-    """The columns the ledger posts from, with integer codes and money."""
-    as_int = ("service", "home", "site", "point", "outcome", "amount_fen", "fund_fen",
-              "personal_fen", "channel", "reason")  # fmt: skip
-    view = {name: np.asarray(c[name]).astype(np.int64) for name in as_int}
-    view["txn_id"] = first_id + np.arange(n, dtype=np.int64)
-    view["end_s"] = np.asarray(c["end_s"], dtype=np.float64)
-    view["arrival_s"] = np.asarray(c["arrival_s"], dtype=np.float64)
-    return view
+    def write(self, first_id: int, fields: Mapping[str, npt.NDArray[Any]]) -> None:
+        """Write one row group (a recorder subscriber)."""
+        if self._writer is None:
+            raise RuntimeError(f"{self.path} is already closed")
+        rows = table(first_id, fields, self.vocabularies, self.schema)
+        self._writer.write_table(rows, row_group_size=rows.num_rows)
+
+    def close(self) -> None:
+        """Finish the file (idempotent, so a failed run can abort after a close)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    abort = close
 
 
 class StationSeries:

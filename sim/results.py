@@ -85,7 +85,7 @@ class Result:
 
 def write_table(table: pa.Table, path: Path) -> None:
     """Write a Parquet table (zstd, deterministic bytes for equal tables)."""
-    from sim.recorder import parquet_options
+    from sim.parquet_io import parquet_options
 
     pq.write_table(table, path, **parquet_options(table.schema))
 

@@ -65,7 +65,7 @@ def run_books(
     txns: dict[str, np.ndarray], advance_days: float, top_up_below: float
 ) -> tuple[Ledger, ClearingHouse, dict[str, bool]]:
     """Post the transactions and clear three 100-second periods, as a run would."""
-    ledger = Ledger(None, PROVINCES)
+    ledger = Ledger(PROVINCES)
     spec = ClearingSpec(period="100s", advance=AdvanceSpec(advance_days, top_up_below))
     initial = [int(advance_days * 1000) * (p + 1) for p in range(len(PROVINCES))]
     house = ClearingHouse(spec, PROVINCES, np.array([10, 20, 30, 40]), [0.0, 100.0, 200.0],
@@ -124,7 +124,7 @@ def test_a_transaction_missing_its_fund_share_is_named() -> None:
         "end_s": np.array([1.0, 2.0]), "arrival_s": np.array([0.5, 1.0]),
         "reason": np.array([0, 0]),
     }  # fmt: skip
-    ledger = Ledger(None, PROVINCES)
+    ledger = Ledger(PROVINCES)
     tampered = dict(txns, personal_fen=np.array([400, 2000]))  # posts 2000 + 1500 ≠ 2000
     ledger.post_transactions(tampered)
     assert any("txn_id 42" in f for f in ledger.failures)
@@ -132,7 +132,7 @@ def test_a_transaction_missing_its_fund_share_is_named() -> None:
 
 def test_netting_of_a_known_three_province_case() -> None:
     """A owes B 100, B owes A 60, C owes A 30: nets A −10, B +40, C −30; 40 moves, not 190."""
-    ledger = Ledger(None, ("A", "B", "C"))
+    ledger = Ledger(("A", "B", "C"))
     house = ClearingHouse(ClearingSpec(period="1d"), ("A", "B", "C"), np.array([1, 1, 1]),
                           [0.0], 86400.0, ledger, [0, 0, 0])  # fmt: skip
     for home, site, fund in ((0, 1, 100), (1, 0, 60), (2, 0, 30)):
@@ -158,7 +158,7 @@ def test_undone_settlements_post_and_reverse_and_the_books_still_balance(
     undone = [i for i in range(txns["txn_id"].size)
               if txns["service"][i] in MEDICAL and txns["outcome"][i] != Outcome.SETTLED
               and data.draw(st.booleans())]  # fmt: skip
-    ledger = Ledger(None, PROVINCES)
+    ledger = Ledger(PROVINCES)
     shares = []
     for i in undone:
         home, site = int(txns["home"][i]), int(txns["site"][i])
@@ -178,7 +178,7 @@ def test_undone_settlements_post_and_reverse_and_the_books_still_balance(
 def test_a_settlement_undone_without_its_reversal_fails_the_receivables_check() -> None:
     """A fund share posted for a transaction that ended unsettled, with no reversal, leaves
     the hospital more than its kept settlements: the check says so."""
-    ledger = Ledger(None, PROVINCES)
+    ledger = Ledger(PROVINCES)
     hospital = (AccountKind.HOSPITAL, 1, 0, 3)
     ledger.post(5.0, PostingKind.FUND_SHARE, (AccountKind.FUND, 1, -1, -1), hospital, 700, 9)
     checks = ledger.close()
@@ -196,7 +196,7 @@ def test_posting_totals_are_exact_integers_at_huge_amounts() -> None:
         "end_s": np.array([1.0, 2.0]), "arrival_s": np.array([0.5, 1.0]),
         "reason": np.array([0, 0]),
     }  # fmt: skip
-    ledger = Ledger(None, PROVINCES)
+    ledger = Ledger(PROVINCES)
     ledger.post_transactions(txns)
     assert ledger.totals[PostingKind.FUND_SHARE] == 3_600_000_000_000_000_003
     assert not ledger.failures

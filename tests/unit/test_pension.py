@@ -13,11 +13,12 @@ import pytest
 from sim import run_once
 from sim.calendar import Clock
 from sim.provinces import apportion, load_provinces
-from sim.recorder import BLOCK_COLUMNS, IdCounter, TransactionRecorder
+from sim.recorder import BLOCK_COLUMNS, IdCounter
 from sim.results import Result
 from sim.scenario import parse_scenario
 from sim.services.pension import BLOCK_CREDITS
 from sim.services.withdrawals import WithdrawalArrivals
+from tests.recording import recording
 
 TABLE = load_provinces()
 START = "2024-03-15T00:00:00+08:00"
@@ -218,7 +219,7 @@ def test_recorder_keeps_blocks_in_id_order_and_checks_their_columns(
 ) -> None:
     """A block takes the next ids from the shared counter and waits for earlier batches."""
     monkeypatch.setattr("sim.recorder.ROW_GROUP_ROWS", 1)  # write as soon as complete
-    recorder = TransactionRecorder(tmp_path / "t.parquet", ["AA"], IdCounter())
+    recorder = recording(tmp_path / "t.parquet", IdCounter())
     n = 3
     block = {name: np.zeros(n) for name in BLOCK_COLUMNS}
     assert recorder.record_block(block) == 0
@@ -242,7 +243,7 @@ def test_blocks_waiting_behind_a_batch_are_written_together_after_it(
     from sim.transaction import Transaction
 
     ids = IdCounter()
-    recorder = TransactionRecorder(tmp_path / "t.parquet", ["AA"], ids)
+    recorder = recording(tmp_path / "t.parquet", ids)
     one = np.zeros(1, dtype=np.int64)
     batch = ArrivalBatch(0, 0.0, 1.0, ids.take(1), np.zeros(1), one.astype(np.uint8), one, one,
                          one, one.astype(np.uint8), one.astype(np.uint8), np.ones(1, bool),

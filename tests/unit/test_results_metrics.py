@@ -22,6 +22,7 @@ from sim.recorder import TransactionRecorder
 from sim.results import staging
 from sim.scenario.families import SERVICES
 from sim.transaction import Transaction
+from tests.recording import recording
 
 
 def test_percentiles_of_known_values() -> None:
@@ -96,7 +97,7 @@ def test_recorder_writes_batches_in_order_once_complete(
     a row group each time the buffered rows reach the row-group size, even when one
     completion releases several batches at once (row groups stay bounded)."""
     monkeypatch.setattr("sim.recorder.ROW_GROUP_ROWS", 2)
-    recorder = TransactionRecorder(tmp_path / "t.parquet", ["AA"])
+    recorder = recording(tmp_path / "t.parquet")
     first, second = _batch(0, 0, 2), _batch(1, 2, 1)
     recorder.open(first)
     recorder.open(second)
@@ -111,11 +112,12 @@ def test_recorder_writes_batches_in_order_once_complete(
     assert pq.ParquetFile(tmp_path / "t.parquet").num_row_groups == 2
 
 
-def test_recorder_hands_each_row_group_to_on_batch(tmp_path: Path) -> None:
-    """on_batch sees every written row once, as numpy columns."""
+def test_recorder_hands_each_row_group_to_its_subscribers(tmp_path: Path) -> None:
+    """A subscriber sees every released row once, as typed numpy fields."""
     seen: list[list[int]] = []
-    recorder = TransactionRecorder(
-        tmp_path / "t.parquet", ["AA"], on_batch=lambda c: seen.append(c["txn_id"].tolist())
+    recorder = TransactionRecorder()
+    recorder.subscribe(
+        lambda first, fields: seen.append(list(range(first, first + fields["service"].size)))
     )
     batch = _batch(0, 0, 2)
     recorder.open(batch)
@@ -127,7 +129,7 @@ def test_recorder_hands_each_row_group_to_on_batch(tmp_path: Path) -> None:
 
 def test_recorder_refuses_to_close_with_transactions_in_flight(tmp_path: Path) -> None:
     """Closing while a transaction never ended is an error naming how many."""
-    recorder = TransactionRecorder(tmp_path / "t.parquet", ["AA"])
+    recorder = recording(tmp_path / "t.parquet")
     recorder.open(_batch(0, 0, 2))
     recorder.finish(_end(recorder._open[0].batch, 0))
     with pytest.raises(RuntimeError, match="1 transaction"):
