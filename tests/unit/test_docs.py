@@ -209,3 +209,15 @@ def test_yaml_examples_are_valid(doc: str) -> None:
             parse_scenario(scenario, source)
         except ScenarioError as exc:
             pytest.fail(f"{exc.report()}\n--- block ---\n{body}")
+
+
+def test_every_transaction_column_is_in_the_readme() -> None:
+    """The README's outputs table names every column of transactions.parquet (sim.record)."""
+    from sim.record import COLUMNS
+
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `transactions.parquet`"))
+    missing = [c.name for c in COLUMNS if f"`{c.name}`" not in row]
+    assert missing == [], f"README's transactions.parquet row lacks {missing}"
