@@ -94,7 +94,8 @@ def throughput_per_hour(run: RunFrames) -> Figure:
     unit = "hour" if axis.unit_s == 3600.0 else "day"
     services = services_in(txns)
     rows, cols = grid_shape(len(services))
-    fig, axes = new_figure(rows, cols, width=3.6 * cols, height=2.9 * rows + 0.6, sharex=True)
+    fig, axes = new_figure(rows, cols, width=max(3.6 * cols, 6.5), height=2.9 * rows + 0.8,
+                           sharex=True)  # fmt: skip
     position = np.floor(axis(txns["end_s"].to_numpy()))
     frame = pd.DataFrame({"service": txns["service"].astype(str), "bin": position,
                           "outcome": txns["outcome"].astype(str)})  # fmt: skip
