@@ -78,6 +78,8 @@ def format_cell(value: Any, kind: Kind = "number") -> str:
         return duration(float(value) * 3600.0)
     if kind == "share":
         percent = float(value) * 100.0
+        if 0 < abs(percent) < 0.005:  # not rounded to a false 0.00%
+            return "< 0.01%" if percent > 0 else "> −0.01%"
         return f"{percent:.1f}%" if abs(percent) >= 10 else f"{percent:.2f}%"
     if kind == "money":
         return f"{value:,.2f}"
@@ -124,7 +126,7 @@ def html_table(frame: pd.DataFrame, by_row: bool = False) -> str:
             kind = kind_of(key[-1] if by_row else column)
             text = format_cell(value, kind)
             numeric = isinstance(value, int | float | np.number) and not isinstance(value, bool)
-            align = ' class="num"' if numeric and kind != "identifier" else ""
+            align = ' class="num"' if (numeric or text == MISSING) and kind != "identifier" else ""
             cells.append(f"<td{align}>{html.escape(text)}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n"

@@ -121,7 +121,7 @@ table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 thead th { background: #f2f2f2; }
 tbody th { font-weight: normal; background: #fafafa; white-space: nowrap; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 figure { margin: 1.5em 0; } img { max-width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption, .note { color: #555; font-size: 0.9em; } .meta { color: #555; }
 """
@@ -158,10 +158,10 @@ def render_html(run: RunFrames, plots: list[tuple[Plot, bytes]]) -> str:
             _section("Settlement nodes", node_table(run) if run.has("stations") else
                      pd.DataFrame(), "No settlement node in this run.", _load_note(run)),
             _section("Protocol", protocol_table(run), "No protocol counters recorded."),
-            _section("Clearing", clearing_table(run), "No clearing in this run.",
+            _section("Clearing", clearing_table(run), "No clearing period in this run.",
                      "Simulated money, at the run's scale.", by_row=True),
             _section("Clearing positions by province", _positions(run),
-                     "No clearing period in this run.",
+                     "No province owed or was owed anything in this run.",
                      "Full scale (simulated ÷ scale), receivers first; provinces with no "
                      "obligations left out."),
             _section("Money checks", money_checks(run), "No ledger checks recorded."),

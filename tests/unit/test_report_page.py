@@ -115,6 +115,8 @@ def tables_of(page: Path) -> Tables:
         (10.5833, "settled per hour", "10.58"),
         (0.02353, "cross-province share", "2.35%"),
         (0.5, "utilisation", "50.0%"),
+        (3e-6, "utilisation", "< 0.01%"),
+        (0.0, "fallback share", "0.00%"),
         (0.25, "cross-province inpatient direct settlement rate", "25.0%"),
         (0.794, "clearing netting ratio", "0.794"),
         (0.1424, "settle p99 local (s)", "142 ms"),
