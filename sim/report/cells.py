@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-__all__ = ["Kind", "format_cell", "header", "html_table", "kind_of"]
+__all__ = ["Kind", "count", "duration", "format_cell", "header", "html_table", "kind_of"]
 
 Kind = Literal["identifier", "time", "hours", "share", "money", "number"]
 

@@ -97,7 +97,7 @@ def finish(
         shown = ax.set_title(title, fontsize=LABEL_PT if len(title) > 60 else TITLE_PT)
         spec = ax.get_subplotspec()
         share = 1.0 if spec is None else len(spec.colspan) / spec.get_gridspec().ncols
-        wrap_to(shown, ax.get_figure(root=True).bbox.width * share * 0.95)  # type: ignore[union-attr]
+        wrap_to(shown, ax.figure.bbox.width * share * 0.95)
     if xlabel is not None:
         ax.set_xlabel(xlabel, fontsize=LABEL_PT)
     if ylabel is not None:
@@ -147,9 +147,11 @@ def wrap_to(text: Text, width_px: float) -> None:
     Matplotlib clips a title wider than its figure (a grid of one or two panels
     is narrow); measured with the figure's renderer, so any font and size fit.
     """
-    figure = text.get_figure(root=True)
-    assert figure is not None, "wrap_to needs a text on a figure"
-    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    figure = text.figure
+    get_renderer = getattr(getattr(figure, "canvas", None), "get_renderer", None)
+    if get_renderer is None:  # not on a figure, or a canvas that cannot measure: left as is
+        return
+    renderer = get_renderer()
     words = " ".join(text.get_text().split())
     if text.get_window_extent(renderer).width <= width_px:
         return
