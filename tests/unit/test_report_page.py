@@ -26,6 +26,8 @@ from PIL import Image
 from sim import load_scenario, run_once
 from sim.report import PLOTS, RunFrames, latency_cdf, load_run, throughput_per_hour, write_report
 from sim.report.cells import duration, format_cell, html_table, kind_of
+from sim.report.page import render_html
+from sim.report.tables import protocol_table
 from tests.conftest import SCENARIOS
 
 OUTAGE = "faults.outages=[{node: national, at: 40min, duration: 20min}]"
@@ -188,6 +190,31 @@ def test_page_has_every_table_written_by_the_rule(page: Path) -> None:
             for tag, text in row:
                 if tag == "td" and re.fullmatch(r"-?\d{4,}(\.\d+)?", text):
                     assert text == str(SEED), f"{section}: {text!r} has no separator"
+
+
+def test_protocol_table_sets_the_background_beside_the_holders(
+    run: RunFrames, tmp_path: Path
+) -> None:
+    """Under full load the background's counters stand beside the simulated holders', and
+    the node note says what the node columns count."""
+    folder = tmp_path / "full"
+    folder.mkdir()
+    for path in run.folder.iterdir():
+        if path.is_file():
+            shutil.copy(path, folder / path.name)
+    summary = json.loads((folder / "summary.json").read_text("utf-8"))
+    background = {"requests": 25_109_846, "retries": 553_293}
+    summary["network_load"] = {"mode": "full", "load_factor": 1.0, "background": background}
+    (folder / "summary.json").write_text(json.dumps(summary), "utf-8")
+    full = load_run(folder)
+    table = protocol_table(full)
+    assert table.loc["retries", "background"] == 553_293
+    assert pd.isna(table.loc["reconciled at close", "background"])
+    assert "unacknowledged" not in table.loc["attempts", "what it counts"]
+    assert "no answer to the reversal" in table.loc["reversals unacknowledged", "what it counts"]
+    assert "background" not in protocol_table(run).columns
+    text = render_html(full, [])
+    assert "25,109,846 background requests" in text and "553,293" in text
 
 
 def texts_outside(fig: Figure) -> list[str]:
