@@ -165,7 +165,8 @@ def station_timeline(run: RunFrames, stations: list[str] | None = None) -> Figur
                    color="#d62728")  # fmt: skip
         right.step(t, mine["busy"].to_numpy(), where="post", label="busy servers",
                    color="#7f7f7f", alpha=0.7, lw=0.8)  # fmt: skip
-        label = f"{describe_station(name)} ({servers.get(name, '?')} servers)"
+        count = servers.get(name, "?")
+        label = f"{describe_station(name)} ({count} server{'' if count == 1 else 's'})"
         shade(left, warmup, colour="#7f7f7f")
         shade(right, warmup, colour="#7f7f7f")
         finish(left, f"{label}: throughput", ylabel="completions per hour")

@@ -24,7 +24,15 @@ from matplotlib.text import Text
 from PIL import Image
 
 from sim import load_scenario, run_once
-from sim.report import PLOTS, RunFrames, latency_cdf, load_run, throughput_per_hour, write_report
+from sim.report import (
+    PLOTS,
+    RunFrames,
+    latency_cdf,
+    load_run,
+    station_timeline,
+    throughput_per_hour,
+    write_report,
+)
 from sim.report.cells import duration, format_cell, html_table, kind_of
 from sim.report.page import render_html
 from sim.report.tables import protocol_table
@@ -266,6 +274,15 @@ def test_plot_titles_fit_three_services(run: RunFrames) -> None:
     """Three panels: the long figure title wraps instead of being cut at both ends."""
     for draw in (latency_cdf, throughput_per_hour):
         assert texts_outside(draw(run)) == [], draw.__name__
+
+
+def test_a_station_of_one_server_says_server(run: RunFrames) -> None:
+    """The station timeline's panel titles count servers in words that agree."""
+    stations = run.stations
+    one = str(stations.loc[stations["servers"] == 1, "station"].iloc[0])
+    fig = station_timeline(run, [one, "node:national"])
+    titles = [" ".join(ax.get_title().split()) for ax in fig.axes if ax.get_visible()]
+    assert any("(1 server)" in t for t in titles) and any("(8 servers)" in t for t in titles)
 
 
 CHROMIUM = next(
