@@ -9,7 +9,8 @@ displayed; a notebook shows the figure returned by its last line, and
 
 Modules: ``frames`` (loading), ``style`` (how plots look), ``traffic`` (load over
 time), ``latency``, ``outcomes`` (outcomes, fallbacks, direct settlement, fund
-share), ``clearing``, ``capacity`` (sweeps), ``faults``, ``tables``, ``page``.
+share), ``clearing``, ``capacity`` (sweeps), ``faults``, ``tables``, ``cells`` (how
+the page writes a figure), ``page``.
 """
 
 from sim.report.capacity import capacity_curve, capacity_table, knee
@@ -33,7 +34,14 @@ from sim.report.outcomes import (
 )
 from sim.report.page import PLOTS, Report, write_report
 from sim.report.style import png_bytes, save_png
-from sim.report.tables import headline_table, money_checks, service_table
+from sim.report.tables import (
+    clearing_table,
+    headline_table,
+    money_checks,
+    node_table,
+    protocol_table,
+    service_table,
+)
 from sim.report.traffic import (
     busiest_point_service,
     busiest_stations,
@@ -53,6 +61,7 @@ __all__ = [
     "busiest_stations",
     "capacity_curve",
     "capacity_table",
+    "clearing_table",
     "describe_station",
     "direct_settlement_heatmap",
     "direct_settlement_table",
@@ -71,8 +80,10 @@ __all__ = [
     "money_checks",
     "net_positions",
     "net_positions_table",
+    "node_table",
     "outcome_breakdown",
     "png_bytes",
+    "protocol_table",
     "reason_breakdown",
     "save_png",
     "service_table",

@@ -50,7 +50,7 @@ def latency_cdf(
     service = txns["service"].astype(str).to_numpy()
     services = [s for s in services_in(txns) if (keep & (service == s)).any()]
     rows, cols = grid_shape(max(1, len(services)))
-    fig, axes = new_figure(rows, cols, width=3.8 * cols, height=3.0 * rows + 0.6)
+    fig, axes = new_figure(rows, cols, width=max(3.8 * cols, 6.5), height=3.0 * rows + 0.8)
     what = WHAT.get(column, column)
     if not services:
         empty(axes[0, 0], f"no transaction has a {what}")

@@ -17,13 +17,21 @@ import attrs
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.experiment.report import number
-from sim.report.faults import fault_spans, fault_timeline
+from sim.report.cells import format_cell, html_table
+from sim.report.clearing import net_positions_table
+from sim.report.faults import fault_spans, fault_timeline, fault_windows_table
 from sim.report.frames import RunFrames
 from sim.report.latency import latency_cdf
 from sim.report.outcomes import outcome_breakdown
 from sim.report.style import png_bytes
-from sim.report.tables import headline_table, money_checks, service_table
+from sim.report.tables import (
+    clearing_table,
+    headline_table,
+    money_checks,
+    node_table,
+    protocol_table,
+    service_table,
+)
 from sim.report.traffic import (
     busiest_point_service,
     busiest_stations,
@@ -110,21 +118,21 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2e
        max-width: 1200px; padding: 0 1em; color: #222; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+thead th { background: #f2f2f2; }
+tbody th { font-weight: normal; background: #fafafa; white-space: nowrap; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 figure { margin: 1.5em 0; } img { max-width: 100%; height: auto; border: 1px solid #ddd; }
-figcaption { color: #555; font-size: 0.9em; } .meta { color: #555; }
+figcaption, .note { color: #555; font-size: 0.9em; } .meta { color: #555; }
 """
 
 
-def _table(frame: pd.DataFrame) -> str:
-    def cell(value: object) -> str:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return str(value)
-        return number(value)
-
-    text: str = frame.map(cell).to_html(border=0, na_rep="–")
-    return text
+def _section(title: str, frame: pd.DataFrame, empty: str, note: str = "",
+             by_row: bool = False) -> str:  # fmt: skip
+    """A heading, a table (or why there is none) and a note under it."""
+    body = html_table(frame, by_row) if not frame.empty else f"<p>{html.escape(empty)}</p>"
+    under = f'\n<p class="note">{html.escape(note)}</p>' if note and not frame.empty else ""
+    return f"<h2>{html.escape(title)}</h2>\n{body}{under}"
 
 
 def render_html(run: RunFrames, plots: list[tuple[Plot, bytes]]) -> str:
@@ -136,10 +144,29 @@ def render_html(run: RunFrames, plots: list[tuple[Plot, bytes]]) -> str:
         f"<figcaption>{html.escape(plot.caption)}</figcaption></figure>"
         for plot, data in plots
     )
-    checks = money_checks(run)
-    services = service_table(run)
     written = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    wall = number(run.manifest.get("wall_time_s"))
+    wall = format_cell(run.manifest.get("wall_time_s"), "time")
+    sections = "\n".join(
+        (
+            _section("Headline figures", headline_table(run), "No figures recorded.", by_row=True),
+            _section("Services", service_table(run), "No service in this run.",
+                     "Settle latency: from sending the settlement request to its answer, "
+                     "retries included, of settled transactions."),
+            _section("Faults", fault_windows_table(run), "No fault in this run.",
+                     "Medical settlement before, during and after each fault window; "
+                     "times after the start; by faults: fallbacks after a timeout."),
+            _section("Settlement nodes", node_table(run) if run.has("stations") else
+                     pd.DataFrame(), "No settlement node in this run.", _load_note(run)),
+            _section("Protocol", protocol_table(run), "No protocol counters recorded."),
+            _section("Clearing", clearing_table(run), "No clearing period in this run.",
+                     "Simulated money, at the run's scale.", by_row=True),
+            _section("Clearing positions by province", _positions(run),
+                     "No province owed or was owed anything in this run.",
+                     "Full scale (simulated ÷ scale), receivers first; provinces with no "
+                     "obligations left out."),
+            _section("Money checks", money_checks(run), "No ledger checks recorded."),
+        )
+    )  # fmt: skip
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -150,16 +177,38 @@ def render_html(run: RunFrames, plots: list[tuple[Plot, bytes]]) -> str:
 <body>
 <h1>sscard-sim report: {html.escape(run.name)}</h1>
 <p>{html.escape(str(description))}</p>
-<p class="meta">Results folder {html.escape(str(run.folder))}; simulated in {wall} s;
+<p class="meta">Results folder {html.escape(str(run.folder))}; simulated in {wall};
 report written {written}.</p>
-<h2>Headline figures</h2>
-{_table(headline_table(run))}
-<h2>Services</h2>
-{_table(services) if not services.empty else "<p>No service in this run.</p>"}
-<h2>Money checks</h2>
-{_table(checks) if not checks.empty else "<p>No ledger checks recorded.</p>"}
+{sections}
 <h2>Plots</h2>
 {figures or "<p>No plot could be drawn (see the command's output).</p>"}
 </body>
 </html>
 """
+
+
+def _load_note(run: RunFrames) -> str:
+    """What the node figures count: the simulated holders only, or the full load too."""
+    load = run.summary.get("network_load") or {}
+    background = load.get("background") or {}
+    busiest = "Busiest first. "
+    if load.get("mode") == "full" and background:
+        requests = format_cell(background.get("requests"))
+        return (
+            f"{busiest}Full load: the simulated holders' requests and {requests} "
+            "background requests; the holders' columns are the simulated holders' own."
+        )
+    return f"{busiest}The simulated holders' requests only (the nodes at the run's scale)."
+
+
+def _positions(run: RunFrames) -> pd.DataFrame:
+    """Net clearing positions per province, full scale, in the page's labels."""
+    if not run.has("clearing") or run.clearing.empty:
+        return pd.DataFrame()
+    table = net_positions_table(run).rename(columns={
+        "gross_due_million_yuan": "due as treatment province (¥ million)",
+        "gross_owed_million_yuan": "owed as home province (¥ million)",
+        "net_million_yuan": "net (¥ million)",
+    })  # fmt: skip
+    moved = (table != 0).any(axis=1)
+    return table[moved].rename_axis("province")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import numpy.typing as npt
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "save_png",
     "shade",
     "suptitle",
+    "wrap_to",
 ]
 
 TITLE_PT = 13.0
@@ -91,7 +94,10 @@ def finish(
 ) -> None:
     """Title, axis labels and legend in the standard sizes, and a light grid."""
     if title is not None:
-        ax.set_title(title, fontsize=LABEL_PT if len(title) > 60 else TITLE_PT)
+        shown = ax.set_title(title, fontsize=LABEL_PT if len(title) > 60 else TITLE_PT)
+        spec = ax.get_subplotspec()
+        share = 1.0 if spec is None else len(spec.colspan) / spec.get_gridspec().ncols
+        wrap_to(shown, ax.figure.bbox.width * share * 0.95)
     if xlabel is not None:
         ax.set_xlabel(xlabel, fontsize=LABEL_PT)
     if ylabel is not None:
@@ -130,8 +136,31 @@ def log_x(ax: Axes) -> None:
 
 
 def suptitle(fig: Figure, text: str) -> None:
-    """The title of a figure of several panels."""
-    fig.suptitle(text, fontsize=TITLE_PT + 1, fontweight="bold")
+    """The title of a figure of several panels, wrapped onto lines that fit its width."""
+    title = fig.suptitle(text, fontsize=TITLE_PT + 1, fontweight="bold")
+    wrap_to(title, fig.bbox.width * 0.97)
+
+
+def wrap_to(text: Text, width_px: float) -> None:
+    """Break ``text`` between words onto as few lines as keep it within ``width_px``.
+
+    Matplotlib clips a title wider than its figure (a grid of one or two panels
+    is narrow); measured with the figure's renderer, so any font and size fit.
+    """
+    figure = text.figure
+    get_renderer = getattr(getattr(figure, "canvas", None), "get_renderer", None)
+    if get_renderer is None:  # not on a figure, or a canvas that cannot measure: left as is
+        return
+    renderer = get_renderer()
+    words = " ".join(text.get_text().split())
+    if text.get_window_extent(renderer).width <= width_px:
+        return
+    chars = len(words)
+    while chars > 10:
+        chars = int(chars * 0.9)
+        text.set_text(textwrap.fill(words, chars, break_on_hyphens=False))
+        if text.get_window_extent(renderer).width <= width_px:
+            return
 
 
 def shade(

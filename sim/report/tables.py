@@ -1,6 +1,8 @@
-"""``summary.json`` as small tables: per service, the headline figures, the money checks.
+"""The run's figures as small tables: per service, headline, money, protocol, clearing, nodes.
 
-The same tables appear in notebooks (as DataFrames) and in the HTML report.
+The same tables appear in notebooks (as DataFrames of plain numbers) and in the
+HTML report (written by the rule of :mod:`sim.report.cells`). All but
+:func:`node_table` read ``summary.json``; that one reads ``stations.parquet``.
 """
 
 from __future__ import annotations
@@ -9,9 +11,33 @@ from typing import Any
 
 import pandas as pd
 
+from sim.headlines import PROTOCOL_NOTES
 from sim.report.frames import RunFrames
+from sim.report.traffic import describe_station
 
-__all__ = ["headline_table", "money_checks", "service_table"]
+__all__ = [
+    "clearing_table",
+    "headline_table",
+    "money_checks",
+    "node_table",
+    "protocol_table",
+    "service_table",
+]
+
+PROTOCOL_MEANINGS = {
+    "attempts": "requests sent, retries included",
+    "retries": "attempts after a timeout",
+    "timeouts": "attempts the point stopped waiting for",
+    "late_settlements": "settlements answered after the point gave up: reversed, never kept",
+    "messages_lost": "messages lost at a node that was down, on a link or across a partition",
+    "reversals_sent": "reversals sent for requests that ran out of attempts",
+    "settlements_reversed": "settlements the reversals undid",
+    "reversals_before_settlement": "reversals that found no settlement: the key can no longer "
+    "settle",
+    "settles_refused_after_reversal": "settle attempts refused because the key was reversed",
+    **PROTOCOL_NOTES,
+}
+"""What each protocol counter of ``summary.json`` counts, as the page explains it."""
 
 
 def _p(summary: dict[str, Any], *path: str) -> Any:
@@ -89,3 +115,80 @@ def money_checks(run: RunFrames) -> pd.DataFrame:
         [(name.replace("_", " "), bool(ok)) for name, ok in checks.items()],
         columns=["check", "passed"],
     ).set_index("check")
+
+
+def protocol_table(run: RunFrames) -> pd.DataFrame:
+    """The protocol counters: the simulated holders', the background's, and what each counts.
+
+    The background column is there when the nodes carried the full load
+    (``network_load`` of ``summary.json``); it counts only what the background
+    counts (attempts, retries, timeouts, lost messages, reversals sent).
+    """
+    counters = run.summary.get("protocol") or {}
+    background = _p(run.summary, "network_load", "background") or {}
+    rows = []
+    for name, value in counters.items():
+        row: dict[str, Any] = {"counter": name.replace("_", " "), "simulated holders": value}
+        if background:
+            row["background"] = background.get(name)
+        row["what it counts"] = PROTOCOL_MEANINGS.get(name, "")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("counter") if rows else pd.DataFrame()
+
+
+def clearing_table(run: RunFrames) -> pd.DataFrame:
+    """Clearing between provinces: periods, obligations, transfers, netting (simulated ¥)."""
+    c = run.summary.get("clearing") or {}
+    if not c:
+        return pd.DataFrame()
+    yuan = {key: c.get(f"{key}_fen") for key in ("gross_obligations", "net_transfers",
+                                                 "top_ups", "initial_advance")}  # fmt: skip
+    rows: list[tuple[str, Any]] = [
+        ("clearing periods", c.get("periods")),
+        ("gross obligations (¥)", _yuan(yuan["gross_obligations"])),
+        ("net transfers (¥)", _yuan(yuan["net_transfers"])),
+        ("netting ratio (net ÷ gross)", c.get("netting_ratio")),
+        ("top-ups of advance funds (¥)", _yuan(yuan["top_ups"])),
+        ("initial advance funds (¥)", _yuan(yuan["initial_advance"])),
+        ("net positions sum to zero", c.get("net_positions_sum_to_zero")),
+    ]
+    return pd.DataFrame(
+        [(k, v) for k, v in rows if v is not None], columns=["figure", "value"]
+    ).set_index("figure")
+
+
+def _yuan(fen: Any) -> float | None:
+    return None if fen is None else float(fen) / 100.0
+
+
+NODE_COLUMNS = {
+    "servers": "servers",
+    "arrivals": "arrivals",
+    "throughput_per_h": "completed per hour",
+    "utilisation": "utilisation",
+    "wait_mean_s": "wait mean (s)",
+    "wait_p99_s": "wait p99 (s)",
+    "max_queue": "longest queue",
+    "foreground_arrivals": "holders' arrivals",
+    "foreground_wait_mean_s": "holders' wait mean (s)",
+    "foreground_wait_p99_s": "holders' wait p99 (s)",
+}
+"""The columns of :func:`node_table`, from those of ``stations.parquet``."""
+
+
+def node_table(run: RunFrames) -> pd.DataFrame:
+    """The settlement nodes (``stations.parquet``), busiest first: load, waits, queues.
+
+    The ``holders'`` columns are the simulated holders' own requests (the
+    foreground); the others count every request the node served, the
+    background's too when the nodes carried the full load.
+    """
+    stations = run.stations
+    nodes = stations[stations["kind"].astype(str) == "node"]
+    if nodes.empty:
+        return pd.DataFrame()
+    columns = [c for c in NODE_COLUMNS if c in nodes.columns]
+    names = nodes["station"].astype(str).map(describe_station)
+    table = nodes.set_index(names)[columns].rename(columns=NODE_COLUMNS)
+    table = table.sort_values("utilisation", ascending=False, kind="stable")
+    return table.rename_axis("settlement node")

@@ -94,7 +94,8 @@ def throughput_per_hour(run: RunFrames) -> Figure:
     unit = "hour" if axis.unit_s == 3600.0 else "day"
     services = services_in(txns)
     rows, cols = grid_shape(len(services))
-    fig, axes = new_figure(rows, cols, width=3.6 * cols, height=2.9 * rows + 0.6, sharex=True)
+    fig, axes = new_figure(rows, cols, width=max(3.6 * cols, 6.5), height=2.9 * rows + 0.8,
+                           sharex=True)  # fmt: skip
     position = np.floor(axis(txns["end_s"].to_numpy()))
     frame = pd.DataFrame({"service": txns["service"].astype(str), "bin": position,
                           "outcome": txns["outcome"].astype(str)})  # fmt: skip
@@ -164,7 +165,8 @@ def station_timeline(run: RunFrames, stations: list[str] | None = None) -> Figur
                    color="#d62728")  # fmt: skip
         right.step(t, mine["busy"].to_numpy(), where="post", label="busy servers",
                    color="#7f7f7f", alpha=0.7, lw=0.8)  # fmt: skip
-        label = f"{describe_station(name)} ({servers.get(name, '?')} servers)"
+        count = servers.get(name, "?")
+        label = f"{describe_station(name)} ({count} server{'' if count == 1 else 's'})"
         shade(left, warmup, colour="#7f7f7f")
         shade(right, warmup, colour="#7f7f7f")
         finish(left, f"{label}: throughput", ylabel="completions per hour")

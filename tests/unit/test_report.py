@@ -220,6 +220,9 @@ def test_report_writes_the_plots_and_a_self_contained_page(run: RunFrames, tmp_p
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert not re.search(r"https?:|<link|<script|@import|url\(", page, flags=re.I)
     assert "medical_outpatient" in page and "Money checks" in page
+    for section in ("Faults", "Settlement nodes", "Protocol", "Clearing"):
+        assert f"<h2>{section}</h2>\n<table>" in page, f"no {section} table"
+    assert 'class="dataframe"' not in page  # pandas' tables have a row of index names
 
 
 def test_report_without_transactions_draws_what_it_can(run: RunFrames, tmp_path: Path) -> None:
