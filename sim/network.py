@@ -29,11 +29,9 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
-import simpy
 
 from sim.distributions import sampler
-from sim.domain import SERVICES
-from sim.kernel import call_later
+from sim.kernel import Environment, call_later
 from sim.scenario.schema import Distribution, NetworkSpec, NodeSpec, Uniform
 from sim.scenario.units_types import Quantity
 from sim.servers import NodeStats, ServerPool
@@ -74,7 +72,7 @@ class Node:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         name: str,
         servers: int,
         service_time: Callable[[], float],
@@ -100,7 +98,7 @@ class Platform:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         name: str,
         spec: NodeSpec,
         streams: Streams,
@@ -176,7 +174,7 @@ class Network:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         spec: NetworkSpec,
         province_ids: tuple[str, ...],
         streams: Streams,
@@ -199,9 +197,6 @@ class Network:
         """Pairs of nodes that cannot reach each other right now."""
         self.lost = 0
         """Messages lost: at a node that was down or failed, on a link, across a partition."""
-        self.events_by_service: list[int] = [0] * len(SERVICES)
-        """Events scheduled on behalf of each service code, by the network and by every
-        component that can reach it (the model's tally; see :func:`sim.model.simulate`)."""
         self._routes: dict[tuple[int, int], Route] = {}
         self._reversals: dict[tuple[int, int], Route] = {}
         self.verify_route = Route(
@@ -259,8 +254,7 @@ class Network:
         if delay < 0.0:
             self.lose(msg)
         else:
-            self.events_by_service[msg.service] += 1
-            call_later(self.env, delay, self._arrive, msg)
+            call_later(self.env, delay, self._arrive, msg, msg.service)
 
     def lose(self, msg: Message) -> None:
         """A message is gone: count it and tell its exchange."""
@@ -268,8 +262,8 @@ class Network:
         msg.exchange.lost(msg)
 
     def _arrive(self, event: Any) -> None:
-        msg: Message = event._value
-        now = self.env._now
+        msg: Message = event.value
+        now = self.env.now
         self.catch_up(now)
         route = msg.route
         node = route.nodes[msg.hop]
@@ -284,11 +278,10 @@ class Network:
             service_s = node.handlers[role].service_time(msg)
         msg.epoch = pool.epoch
         end = pool.admit_foreground(now, service_s)
-        self.events_by_service[msg.service] += 1
-        call_later(self.env, end - now, self._end, msg)
+        call_later(self.env, end - now, self._end, msg, msg.service)
 
     def _end(self, event: Any) -> None:
-        msg: Message = event._value
+        msg: Message = event.value
         route = msg.route
         hop = msg.hop
         node = route.nodes[hop]
@@ -304,11 +297,10 @@ class Network:
         if delay < 0.0 or (self.partitions and self._cut(node, route, hop)):
             self.lose(msg)
             return
-        self.events_by_service[msg.service] += 1
         if hop < len(route.nodes):
-            call_later(self.env, delay, self._arrive, msg)
+            call_later(self.env, delay, self._arrive, msg, msg.service)
         else:
-            call_later(self.env, delay, msg.exchange.on_response, msg)
+            call_later(self.env, delay, msg.exchange.on_response, msg, msg.service)
 
     def _cut(self, node: Platform, route: Route, hop: int) -> bool:
         """Whether the link from ``node`` to the route's next node is partitioned."""
@@ -316,11 +308,11 @@ class Network:
 
     def fail(self, node: Platform) -> None:
         """Take a node down: what it held is lost (each message learns at its service end)."""
-        node.pool.fail(self.env._now)
+        node.pool.fail(self.env.now)
 
     def recover(self, node: Platform) -> None:
         """Bring a node back up, empty."""
-        node.pool.recover(self.env._now)
+        node.pool.recover(self.env.now)
 
 
 def _nothing(_now: float) -> None:

@@ -129,7 +129,7 @@ class SettleHandler:
             return Answer.INELIGIBLE
         fund, personal = self.policy.split(
             txn.home, txn.service, txn.amount_fen, site=txn.site, scheme=txn.scheme,
-            level=txn.level, holder=txn.holder, now=self.env._now,
+            level=txn.level, holder=txn.holder, now=self.env.now,
         )  # fmt: skip
         txn.fund_fen = fund
         txn.personal_fen = personal

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import simpy
 from hypothesis import settings
 
+from sim.domain import SERVICES
+from sim.kernel import Environment
 from sim.scenario import Scenario, load_scenario
 
 DEEP_EXAMPLES = 500
@@ -33,9 +34,9 @@ SCENARIOS = ROOT / "scenarios"
 
 
 @pytest.fixture
-def env() -> simpy.Environment:
+def env() -> Environment:
     """A fresh SimPy environment at time 0."""
-    return simpy.Environment()
+    return Environment(tags=len(SERVICES))
 
 
 @pytest.fixture

@@ -84,15 +84,12 @@ def build(ctx: ServiceContext, name: str, spec: PensionPayoutService) -> Service
             ctx.recorder,
             recipients,
             ctx.population.card_kind,
-            ctx.network.events_by_service,
         )
         for pid in table.ids
     ]
-    tally = ctx.network.events_by_service
     for t, p, batch in sends:
         payout = recipients.batch(p, batch)
-        tally[payout.service] += 1
-        call_later(env, t, banks[p].receive, payout)
+        call_later(env, t, banks[p].receive, payout, payout.service)
     runtime = ServiceRuntime(
         stations=[bank.stats for bank in banks],
         failable={f"bank:{pid}": bank for pid, bank in zip(table.ids, banks, strict=True)},

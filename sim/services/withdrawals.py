@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import simpy
 
 from sim.calendar import Clock, hourly_weights
 from sim.demand import Columns, holder_columns, poisson_hour
 from sim.distributions import sample_fen, sampler
 from sim.domain import SERVICE_CODES, Channel, Outcome, Reason
-from sim.kernel import call_later
+from sim.kernel import Environment, call_later
 from sim.points import PointGroup, point_counts
 from sim.population import Population
 from sim.provinces import ProvinceTable
@@ -89,7 +88,6 @@ def build(
         recipients,
         ctx.recorder,
         ctx.window_s(),
-        ctx.network.events_by_service,
     )
     return ServiceRuntime(
         arrivals=[arrivals],
@@ -231,17 +229,14 @@ class BankDesk:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         points: dict[int, list[list[Any]]],
         service_times: dict[int, Callable[[], float]],
         recipients: Recipients,
         recorder: TransactionRecorder,
         window: tuple[float, float],
-        tally: list[int],
     ) -> None:
         self.env = env
-        self.tally = tally
-        """Events per service code, the model's tally (:attr:`.Network.events_by_service`)."""
         self.points = points
         self.service_times = service_times
         self.recipients = recipients
@@ -256,20 +251,19 @@ class BankDesk:
         txn.point.request(txn, self._start)
 
     def _start(self, txn: Transaction) -> None:
-        txn.start_s = self.env._now
+        txn.start_s = self.env.now
         draw = self.service_times[int(txn.batch.channel[txn.row])]
-        self.tally[CODE] += 1
-        call_later(self.env, draw(), self._served, txn)
+        call_later(self.env, draw(), self._served, txn, CODE)
 
     def _served(self, event: Any) -> None:
-        txn: Transaction = event._value
+        txn: Transaction = event.value
         batch, row = txn.batch, txn.row
         pending = self.recipients.pending(int(batch.holder[row]), txn.start_s)
         if pending:
             txn.outcome, txn.reason = DECLINED, CREDIT_PENDING
         else:
             txn.outcome, txn.reason = SETTLED, NONE
-        txn.end_s = txn.leave_s = self.env._now
+        txn.end_s = txn.leave_s = self.env.now
         txn.point.release()
         self.recorder.finish(txn)
         if self.window[0] <= txn.arrival_s < self.window[1]:
