@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -37,11 +37,22 @@ from sim.scenario.units_types import Quantity
 from sim.servers import NodeStats, ServerPool
 from sim.stations import Station, StationStats
 from sim.streams import Streams
+from sim.transaction import Transaction
 
-if TYPE_CHECKING:
-    from sim.protocol import Message
-
-__all__ = ["LOST", "Handler", "Link", "LinkState", "Network", "Node", "Platform", "Role", "Route"]
+__all__ = [
+    "LOST",
+    "Answer",
+    "Handler",
+    "Link",
+    "LinkState",
+    "Message",
+    "Network",
+    "Node",
+    "Platform",
+    "Role",
+    "Route",
+    "Sender",
+]
 
 
 class Role(IntEnum):
@@ -51,6 +62,55 @@ class Role(IntEnum):
     SETTLE = 1
     VERIFY = 2
     REVERSE = 3
+
+
+class Answer(IntEnum):
+    """What a node answers a request, and so what a requester learns."""
+
+    SETTLED = 0
+    NOT_FILED = 1
+    INELIGIBLE = 2
+    VERIFIED = 3
+    TIMEOUT = 4
+    """No answer: the requester ran out of attempts (never sent by a node)."""
+    REVERSED = 5
+    """The key was reversed: nothing is (or will be) settled under it."""
+
+
+class Sender(Protocol):
+    """What the network needs of a message's sender (the protocol's exchange)."""
+
+    route: Route
+    txn: Transaction
+
+    def on_response(self, event: Any) -> None:
+        """The message came back to the requester (the event's value)."""
+        ...
+
+    def lost(self, msg: Message) -> None:
+        """The message was lost on a link or at a node."""
+        ...
+
+
+class Message:
+    """One attempt of an exchange travelling its route.
+
+    It lives with the network that carries it, so the network, the home
+    platform's handlers (:mod:`sim.settlement`) and the protocol above all
+    share it without importing each other.
+    """
+
+    __slots__ = ("attempt", "epoch", "exchange", "hop", "result", "route", "service")
+
+    def __init__(self, exchange: Sender, attempt: int) -> None:
+        self.exchange = exchange
+        self.route: Route = exchange.route
+        self.service: int = exchange.txn.service
+        """The transaction's service code: the kernel's tag for the message's events."""
+        self.attempt = attempt
+        self.hop = 0
+        self.epoch = 0
+        self.result = Answer.TIMEOUT
 
 
 class Handler(Protocol):

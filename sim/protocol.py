@@ -21,30 +21,14 @@ from typing import Any
 
 from sim.domain import Outcome
 from sim.kernel import Environment, call_later
-from sim.network import Network, Role, Route
+from sim.network import Answer, Message, Network, Role, Route
 from sim.policy import PolicyTable
-from sim.settlement import Answer, ReverseHandler, SettleHandler, VerifyHandler
+from sim.settlement import ReverseHandler, SettleHandler, VerifyHandler
 from sim.transaction import Transaction
 
 __all__ = ["Answer", "Exchange", "Message", "Protocol"]
 
 OnAnswer = Callable[[Transaction, Answer], None]
-
-
-class Message:
-    """One attempt of an exchange travelling its route."""
-
-    __slots__ = ("attempt", "epoch", "exchange", "hop", "result", "route", "service")
-
-    def __init__(self, exchange: Exchange, attempt: int) -> None:
-        self.exchange = exchange
-        self.route: Route = exchange.route
-        self.service: int = exchange.txn.service
-        """The transaction's service code, for the network's event tally."""
-        self.attempt = attempt
-        self.hop = 0
-        self.epoch = 0
-        self.result = Answer.TIMEOUT
 
 
 class Exchange:
