@@ -32,6 +32,7 @@ from sim.kernel import call_later
 from sim.population import Population
 from sim.provinces import ProvinceTable, apportion
 from sim.scenario.card_services import PensionPayoutService
+from sim.services import withdrawals
 from sim.services.bank import BLOCK_CREDITS, BankNode, PayoutBatch
 
 Ids = npt.NDArray[np.int64]
@@ -69,7 +70,7 @@ SCHEME_OF = {
 
 def build(ctx: ServiceContext, name: str, spec: PensionPayoutService) -> ServiceRuntime:
     """Recipients, bank nodes and payday sends; withdrawals at banks if the scenario has them."""
-    from sim.services import ServiceRuntime, withdrawals
+    from sim.services import ServiceRuntime
 
     env, table, scale = ctx.env, ctx.provinces, ctx.scenario.scale
     horizon = float(ctx.scenario.horizon)
@@ -122,7 +123,7 @@ def expected_load(
     They cost one event per block of :data:`BLOCK_CREDITS` and one per batch sent;
     bank visits cost two each (arrival and service time).
     """
-    from sim.services import ServiceLoad, withdrawals
+    from sim.services import ServiceLoad
 
     clock = Clock(scenario.start)
     horizon = float(scenario.horizon)

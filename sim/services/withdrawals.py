@@ -13,7 +13,7 @@ whose latest credit was sent but has not landed yet is declined
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -33,9 +33,8 @@ from sim.transaction import Transaction
 if TYPE_CHECKING:
     from sim.scenario import Scenario
     from sim.services import ServiceContext, ServiceRuntime
-    from sim.services.pension import Recipients
 
-__all__ = ["BankDesk", "WithdrawalArrivals", "build", "expected_visits"]
+__all__ = ["BankDesk", "Recipients", "WithdrawalArrivals", "build", "expected_visits"]
 
 NAME = "bank_withdrawal"
 CODE = SERVICE_CODES[NAME]
@@ -45,6 +44,21 @@ COUNTER = int(Channel.COUNTER)
 """Members bound once: an enum attribute lookup per event is not free."""
 LOOKBACK_S = 62 * 86400.0
 """How far before the start past paydays are looked for (their spike may still decay)."""
+
+
+class Recipients(Protocol):
+    """What withdrawals need of the payout's recipients (:class:`.pension.Recipients`).
+
+    Declared here, by the user, so that the payout family builds its withdrawals
+    and withdrawals never import the payout.
+    """
+
+    by_province: list[npt.NDArray[np.int64]]
+    """Per province, the holders its credits go to."""
+
+    def pending(self, holder: int, t: float) -> bool:
+        """Whether the holder's latest credit was sent but has not landed by ``t``."""
+        ...
 
 
 def build(
