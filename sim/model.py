@@ -45,8 +45,8 @@ from sim.scenario.load import with_load
 from sim.services import ServiceContext, ServiceRuntime, build_services
 from sim.stations import StationStats
 from sim.streams import Streams
+from sim.theory import node_theory
 from sim.transaction import Transaction
-from sim.validation.nodes import node_theory
 from sim.warmup import AutoWarmup, checkpoints_needed
 
 __all__ = ["Model", "build", "simulate"]

@@ -95,3 +95,20 @@ def test_the_finder_sees_imports_in_functions_and_loops() -> None:
     assert "sim.experiment.commands" in _graph()["sim.cli"]
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _circles(graph) == {frozenset({"a", "b", "c"})}
+
+
+def _reachable(start: str) -> set[str]:
+    graph, seen, todo = _graph(), set(), [start]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += graph[name]
+    return seen
+
+
+def test_a_run_does_not_import_the_validation_layer() -> None:
+    """Building and running a model reaches no module of ``sim.validation`` (before: the
+    model imported ``sim.validation.nodes`` for the Erlang-C column of every summary)."""
+    layer = sorted(m for m in _reachable("sim.model") if m.startswith("sim.validation"))
+    assert layer == [], f"sim.model reaches the validation layer: {layer}"
