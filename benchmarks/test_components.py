@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import simpy
 
 from sim.clearing import ClearingHouse
+from sim.kernel import Environment
 from sim.ledger import Ledger
 from sim.network import Network
 from sim.policy import PolicyTable
 from sim.provinces import load_provinces
+from sim.scenario.families import SERVICES
 from sim.scenario.schema import (
     SERVICE_NAMES,
     ClearingSpec,
@@ -29,7 +30,7 @@ IDS = load_provinces().ids
 @pytest.mark.benchmark(group="component")
 def test_routing(benchmark) -> None:
     """N route look-ups for random (treatment, home) pairs, 5% cross-province."""
-    network = Network(simpy.Environment(), NetworkSpec(), IDS, Streams(1))
+    network = Network(Environment(tags=len(SERVICES)), NetworkSpec(), IDS, Streams(1))
     rng = np.random.default_rng(1)
     sites = rng.integers(0, 31, N).tolist()
     homes = np.where(rng.random(N) < 0.05, rng.integers(0, 31, N), sites).tolist()

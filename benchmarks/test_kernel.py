@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import simpy
 
-from sim.kernel import call_later, run_until
+from sim.kernel import Environment, call_later, run_until
 from sim.network import Network
 from sim.policy import PolicyTable
 from sim.protocol import Protocol
 from sim.provinces import load_provinces
+from sim.scenario.families import SERVICES
 from sim.scenario.schema import (
     SERVICE_NAMES,
     Constant,
@@ -33,7 +33,7 @@ N = 20_000
 
 def _through_a_point() -> int:
     """N jobs arrive one per second at a 2-server station, each served for 0.5 s."""
-    env = simpy.Environment()
+    env = Environment(tags=len(SERVICES))
     station = Station(env, 2, StationStats("p", "point"))
     done = [0]
 
@@ -45,7 +45,7 @@ def _through_a_point() -> int:
         call_later(env, 0.5, served, job)
 
     def arrive(event: object) -> None:
-        i = event._value  # type: ignore[attr-defined]
+        i = event.value  # type: ignore[attr-defined]
         if i + 1 < N:
             call_later(env, 1.0, arrive, i + 1)
         station.request(i, start)
@@ -63,7 +63,7 @@ def test_transaction_through_a_service_point(benchmark) -> None:
 
 def _settlement_hops() -> int:
     """N local settlements (one platform visit, two links) through the protocol."""
-    env = simpy.Environment()
+    env = Environment(tags=len(SERVICES))
     ids = load_provinces().ids
     spec = NetworkSpec(provincial=NodeSpec(8, Constant(0.02)), access=LinkSpec(Constant(0.01)))
     network = Network(env, spec, ids, Streams(1))
@@ -76,10 +76,10 @@ def _settlement_hops() -> int:
         answered[0] += 1
 
     def arrive(event: object) -> None:
-        i = event._value  # type: ignore[attr-defined]
+        i = event.value  # type: ignore[attr-defined]
         if i + 1 < N:
             call_later(env, 0.05, arrive, i + 1)
-        txn = Transaction(i, None, i, 1, i % 31, i % 31, 0, True, False, 100_000, env._now)
+        txn = Transaction(i, None, i, 1, i % 31, i % 31, 0, True, False, 100_000, env.now)
         protocol.settle(txn, done)
 
     call_later(env, 0.0, arrive, 0)

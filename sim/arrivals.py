@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import simpy
-
 from sim.demand import ArrivalBatch
-from sim.kernel import call_later
+from sim.kernel import Environment, call_later
 from sim.recorder import TransactionRecorder
 from sim.transaction import Transaction
 
@@ -25,15 +23,12 @@ class ArrivalFeed:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         batches: Iterator[ArrivalBatch],
         recorder: TransactionRecorder,
         handlers: Sequence[Callable[[Transaction], None] | None],
-        tally: list[int],
     ) -> None:
         self.env = env
-        self.tally = tally
-        """The model's events per service code: an arrival is its service's first event."""
         self.batches = batches
         self.recorder = recorder
         self.handlers = handlers
@@ -74,9 +69,12 @@ class ArrivalFeed:
     def _schedule_next(self) -> None:
         batch = self._batch
         assert batch is not None
-        now = self.env._now
+        now = self.env.now
         if self._next < batch.size:
-            call_later(self.env, self._columns[0][self._next] - now, self._arrive, None)
+            i = self._next  # an arrival is its service's first event
+            call_later(
+                self.env, self._columns[0][i] - now, self._arrive, None, self._columns[1][i]
+            )
         else:
             call_later(self.env, max(batch.t1_s - now, 0.0), self._open_batch, None)
 
@@ -93,7 +91,6 @@ class ArrivalFeed:
         txn.scheme = scheme[i]
         txn.level = level[i]
         self.arrived += 1
-        self.tally[service[i]] += 1
         self._next = i + 1
         self._schedule_next()
         handler = self.handlers[service[i]]

@@ -38,14 +38,13 @@ from typing import Any
 
 from sim import guard
 from sim.console import RunProgress, print_node_theory, print_summary
+from sim.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from sim.guard import limits_of, too_large
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.units import UnitError, parse_bytes
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-EXIT_NOT_MET = 3
-"""Everything ran but the goal was not met (``--precision``, a ``capacity`` target)."""
 NODE_NAMES = ["national", "provincial", "card_platform"]
 """Nodes ``capacity --node`` accepts (the keys of ``sim.experiment.capacity.NODES``)."""
 
@@ -613,30 +612,6 @@ def _fits(scenario: Scenario, args: argparse.Namespace) -> bool:
     if refusal:
         print(refusal, file=sys.stderr)
     return not refusal
-
-
-def limits_of(args: argparse.Namespace) -> guard.Limits:
-    """The resource limits a command was given (``--max-events``, ``--max-memory``)."""
-    return guard.Limits(max_events=args.max_events, max_memory_bytes=args.max_memory)
-
-
-def too_large(scenario: Scenario, limits: guard.Limits, label: str) -> str:
-    """Why ``scenario`` exceeds ``limits`` and how to allow it; empty when it fits.
-
-    ``run``, ``sweep`` (each variant) and ``capacity`` all refuse with this.
-    """
-    cost = guard.estimate(scenario)
-    excesses = guard.check(cost, limits)
-    if not excesses:
-        return ""
-    lines = [f"{label}: too large to run (nothing was written)"]
-    for excess in excesses:
-        lines.append(f"  {excess.message}")
-        lines.append(f"  to run it anyway: --max-{excess.resource} {excess.suggested_limit}")
-    scale = guard.smaller_scale(cost, limits, scenario.scale)
-    hint = f", e.g. --set scale={scale:g}" if scale is not None else ""
-    lines.append(f"  or make it smaller: lower scale or horizon{hint}")
-    return "\n".join(lines)
 
 
 def default_out_dir(name: str, now: dt.datetime | None = None) -> Path:

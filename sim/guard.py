@@ -25,6 +25,7 @@ are held at once.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import attrs
 
@@ -43,7 +44,9 @@ __all__ = [
     "Limits",
     "check",
     "estimate",
+    "limits_of",
     "smaller_scale",
+    "too_large",
 ]
 
 MAX_EVENTS = 1e9
@@ -280,6 +283,30 @@ def smaller_scale(cost: Estimate, limits: Limits, scale: float) -> float | None:
     target = scale * factor
     exponent = math.floor(math.log10(target))
     return math.floor(target / 10.0**exponent) * 10.0**exponent
+
+
+def limits_of(args: Any) -> Limits:
+    """The limits a command was given: its ``max_events`` and ``max_memory`` options."""
+    return Limits(max_events=args.max_events, max_memory_bytes=args.max_memory)
+
+
+def too_large(scenario: Scenario, limits: Limits, label: str) -> str:
+    """Why ``scenario`` exceeds ``limits`` and how to allow it; empty when it fits.
+
+    ``run``, ``sweep`` (each variant) and ``capacity`` all refuse with this.
+    """
+    cost = estimate(scenario)
+    excesses = check(cost, limits)
+    if not excesses:
+        return ""
+    lines = [f"{label}: too large to run (nothing was written)"]
+    for excess in excesses:
+        lines.append(f"  {excess.message}")
+        lines.append(f"  to run it anyway: --max-{excess.resource} {excess.suggested_limit}")
+    scale = smaller_scale(cost, limits, scenario.scale)
+    hint = f", e.g. --set scale={scale:g}" if scale is not None else ""
+    lines.append(f"  or make it smaller: lower scale or horizon{hint}")
+    return "\n".join(lines)
 
 
 def _outages(cost: Estimate) -> str:

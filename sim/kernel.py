@@ -4,8 +4,15 @@ A transaction's life is a chain of "after this delay, call that": a link's
 latency, a server's service time, a requester's timeout. :func:`call_later`
 puts one such step on SimPy's event queue as a single event, with no
 ``Process`` and no generator behind it, which is most of what makes a hop
-cheap. Everything still runs on a plain ``simpy.Environment``, so generator
-processes (samplers, schedules) mix freely with these callbacks.
+cheap. Everything runs on :class:`Environment`, a ``simpy.Environment`` whose
+clock is a plain attribute, so generator processes (samplers, schedules) mix
+freely with these callbacks. Each call is scheduled with a tag (a service
+code, or :data:`SHARED`) and the environment counts the events of each tag.
+
+This is the only module that touches SimPy's private attributes (``_now``,
+``_queue``, ``_eid``, ``_ok``, ``_value``): SimPy is pinned in
+``pyproject.toml`` to the versions whose internals it relies on, and
+``tests/unit/test_kernel_internals.py`` checks them.
 """
 
 from __future__ import annotations
@@ -19,45 +26,94 @@ from typing import Any
 import simpy
 from simpy.events import NORMAL
 
-__all__ = ["Call", "call_later", "events_scheduled", "few_collections", "run_until"]
+__all__ = [
+    "SHARED",
+    "Call",
+    "Environment",
+    "call_later",
+    "events_scheduled",
+    "few_collections",
+    "run_until",
+]
 
 GC_THRESHOLDS = (50_000, 20, 100)
 """Cyclic collector thresholds during a run (Python's defaults: 700, 10, 10)."""
+
+SHARED = -1
+"""The tag of an event no single service causes (batch openings, timer wake-ups)."""
+
+
+class Environment(simpy.Environment):
+    """A ``simpy.Environment`` whose ``now`` is a plain attribute, with a tally of events per tag.
+
+    SimPy keeps the clock in ``_now`` behind a read-only ``now`` property; every
+    callback reads the clock, so here ``now`` is the attribute itself (as cheap to
+    read as ``_now``) and ``_now`` the property SimPy's own ``step`` and
+    ``schedule`` go through. ``tally[tag]`` counts the events scheduled with
+    each tag ``0 .. tags - 1`` by :func:`call_later`; ``tally[SHARED]`` (the last
+    entry) those with none. Events SimPy schedules itself (timeouts, processes)
+    are in :func:`events_scheduled` but in no tag.
+    """
+
+    now: float = 0.0  # an attribute, shadowing SimPy's property
+
+    def __init__(self, initial_time: float = 0, tags: int = 0) -> None:
+        self.tally = [0] * (tags + 1)
+        """Events scheduled per tag; the last entry is :data:`SHARED`."""
+        super().__init__(initial_time)
+
+    @property
+    def _now(self) -> float:
+        return self.now
+
+    @_now.setter
+    def _now(self, value: float) -> None:
+        self.now = value
 
 
 class Call:
     """An event that fires after ``delay`` and calls ``fn(event)``; ``event.value`` is ``value``.
 
     This is ``simpy.Timeout`` with its callback attached at creation, reduced to the
-    attributes SimPy's event loop reads (``callbacks``, ``_value``, ``_ok``) and kept
-    in ``__slots__``: no per-event dictionary, the commonest allocation of a run.
-    It goes on SimPy's own event queue and is processed by ``Environment.step`` or
-    :func:`run_until` like any SimPy event; nothing yields on it.
+    attributes SimPy's event loop reads (``callbacks``, ``_ok``, and ``_value`` if it
+    failed, which a call never does) and kept in ``__slots__``: no per-event
+    dictionary, the commonest allocation of a run. It goes on SimPy's own event
+    queue and is processed by ``Environment.step`` or :func:`run_until` like any
+    SimPy event; nothing yields on it. ``tag`` is what the event is counted under
+    in ``env.tally``: the service code whose transaction it moves, or
+    :data:`SHARED`.
     """
 
-    __slots__ = ("_ok", "_value", "callbacks", "env")
-
-    @property
-    def value(self) -> Any:
-        """What the event carries (the argument given to :func:`call_later`)."""
-        return self._value
+    __slots__ = ("_ok", "callbacks", "env", "value")
 
     def __init__(
-        self, env: simpy.Environment, delay: float, fn: Callable[[Any], None], value: Any
+        self,
+        env: Environment,
+        delay: float,
+        fn: Callable[[Any], None],
+        value: Any,
+        tag: int = SHARED,
     ) -> None:
         # Timeout's initialisation and Environment.schedule, inlined.
         self.env = env
         self.callbacks: list[Callable[[Any], None]] | None = [fn]
-        self._value = value
+        self.value = value
+        """What the event carries (the argument given to :func:`call_later`)."""
         self._ok = True
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))  # type: ignore[misc]
+        heappush(env._queue, (env.now + delay, NORMAL, next(env._eid), self))  # type: ignore[misc]
+        env.tally[tag] += 1
+
+    @property
+    def _value(self) -> Any:
+        """SimPy's name for the value (read by its loop only if the event failed)."""
+        return self.value
 
 
 call_later = Call
-"""``call_later(env, delay, fn, value)``: run ``fn`` with the event after ``delay``."""
+"""``call_later(env, delay, fn, value, tag=SHARED)``: run ``fn`` with the event after ``delay``."""
 
 
-def run_until(env: simpy.Environment, until: float | None = None) -> None:
+def run_until(env: Environment, until: float | None = None) -> None:
     """Process events up to ``until`` (or until none are left), like ``env.run(until)``.
 
     The same semantics as SimPy's ``Environment.run`` and ``step`` — events at
@@ -73,7 +129,7 @@ def run_until(env: simpy.Environment, until: float | None = None) -> None:
         if when > limit or (when == limit and priority >= NORMAL):
             break
         heappop(queue)
-        env._now = when
+        env.now = when
         callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
         for callback in callbacks:
             callback(event)
@@ -82,7 +138,7 @@ def run_until(env: simpy.Environment, until: float | None = None) -> None:
             exc.__cause__ = event._value
             raise exc
     if until is not None:
-        env._now = max(env._now, until)
+        env.now = max(env.now, until)
 
 
 def events_scheduled(env: simpy.Environment) -> int:

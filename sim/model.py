@@ -20,7 +20,6 @@ from typing import Any
 import attrs
 import numpy as np
 import pyarrow as pa
-import simpy
 
 from sim import results
 from sim.arrivals import ArrivalFeed
@@ -31,7 +30,7 @@ from sim.demand import Demand
 from sim.distributions import sampler
 from sim.domain import Outcome, Reason, labels
 from sim.faults import FaultInjector, window_figures
-from sim.kernel import call_later, events_scheduled, few_collections, run_until
+from sim.kernel import Environment, call_later, events_scheduled, few_collections, run_until
 from sim.ledger import AccountKind, Ledger, MoneyError, PostingKind
 from sim.metrics import STATION_SCHEMA, station_table
 from sim.network import Network
@@ -53,8 +52,8 @@ from sim.scenario.load import with_load
 from sim.services import ServiceContext, ServiceRuntime, build_services
 from sim.stations import StationStats
 from sim.streams import Streams
+from sim.theory import node_theory
 from sim.transaction import Transaction
-from sim.validation.nodes import node_theory
 from sim.warmup import AutoWarmup, checkpoints_needed
 
 __all__ = ["Model", "build", "simulate"]
@@ -68,7 +67,7 @@ class Model:
     """Every runtime component of one run, wired and ready to simulate."""
 
     scenario: Scenario
-    env: simpy.Environment
+    env: Environment
     provinces: ProvinceTable
     population: Population
     demand: Demand
@@ -92,7 +91,7 @@ def build(scenario: Scenario, workdir: Path) -> Model:
     The results go into ``workdir`` when :func:`simulate` runs the model.
     """
     written, scenario = scenario, with_load(scenario)
-    env = simpy.Environment()
+    env = Environment(tags=len(SERVICES))
     streams = Streams(scenario.seed)
     clock = Clock(scenario.start)
     provinces = simulated_provinces(scenario)
@@ -139,8 +138,7 @@ def build(scenario: Scenario, workdir: Path) -> Model:
     stations += [node.stats for node in network.nodes]
     stations += [node.stats for runtime in services.values() for node in runtime.nodes]
     demand = Demand(clock, horizon, arrivals)
-    feed = ArrivalFeed(env, demand.batches(ids=ids), recorder, handlers,
-                       network.events_by_service)  # fmt: skip
+    feed = ArrivalFeed(env, demand.batches(ids=ids), recorder, handlers)
     faults = FaultInjector(
         env, scenario.faults, network, provinces.ids,
         {name: target for r in services.values() for name, target in r.failable.items()},
@@ -237,7 +235,7 @@ def _close_books(model: Model) -> dict[str, Any]:
     }
 
 
-def _run_until(env: simpy.Environment, horizon: float, progress: Progress | None) -> None:
+def _run_until(env: Environment, horizon: float, progress: Progress | None) -> None:
     steps = 200 if progress is not None else 1
     for k in range(1, steps + 1):
         run_until(env, horizon * k / steps)
@@ -348,7 +346,7 @@ def _events_by_service(model: Model, events: int) -> dict[str, Any]:
     shared: hourly arrival batches, station samples, the requesters' timeout
     wake-ups, clearing periods, faults.
     """
-    tally = model.network.events_by_service
+    tally = model.env.tally[:-1]  # the last entry is the kernel's SHARED tag
     rows = model.recorder.rows_by_service
     figures: dict[str, Any] = {
         name: {

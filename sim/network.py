@@ -26,24 +26,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import attrs
-import simpy
 
 from sim.distributions import sampler
-from sim.kernel import call_later
-from sim.scenario.families import SERVICES
+from sim.kernel import Environment, call_later
 from sim.scenario.schema import Distribution, NetworkSpec, NodeSpec, Uniform
 from sim.scenario.units_types import Quantity
 from sim.servers import NodeStats, ServerPool
 from sim.stations import Station, StationStats
 from sim.streams import Streams
+from sim.transaction import Transaction
 
-if TYPE_CHECKING:
-    from sim.protocol import Message
-
-__all__ = ["LOST", "Handler", "Link", "LinkState", "Network", "Node", "Platform", "Role", "Route"]
+__all__ = [
+    "LOST",
+    "Answer",
+    "Handler",
+    "Link",
+    "LinkState",
+    "Message",
+    "Network",
+    "Node",
+    "Platform",
+    "Role",
+    "Route",
+    "Sender",
+]
 
 
 class Role(IntEnum):
@@ -53,6 +62,55 @@ class Role(IntEnum):
     SETTLE = 1
     VERIFY = 2
     REVERSE = 3
+
+
+class Answer(IntEnum):
+    """What a node answers a request, and so what a requester learns."""
+
+    SETTLED = 0
+    NOT_FILED = 1
+    INELIGIBLE = 2
+    VERIFIED = 3
+    TIMEOUT = 4
+    """No answer: the requester ran out of attempts (never sent by a node)."""
+    REVERSED = 5
+    """The key was reversed: nothing is (or will be) settled under it."""
+
+
+class Sender(Protocol):
+    """What the network needs of a message's sender (the protocol's exchange)."""
+
+    route: Route
+    txn: Transaction
+
+    def on_response(self, event: Any) -> None:
+        """The message came back to the requester (the event's value)."""
+        ...
+
+    def lost(self, msg: Message) -> None:
+        """The message was lost on a link or at a node."""
+        ...
+
+
+class Message:
+    """One attempt of an exchange travelling its route.
+
+    It lives with the network that carries it, so the network, the home
+    platform's handlers (:mod:`sim.settlement`) and the protocol above all
+    share it without importing each other.
+    """
+
+    __slots__ = ("attempt", "epoch", "exchange", "hop", "result", "route", "service")
+
+    def __init__(self, exchange: Sender, attempt: int) -> None:
+        self.exchange = exchange
+        self.route: Route = exchange.route
+        self.service: int = exchange.txn.service
+        """The transaction's service code: the kernel's tag for the message's events."""
+        self.attempt = attempt
+        self.hop = 0
+        self.epoch = 0
+        self.result = Answer.TIMEOUT
 
 
 class Handler(Protocol):
@@ -74,7 +132,7 @@ class Node:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         name: str,
         servers: int,
         service_time: Callable[[], float],
@@ -100,7 +158,7 @@ class Platform:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         name: str,
         spec: NodeSpec,
         streams: Streams,
@@ -176,7 +234,7 @@ class Network:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         spec: NetworkSpec,
         province_ids: tuple[str, ...],
         streams: Streams,
@@ -199,9 +257,6 @@ class Network:
         """Pairs of nodes that cannot reach each other right now."""
         self.lost = 0
         """Messages lost: at a node that was down or failed, on a link, across a partition."""
-        self.events_by_service: list[int] = [0] * len(SERVICES)
-        """Events scheduled on behalf of each service code, by the network and by every
-        component that can reach it (the model's tally; see :func:`sim.model.simulate`)."""
         self._routes: dict[tuple[int, int], Route] = {}
         self._reversals: dict[tuple[int, int], Route] = {}
         self.verify_route = Route(
@@ -259,8 +314,7 @@ class Network:
         if delay < 0.0:
             self.lose(msg)
         else:
-            self.events_by_service[msg.service] += 1
-            call_later(self.env, delay, self._arrive, msg)
+            call_later(self.env, delay, self._arrive, msg, msg.service)
 
     def lose(self, msg: Message) -> None:
         """A message is gone: count it and tell its exchange."""
@@ -268,8 +322,8 @@ class Network:
         msg.exchange.lost(msg)
 
     def _arrive(self, event: Any) -> None:
-        msg: Message = event._value
-        now = self.env._now
+        msg: Message = event.value
+        now = self.env.now
         self.catch_up(now)
         route = msg.route
         node = route.nodes[msg.hop]
@@ -284,11 +338,10 @@ class Network:
             service_s = node.handlers[role].service_time(msg)
         msg.epoch = pool.epoch
         end = pool.admit_foreground(now, service_s)
-        self.events_by_service[msg.service] += 1
-        call_later(self.env, end - now, self._end, msg)
+        call_later(self.env, end - now, self._end, msg, msg.service)
 
     def _end(self, event: Any) -> None:
-        msg: Message = event._value
+        msg: Message = event.value
         route = msg.route
         hop = msg.hop
         node = route.nodes[hop]
@@ -304,11 +357,10 @@ class Network:
         if delay < 0.0 or (self.partitions and self._cut(node, route, hop)):
             self.lose(msg)
             return
-        self.events_by_service[msg.service] += 1
         if hop < len(route.nodes):
-            call_later(self.env, delay, self._arrive, msg)
+            call_later(self.env, delay, self._arrive, msg, msg.service)
         else:
-            call_later(self.env, delay, msg.exchange.on_response, msg)
+            call_later(self.env, delay, msg.exchange.on_response, msg, msg.service)
 
     def _cut(self, node: Platform, route: Route, hop: int) -> bool:
         """Whether the link from ``node`` to the route's next node is partitioned."""
@@ -316,11 +368,11 @@ class Network:
 
     def fail(self, node: Platform) -> None:
         """Take a node down: what it held is lost (each message learns at its service end)."""
-        node.pool.fail(self.env._now)
+        node.pool.fail(self.env.now)
 
     def recover(self, node: Platform) -> None:
         """Bring a node back up, empty."""
-        node.pool.recover(self.env._now)
+        node.pool.recover(self.env.now)
 
 
 def _nothing(_now: float) -> None:

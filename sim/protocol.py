@@ -19,34 +19,16 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import simpy
-
 from sim.domain import Outcome
-from sim.kernel import call_later
-from sim.network import Network, Role, Route
+from sim.kernel import Environment, call_later
+from sim.network import Answer, Message, Network, Role, Route
 from sim.policy import PolicyTable
-from sim.settlement import Answer, ReverseHandler, SettleHandler, VerifyHandler
+from sim.settlement import ReverseHandler, SettleHandler, VerifyHandler
 from sim.transaction import Transaction
 
 __all__ = ["Answer", "Exchange", "Message", "Protocol"]
 
 OnAnswer = Callable[[Transaction, Answer], None]
-
-
-class Message:
-    """One attempt of an exchange travelling its route."""
-
-    __slots__ = ("attempt", "epoch", "exchange", "hop", "result", "route", "service")
-
-    def __init__(self, exchange: Exchange, attempt: int) -> None:
-        self.exchange = exchange
-        self.route: Route = exchange.route
-        self.service: int = exchange.txn.service
-        """The transaction's service code, for the network's event tally."""
-        self.attempt = attempt
-        self.hop = 0
-        self.epoch = 0
-        self.result = Answer.TIMEOUT
 
 
 class Exchange:
@@ -100,7 +82,7 @@ class Exchange:
 
     def on_response(self, event: Any) -> None:
         """A response reached the requester: the first one answers the exchange."""
-        msg: Message = event._value
+        msg: Message = event.value
         txn = self.txn
         txn.in_flight -= 1
         if self.done:
@@ -123,8 +105,7 @@ class Exchange:
         protocol = self.protocol
         protocol.timeouts += 1
         if self.attempt < self.limit:
-            protocol.network.events_by_service[self.txn.service] += 1
-            call_later(protocol.env, protocol.backoff_s, self.send, None)
+            call_later(protocol.env, protocol.backoff_s, self.send, None, self.txn.service)
         else:
             self._finish(Answer.TIMEOUT)
 
@@ -150,7 +131,7 @@ class Timers:
 
     __slots__ = ("armed", "env", "pending", "timeout_s")
 
-    def __init__(self, env: simpy.Environment, timeout_s: float) -> None:
+    def __init__(self, env: Environment, timeout_s: float) -> None:
         self.env = env
         self.timeout_s = timeout_s
         self.pending: deque[tuple[float, Exchange, int]] = deque()
@@ -158,14 +139,14 @@ class Timers:
 
     def arm(self, exchange: Exchange, attempt: int) -> None:
         """Start the timer of an exchange's attempt."""
-        deadline = self.env._now + self.timeout_s
+        deadline = self.env.now + self.timeout_s
         self.pending.append((deadline, exchange, attempt))
         if not self.armed:
             self.armed = True
             call_later(self.env, self.timeout_s, self._wake, None)
 
     def _wake(self, _event: Any) -> None:
-        now = self.env._now
+        now = self.env.now
         pending = self.pending
         while pending:
             deadline, exchange, attempt = pending[0]
@@ -185,7 +166,7 @@ class Protocol:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         network: Network,
         policy: PolicyTable,
         settle_times: list[Callable[[], float] | None],

@@ -14,32 +14,14 @@ there (reconciliation), and counted.
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import IntEnum
-from typing import TYPE_CHECKING
 
 import simpy
 
-from sim.network import Platform
+from sim.network import Answer, Message, Platform
 from sim.policy import PolicyTable
 from sim.transaction import Transaction
 
-if TYPE_CHECKING:
-    from sim.protocol import Message
-
 __all__ = ["Answer", "KeyBook", "ReverseHandler", "SettleHandler", "VerifyHandler"]
-
-
-class Answer(IntEnum):
-    """What a node answers a request, and so what a requester learns."""
-
-    SETTLED = 0
-    NOT_FILED = 1
-    INELIGIBLE = 2
-    VERIFIED = 3
-    TIMEOUT = 4
-    """No answer: the requester ran out of attempts (never sent by a node)."""
-    REVERSED = 5
-    """The key was reversed: nothing is (or will be) settled under it."""
 
 
 class KeyBook:
@@ -129,7 +111,7 @@ class SettleHandler:
             return Answer.INELIGIBLE
         fund, personal = self.policy.split(
             txn.home, txn.service, txn.amount_fen, site=txn.site, scheme=txn.scheme,
-            level=txn.level, holder=txn.holder, now=self.env._now,
+            level=txn.level, holder=txn.holder, now=self.env.now,
         )  # fmt: skip
         txn.fund_fen = fund
         txn.personal_fen = personal

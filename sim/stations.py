@@ -216,7 +216,7 @@ class Station:
         ``on_start`` is never called.
         """
         stats = self.stats
-        now = self.env._now
+        now = self.env.now
         dt = now - stats.t
         stats.busy_area += stats.busy * dt
         stats.queue_area += stats.queue * dt
@@ -240,7 +240,7 @@ class Station:
     def release(self) -> None:
         """Free one server; the longest-waiting job, if any, takes it."""
         stats = self.stats
-        now = self.env._now
+        now = self.env.now
         dt = now - stats.t
         stats.busy_area += stats.busy * dt
         stats.queue_area += stats.queue * dt
@@ -271,7 +271,7 @@ class Station:
         :attr:`epoch` when service ends and not call :meth:`release` for them.
         """
         stats = self.stats
-        stats.advance(self.env._now)
+        stats.advance(self.env.now)
         lost = [job for _, job, _ in self.waiting or ()]
         if self.waiting:
             self.waiting.clear()

@@ -14,9 +14,8 @@ from collections.abc import Sequence
 
 import attrs
 import numpy as np
-import simpy
 
-from sim.kernel import call_later, run_until
+from sim.kernel import Call, Environment, call_later, run_until
 from sim.network import Network
 from sim.policy import PolicyTable
 from sim.protocol import Answer, Protocol
@@ -56,7 +55,7 @@ def measure(
     Requests come from provinces in proportion to holders; a ``cross_share`` of
     them are for holders of another province (drawn the same way).
     """
-    env = simpy.Environment()
+    env = Environment(tags=len(SERVICE_CODES))
     ids = load_provinces().ids
     holders = load_provinces().holders.astype(np.float64)
     network = Network(env, spec, ids, Streams(seed))
@@ -79,8 +78,8 @@ def measure(
 
     arrival_times = times.tolist()
 
-    def arrive(event: simpy.Event) -> None:
-        i: int = event._value
+    def arrive(event: Call) -> None:
+        i: int = event.value
         if i + 1 < n:  # only the next arrival is ever on the event queue
             call_later(env, arrival_times[i + 1] - env.now, arrive, i + 1)
         txn = Transaction(i, None, i, _SERVICE, int(sites[i]), int(homes[i]), 0, True, False,

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import simpy
 from hypothesis import settings
 
+from sim.kernel import Environment
 from sim.scenario import Scenario, load_scenario
+from sim.scenario.families import SERVICES
 
 DEEP_EXAMPLES = 500
 """Examples per property test under ``HYPOTHESIS_PROFILE=deep``."""
@@ -33,9 +34,9 @@ SCENARIOS = ROOT / "scenarios"
 
 
 @pytest.fixture
-def env() -> simpy.Environment:
+def env() -> Environment:
     """A fresh SimPy environment at time 0."""
-    return simpy.Environment()
+    return Environment(tags=len(SERVICES))
 
 
 @pytest.fixture

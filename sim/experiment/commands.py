@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from sim.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_NOT_MET, EXIT_OK, limits_of, too_large
+from sim.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_NOT_MET, EXIT_OK
 from sim.experiment.capacity import Target, search_capacity, sweep_warnings
 from sim.experiment.catalogue import SweepFolderError, read_tables
 from sim.experiment.executors import ExecutorError, NoWorkersError, make_executor
@@ -24,6 +24,7 @@ from sim.experiment.progress import SweepProgress
 from sim.experiment.report import DEFAULT_FIGURES, print_comparison, print_curve, print_knee
 from sim.experiment.sweep import Precision, run_sweep
 from sim.folders import slug
+from sim.guard import limits_of, too_large
 from sim.scenario import ScenarioError
 
 __all__ = ["COMMANDS"]

@@ -17,12 +17,12 @@ from typing import Any
 
 import attrs
 import numpy as np
-import simpy
 
 from sim.background import BackgroundFlow
 from sim.calendar import Clock
 from sim.clearing import ClearingHouse
 from sim.demand import ArrivalStream
+from sim.kernel import Environment
 from sim.ledger import Ledger
 from sim.network import Network, Node
 from sim.population import Population
@@ -50,7 +50,7 @@ __all__ = [
 class ServiceContext:
     """Everything a service family may use to build itself."""
 
-    env: simpy.Environment
+    env: Environment
     scenario: Scenario
     clock: Clock
     provinces: ProvinceTable

@@ -19,10 +19,9 @@ from typing import Any, Protocol
 import attrs
 import numpy as np
 import numpy.typing as npt
-import simpy
 
 from sim.domain import Channel, Outcome, Reason
-from sim.kernel import call_later
+from sim.kernel import Environment, call_later
 from sim.population import Column
 from sim.recorder import TransactionRecorder
 from sim.stations import StationStats
@@ -131,17 +130,14 @@ class BankNode:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         province: str,
         credits_per_s: float,
         recorder: TransactionRecorder,
         recipients: LandingRegistry,
         card_kind: Column,
-        tally: list[int],
     ) -> None:
         self.env = env
-        self.tally = tally
-        """Events per service code, the model's tally (:attr:`.Network.events_by_service`)."""
         self.card_kind = card_kind
         self.rate = credits_per_s
         """Credits landed per second, at the run's scale."""
@@ -180,8 +176,7 @@ class BankNode:
         self._record_block()
         self._epoch += 1
         ends_at = float(stats.block_ends[-1])
-        self.tally[batch.service] += 1
-        call_later(self.env, max(ends_at - now, 0.0), self._next_block, self._epoch)
+        call_later(self.env, max(ends_at - now, 0.0), self._next_block, self._epoch, batch.service)
 
     def recover(self) -> None:
         """Resume landing credits where the node stopped."""
@@ -249,8 +244,8 @@ class BankNode:
         batch.done = last
         self._block = (batch, first)
         self.busy = True
-        self.tally[batch.service] += 1
-        call_later(self.env, max(float(landing[-1]) - now, 0.0), self._next_block, self._epoch)
+        end_s = max(float(landing[-1]) - now, 0.0)
+        call_later(self.env, end_s, self._next_block, self._epoch, batch.service)
 
     def _record_block(self) -> None:
         """Record the credits of the block in progress (all of it, or what an outage left)."""

@@ -25,13 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import simpy
 
 from sim.calendar import Clock, open_fraction_by_hour, open_weights
 from sim.demand import Columns, holder_columns, poisson_hour
 from sim.distributions import sampler, uniform_sampler
 from sim.domain import Channel, Outcome, Reason
-from sim.kernel import call_later
+from sim.kernel import Environment, call_later
 from sim.metrics import percentiles
 from sim.network import Network, Role, Route
 from sim.points import PointGroup, scaled_counts
@@ -188,7 +187,7 @@ class CardDesks:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         points: list[list[Any]],
         service_time: Callable[[], float],
         routes: _Routes,
@@ -225,8 +224,7 @@ class CardDesks:
         if answer is not VERIFIED:
             self._end(txn, FALLBACK, VERIFY_TIMEOUT)
             return
-        self.protocol.network.events_by_service[CODE] += 1
-        call_later(self.env, self.service_time(), self._served, txn)
+        call_later(self.env, self.service_time(), self._served, txn, CODE)
 
     def _served(self, event: Any) -> None:
         self._end(event.value, SETTLED, NONE)

@@ -20,13 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import simpy
 
 from sim.calendar import Clock, open_fraction_by_hour, open_weights
 from sim.demand import Columns, holder_columns, poisson_hour
 from sim.distributions import sampler, uniform_sampler
 from sim.domain import CardKind, Channel, Outcome, Reason
-from sim.kernel import call_later
+from sim.kernel import Environment, call_later
 from sim.metrics import percentiles
 from sim.network import Network, Role, Route
 from sim.points import PointGroup, scaled_counts
@@ -275,7 +274,7 @@ class LibraryDesk:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         points: list[list[list[Any]]],
         service_times: list[Callable[[], float]],
         routes: LibraryRoutes,
@@ -287,7 +286,6 @@ class LibraryDesk:
         window: tuple[float, float],
     ) -> None:
         self.env = env
-        self.tally = protocol.network.events_by_service
         self.points = points
         """``points[channel][province][library]``: the station of each library's channel."""
         self.service_times = service_times
@@ -310,7 +308,7 @@ class LibraryDesk:
         txn.point.request(txn, self._start)
 
     def _start(self, txn: Transaction) -> None:
-        txn.start_s = self.env._now
+        txn.start_s = self.env.now
         if txn.cross and not self._accepts(txn):
             self._end(txn, DECLINED, NOT_INTERCONNECTED)
         elif txn.card == ECARD:
@@ -334,25 +332,24 @@ class LibraryDesk:
             self._end(txn, FALLBACK, VERIFY_TIMEOUT)
 
     def _ask_home(self, txn: Transaction) -> None:
-        txn.settle_s = self.env._now
+        txn.settle_s = self.env.now
         self.protocol.request(txn, self.routes.route(txn.site, txn.home), self._verified)
 
     def _verified(self, txn: Transaction, answer: Answer) -> None:
-        txn.settle_s = self.env._now - txn.settle_s
+        txn.settle_s = self.env.now - txn.settle_s
         if answer is not VERIFIED:
             self._end(txn, FALLBACK, VERIFY_TIMEOUT)
             return
         draw = self.service_times[txn.batch.channel[txn.row]]
-        self.tally[CODE] += 1
-        call_later(self.env, draw(), self._served, txn)
+        call_later(self.env, draw(), self._served, txn, CODE)
 
     def _served(self, event: Any) -> None:
-        self._end(event._value, SETTLED, NONE)
+        self._end(event.value, SETTLED, NONE)
 
     def _end(self, txn: Transaction, outcome: Outcome, reason: Reason) -> None:
         txn.outcome = outcome
         txn.reason = reason
-        txn.end_s = txn.leave_s = self.env._now
+        txn.end_s = txn.leave_s = self.env.now
         txn.point.release()
         self.recorder.finish(txn)
         if self.window[0] <= txn.arrival_s < self.window[1]:

@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
-import simpy
 
 from sim.background import BackgroundFlow
 from sim.calendar import Clock, hourly_weights
 from sim.demand import Columns, arrival_rates, holder_columns, poisson_hour
 from sim.distributions import sample_fen, sampler
 from sim.domain import CardKind, Outcome, Reason
-from sim.kernel import call_later
+from sim.kernel import Environment, call_later
 from sim.points import PointGroup, point_counts
 from sim.population import Population
 from sim.protocol import Answer, Protocol
@@ -285,7 +284,7 @@ class MedicalDesk:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         groups: list[PointGroup],
         service_time: Callable[[], float],
         protocol: Protocol,
@@ -299,7 +298,6 @@ class MedicalDesk:
         self.recorder = recorder
         self.on_cross_settled = on_cross_settled
         """Told (time, home, site, fund share) of each cross-province settlement: clearing."""
-        self.tally = protocol.network.events_by_service
 
     def arrive(self, txn: Transaction) -> None:
         """A patient arrives at the point drawn for them and queues for a counter."""
@@ -311,7 +309,7 @@ class MedicalDesk:
 
     def _turn_away(self, txn: Transaction) -> None:
         """The queue is full: the transaction ends now, never served, holding no counter."""
-        now = self.env._now
+        now = self.env.now
         txn.start_s = txn.end_s = now
         txn.outcome = Outcome.DECLINED
         txn.reason = Reason.BLOCKED
@@ -321,33 +319,31 @@ class MedicalDesk:
         self.recorder.finish(txn)
 
     def _start(self, txn: Transaction) -> None:
-        txn.start_s = self.env._now
+        txn.start_s = self.env.now
         if txn.card == CardKind.ECARD:
             self.protocol.verify(txn, self._verified)
         else:
-            self.tally[txn.service] += 1
-            call_later(self.env, self.service_time(), self._served, txn)
+            call_later(self.env, self.service_time(), self._served, txn, txn.service)
 
     def _verified(self, txn: Transaction, answer: Answer) -> None:
         if answer is Answer.VERIFIED:
-            self.tally[txn.service] += 1
-            call_later(self.env, self.service_time(), self._served, txn)
+            call_later(self.env, self.service_time(), self._served, txn, txn.service)
         else:
             self._end(txn, Outcome.FALLBACK, Reason.VERIFY_TIMEOUT)
 
     def _served(self, event: Any) -> None:
-        txn: Transaction = event._value
+        txn: Transaction = event.value
         if txn.cross and not self.groups[txn.site].networked[txn.point_index]:
             self._end(txn, Outcome.FALLBACK, Reason.NOT_NETWORKED)
             return
-        txn.settle_s = self.env._now
+        txn.settle_s = self.env.now
         self.protocol.settle(txn, self._settled)
 
     def _settled(self, txn: Transaction, answer: Answer) -> None:
-        txn.settle_s = self.env._now - txn.settle_s
+        txn.settle_s = self.env.now - txn.settle_s
         outcome, reason = _OUTCOMES[answer]
         if answer is Answer.SETTLED and txn.cross and self.on_cross_settled is not None:
-            self.on_cross_settled(self.env._now, txn.home, txn.site, txn.fund_fen)
+            self.on_cross_settled(self.env.now, txn.home, txn.site, txn.fund_fen)
         self._end(txn, outcome, reason)
 
     def _end(self, txn: Transaction, outcome: Outcome, reason: Reason) -> None:
@@ -356,7 +352,7 @@ class MedicalDesk:
         if outcome is not Outcome.SETTLED:
             txn.fund_fen = 0
             txn.personal_fen = txn.amount_fen
-        txn.end_s = txn.leave_s = self.env._now
+        txn.end_s = txn.leave_s = self.env.now
         txn.point.release()
         self.protocol.close(txn)
         self.recorder.finish(txn)

@@ -33,6 +33,7 @@ from sim.population import Population
 from sim.provinces import ProvinceTable, apportion
 from sim.scenario.card_services import PensionPayoutService
 from sim.scenario.families import SERVICE_CODES
+from sim.services import withdrawals
 from sim.services.bank import BLOCK_CREDITS, BankNode, PayoutBatch
 
 Ids = npt.NDArray[np.int64]
@@ -71,7 +72,7 @@ SCHEME_OF = {
 
 def build(ctx: ServiceContext, name: str, spec: PensionPayoutService) -> ServiceRuntime:
     """Recipients, bank nodes and payday sends; withdrawals at banks if the scenario has them."""
-    from sim.services import ServiceRuntime, withdrawals
+    from sim.services import ServiceRuntime
 
     env, table, scale = ctx.env, ctx.provinces, ctx.scenario.scale
     horizon = float(ctx.scenario.horizon)
@@ -86,15 +87,12 @@ def build(ctx: ServiceContext, name: str, spec: PensionPayoutService) -> Service
             ctx.recorder,
             recipients,
             ctx.population.card_kind,
-            ctx.network.events_by_service,
         )
         for pid in table.ids
     ]
-    tally = ctx.network.events_by_service
     for t, p, batch in sends:
         payout = recipients.batch(p, batch)
-        tally[payout.service] += 1
-        call_later(env, t, banks[p].receive, payout)
+        call_later(env, t, banks[p].receive, payout, payout.service)
     runtime = ServiceRuntime(
         stations=[bank.stats for bank in banks],
         failable={f"bank:{pid}": bank for pid, bank in zip(table.ids, banks, strict=True)},
@@ -127,7 +125,7 @@ def expected_load(
     They cost one event per block of :data:`BLOCK_CREDITS` and one per batch sent;
     bank visits cost two each (arrival and service time).
     """
-    from sim.services import ServiceLoad, withdrawals
+    from sim.services import ServiceLoad
 
     clock = Clock(scenario.start)
     horizon = float(scenario.horizon)

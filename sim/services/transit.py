@@ -28,13 +28,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 import numpy.typing as npt
-import simpy
 
 from sim.calendar import Clock, hourly_weights
 from sim.demand import Columns, holder_columns, poisson_hour
 from sim.distributions import sample_fen, sampler, uniform_sampler
 from sim.domain import Channel, Outcome, Reason
-from sim.kernel import call_later
+from sim.kernel import Environment, call_later
 from sim.metrics import percentiles
 from sim.network import Link, Node
 from sim.points import scaled_counts
@@ -113,11 +112,10 @@ def build(ctx: ServiceContext, name: str, spec: TransitService) -> ServiceRuntim
         uniform_sampler(ctx.generator(f"other_city:{name}")),
         ctx.recorder,
         window,
-        ctx.network.events_by_service,
         Resend(float(net.timeout) + float(net.retry.backoff), net.retry.max),
     )
     tap_time = sampler(stations.tap_time, ctx.generator(f"point:{name}"))
-    desk = TransitGates(env, gates, backlog, spec, tap_time, flow, ctx.network.events_by_service)
+    desk = TransitGates(env, gates, backlog, spec, tap_time, flow)
     arrivals = TransitArrivals(spec, ctx.population, counts, ctx.generator(f"demand:{name}"))
     return ServiceRuntime(
         arrivals=[arrivals],
@@ -212,9 +210,7 @@ class Gate:
 
     __slots__ = ("pending", "phase_s", "site", "station")
 
-    def __init__(
-        self, env: simpy.Environment, stats: StationStats, site: int, phase_s: float
-    ) -> None:
+    def __init__(self, env: Environment, stats: StationStats, site: int, phase_s: float) -> None:
         self.station = Station(env, 1, stats)
         self.site = site
         self.phase_s = phase_s
@@ -274,17 +270,14 @@ class TransitGates:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         gates: list[list[list[Gate]]],
         backlog: list[UploadBacklog],
         spec: TransitService,
         tap_time: Callable[[], float],
         flow: FareClearing,
-        tally: list[int],
     ) -> None:
         self.env = env
-        self.tally = tally
-        """Events per service code, the model's tally (:attr:`.Network.events_by_service`)."""
         self.gates = gates
         """``gates[province][station]``: the gates of each station."""
         self.backlog = backlog
@@ -318,33 +311,34 @@ class TransitGates:
         txn.point = best
         best.station.request(txn, self._start)
         queue = best.station.queue_length
-        if queue > self.max_gate_queue[txn.site] and self.env._now >= self.warmup_s:
+        if queue > self.max_gate_queue[txn.site] and self.env.now >= self.warmup_s:
             self.max_gate_queue[txn.site] = queue
 
     def _start(self, txn: Transaction) -> None:
-        txn.start_s = self.env._now
-        self.tally[CODE] += 1
-        call_later(self.env, self.tap_time(), self._tapped, txn)
+        txn.start_s = self.env.now
+        call_later(self.env, self.tap_time(), self._tapped, txn, CODE)
 
     def _tapped(self, event: Any) -> None:
-        txn: Transaction = event._value
-        now = self.env._now
+        txn: Transaction = event.value
+        now = self.env.now
         txn.leave_s = now
         gate: Gate = txn.point
         gate.station.release()
         gate.pending.append(txn)
         self.backlog[gate.site].tapped(now)
         if len(gate.pending) == 1:
-            self.tally[CODE] += 1
-            call_later(self.env, gate.next_upload(now, self.every_s) - now, self._upload, gate)
+            call_later(
+                self.env, gate.next_upload(now, self.every_s) - now, self._upload, gate, CODE
+            )
 
     def _upload(self, event: Any) -> None:
-        gate: Gate = event._value
-        now = self.env._now
+        gate: Gate = event.value
+        now = self.env.now
         for start, end in self.offline[gate.site]:
             if start <= now < end:  # offline: try again at the first upload time after it
-                self.tally[CODE] += 1
-                call_later(self.env, gate.next_upload(end, self.every_s) - now, self._upload, gate)
+                call_later(
+                    self.env, gate.next_upload(end, self.every_s) - now, self._upload, gate, CODE
+                )
                 return
         records, gate.pending = gate.pending, []
         self.backlog[gate.site].uploaded(now, [txn.leave_s for txn in records])
@@ -407,7 +401,7 @@ class FareClearing:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         spec: TransitService,
         clearing: list[Node],
         hub: Node,
@@ -416,12 +410,9 @@ class FareClearing:
         uniform: Callable[[], float],
         recorder: TransactionRecorder,
         window: tuple[float, float],
-        tally: list[int],
         resend: Resend,
     ) -> None:
         self.env = env
-        self.tally = tally
-        """Events per service code, the model's tally (:attr:`.Network.events_by_service`)."""
         self.resend = resend
         self.given_up = 0
         """Records given up after their sender ran out of resends (lost on links)."""
@@ -445,12 +436,11 @@ class FareClearing:
     def _send(self, upload: _Upload) -> None:
         """Put records on their link; if the link loses them, send again after the timeout."""
         upload.sends += 1
-        self.tally[CODE] += 1
         delay = upload.link()
         if delay >= 0.0:
-            call_later(self.env, delay, upload.arrive, upload)
+            call_later(self.env, delay, upload.arrive, upload, CODE)
         elif upload.sends <= self.resend.retries:
-            call_later(self.env, self.resend.after_s, self._send_again, upload)
+            call_later(self.env, self.resend.after_s, self._send_again, upload, CODE)
         else:
             self._give_up(upload.records)
 
@@ -471,17 +461,16 @@ class FareClearing:
             self.recorder.finish(txn)
 
     def _arrive(self, event: Any) -> None:
-        upload: _Upload = event._value
+        upload: _Upload = event.value
         self.clearing[upload.province].station.request(upload, self._clear)
 
     def _clear(self, upload: _Upload) -> None:
         node = self.clearing[upload.province]
         delay = node.service_time() + self.per_record_s * len(upload.records)
-        self.tally[CODE] += 1
-        call_later(self.env, delay, self._cleared, upload)
+        call_later(self.env, delay, self._cleared, upload, CODE)
 
     def _cleared(self, event: Any) -> None:
-        upload: _Upload = event._value
+        upload: _Upload = event.value
         self.clearing[upload.province].station.release()
         if upload.stage == HOME:
             self._debit(upload.records, interconnected=True)
@@ -500,14 +489,13 @@ class FareClearing:
             self._send(_Upload(onward, -1, HUB, self.backbone, self._at_hub))
 
     def _at_hub(self, event: Any) -> None:
-        self.hub.station.request(event._value, self._hub_start)
+        self.hub.station.request(event.value, self._hub_start)
 
     def _hub_start(self, upload: _Upload) -> None:
-        self.tally[CODE] += 1
-        call_later(self.env, self.hub.service_time(), self._hub_done, upload)
+        call_later(self.env, self.hub.service_time(), self._hub_done, upload, CODE)
 
     def _hub_done(self, event: Any) -> None:
-        upload: _Upload = event._value
+        upload: _Upload = event.value
         self.hub.station.release()
         by_home: dict[int, list[Transaction]] = {}
         for txn in upload.records:
@@ -516,7 +504,7 @@ class FareClearing:
             self._send(_Upload(records, home, HOME, self.backbone, self._arrive))
 
     def _debit(self, records: list[Transaction], interconnected: bool) -> None:
-        now = self.env._now
+        now = self.env.now
         low, high = self.window
         delays = self.interconnected_s if interconnected else self.local_s
         for txn in records:

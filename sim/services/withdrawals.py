@@ -13,17 +13,16 @@ whose latest credit was sent but has not landed yet is declined
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import simpy
 
 from sim.calendar import Clock, hourly_weights
 from sim.demand import Columns, holder_columns, poisson_hour
 from sim.distributions import sample_fen, sampler
 from sim.domain import Channel, Outcome, Reason
-from sim.kernel import call_later
+from sim.kernel import Environment, call_later
 from sim.points import PointGroup, point_counts
 from sim.population import Population
 from sim.provinces import ProvinceTable
@@ -35,9 +34,8 @@ from sim.transaction import Transaction
 if TYPE_CHECKING:
     from sim.scenario import Scenario
     from sim.services import ServiceContext, ServiceRuntime
-    from sim.services.pension import Recipients
 
-__all__ = ["BankDesk", "WithdrawalArrivals", "build", "expected_visits"]
+__all__ = ["BankDesk", "Recipients", "WithdrawalArrivals", "build", "expected_visits"]
 
 NAME = "bank_withdrawal"
 CODE = SERVICE_CODES[NAME]
@@ -47,6 +45,21 @@ COUNTER = int(Channel.COUNTER)
 """Members bound once: an enum attribute lookup per event is not free."""
 LOOKBACK_S = 62 * 86400.0
 """How far before the start past paydays are looked for (their spike may still decay)."""
+
+
+class Recipients(Protocol):
+    """What withdrawals need of the payout's recipients (:class:`.pension.Recipients`).
+
+    Declared here, by the user, so that the payout family builds its withdrawals
+    and withdrawals never import the payout.
+    """
+
+    by_province: list[npt.NDArray[np.int64]]
+    """Per province, the holders its credits go to."""
+
+    def pending(self, holder: int, t: float) -> bool:
+        """Whether the holder's latest credit was sent but has not landed by ``t``."""
+        ...
 
 
 def build(
@@ -90,7 +103,6 @@ def build(
         recipients,
         ctx.recorder,
         ctx.window_s(),
-        ctx.network.events_by_service,
     )
     return ServiceRuntime(
         arrivals=[arrivals],
@@ -232,17 +244,14 @@ class BankDesk:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         points: dict[int, list[list[Any]]],
         service_times: dict[int, Callable[[], float]],
         recipients: Recipients,
         recorder: TransactionRecorder,
         window: tuple[float, float],
-        tally: list[int],
     ) -> None:
         self.env = env
-        self.tally = tally
-        """Events per service code, the model's tally (:attr:`.Network.events_by_service`)."""
         self.points = points
         self.service_times = service_times
         self.recipients = recipients
@@ -257,20 +266,19 @@ class BankDesk:
         txn.point.request(txn, self._start)
 
     def _start(self, txn: Transaction) -> None:
-        txn.start_s = self.env._now
+        txn.start_s = self.env.now
         draw = self.service_times[int(txn.batch.channel[txn.row])]
-        self.tally[CODE] += 1
-        call_later(self.env, draw(), self._served, txn)
+        call_later(self.env, draw(), self._served, txn, CODE)
 
     def _served(self, event: Any) -> None:
-        txn: Transaction = event._value
+        txn: Transaction = event.value
         batch, row = txn.batch, txn.row
         pending = self.recipients.pending(int(batch.holder[row]), txn.start_s)
         if pending:
             txn.outcome, txn.reason = DECLINED, CREDIT_PENDING
         else:
             txn.outcome, txn.reason = SETTLED, NONE
-        txn.end_s = txn.leave_s = self.env._now
+        txn.end_s = txn.leave_s = self.env.now
         txn.point.release()
         self.recorder.finish(txn)
         if self.window[0] <= txn.arrival_s < self.window[1]:

@@ -6,7 +6,8 @@ point, a network of settlement nodes, or just its arrival process) and what
 figures out of a run; :mod:`~sim.validation.runner` runs replications and judges
 them with :mod:`~sim.validation.stats`; :mod:`~sim.validation.report` prints the
 table. :mod:`~sim.validation.little` closes Little's law on every station of any
-run, and :mod:`~sim.validation.nodes` puts an Erlang-C estimate beside every
-settlement node of any run. Only ``stats`` (hence ``runner`` and ``report``)
-imports SciPy, so a plain run never pays for it. See ``docs/validation.md``.
+run (the Erlang-C estimate beside every settlement node of any run is
+:func:`sim.theory.node_theory`, part of the run's summary). Only ``stats``
+(hence ``runner`` and ``report``) imports SciPy, so a plain run never pays for
+it. See ``docs/validation.md``.
 """

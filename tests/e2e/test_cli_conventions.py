@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 import sim
-from sim.cli import EXIT_NOT_MET, _parser
+from sim.cli import _parser
+from sim.exits import EXIT_NOT_MET
 from tests.conftest import ROOT, SCENARIOS
 
 SMOKE = str(SCENARIOS / "smoke.yaml")

@@ -214,7 +214,6 @@ def test_yaml_examples_are_valid(doc: str) -> None:
 def test_every_transaction_column_is_in_the_readme() -> None:
     """The README's outputs table names every column of transactions.parquet (sim.record)."""
     from sim.record import COLUMNS
-
     from tests.conftest import ROOT
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

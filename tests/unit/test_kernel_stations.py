@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import simpy
 
-from sim.kernel import call_later, events_scheduled
+from sim.kernel import Environment, call_later, events_scheduled
 from sim.scenario import Scenario
 from sim.stations import Station, StationStats
 
 
-def test_call_later_runs_callbacks_in_time_order(env: simpy.Environment) -> None:
+def test_call_later_runs_callbacks_in_time_order(env: Environment) -> None:
     """Calls fire at their delay, ties in the order they were scheduled."""
     seen: list[tuple[float, str]] = []
     for delay, name in [(2.0, "c"), (1.0, "a"), (1.0, "b")]:
@@ -21,7 +20,7 @@ def test_call_later_runs_callbacks_in_time_order(env: simpy.Environment) -> None
     assert seen == [(1.0, "a"), (1.0, "b"), (2.0, "c")]
 
 
-def test_events_scheduled_counts_every_scheduled_event(env: simpy.Environment) -> None:
+def test_events_scheduled_counts_every_scheduled_event(env: Environment) -> None:
     """The event counter equals the number of events put on the queue."""
     for _ in range(5):
         call_later(env, 1.0, lambda ev: None, None)
@@ -29,7 +28,7 @@ def test_events_scheduled_counts_every_scheduled_event(env: simpy.Environment) -
     assert events_scheduled(env) == 6
 
 
-def _serve(env: simpy.Environment, station: Station, service_s: float, log: list[str]):
+def _serve(env: Environment, station: Station, service_s: float, log: list[str]):
     def start(job: str) -> None:
         log.append(f"start {job} @{env.now:g}")
         call_later(env, service_s, lambda ev: station.release(), None)
@@ -37,7 +36,7 @@ def _serve(env: simpy.Environment, station: Station, service_s: float, log: list
     return start
 
 
-def test_station_serves_fifo_with_its_servers(env: simpy.Environment) -> None:
+def test_station_serves_fifo_with_its_servers(env: Environment) -> None:
     """Two servers: the third job waits for the first free server, in arrival order."""
     stats = StationStats("s", "node")
     station = Station(env, 2, stats)
@@ -52,7 +51,7 @@ def test_station_serves_fifo_with_its_servers(env: simpy.Environment) -> None:
     assert (stats.arrivals, stats.completions, stats.busy, stats.queue) == (4, 4, 0, 0)
 
 
-def test_station_time_integrals_give_utilisation_and_queue(env: simpy.Environment) -> None:
+def test_station_time_integrals_give_utilisation_and_queue(env: Environment) -> None:
     """Busy and queue integrals are exact areas under the step functions."""
     stats = StationStats("s", "node")
     station = Station(env, 1, stats)
@@ -67,7 +66,7 @@ def test_station_time_integrals_give_utilisation_and_queue(env: simpy.Environmen
     assert stats.queue_area / 10.0 == pytest.approx(2 / 10.0 * stats.wait_array().mean())
 
 
-def test_group_stats_aggregate_several_stations(env: simpy.Environment) -> None:
+def test_group_stats_aggregate_several_stations(env: Environment) -> None:
     """Stations sharing one StationStats add up servers, busy and arrivals."""
     stats = StationStats("g", "point")
     a, b = Station(env, 2, stats), Station(env, 3, stats)
@@ -76,7 +75,7 @@ def test_group_stats_aggregate_several_stations(env: simpy.Environment) -> None:
     assert (stats.servers, stats.busy, stats.arrivals) == (5, 2, 2)
 
 
-def test_reset_starts_measuring_afresh_but_keeps_state(env: simpy.Environment) -> None:
+def test_reset_starts_measuring_afresh_but_keeps_state(env: Environment) -> None:
     """After a reset, counts since the reset start at zero; busy servers stay busy."""
     stats = StationStats("s", "node")
     station = Station(env, 1, stats)
@@ -88,13 +87,13 @@ def test_reset_starts_measuring_afresh_but_keeps_state(env: simpy.Environment) -
     assert len(stats.waits) == 0
 
 
-def test_station_needs_a_server(env: simpy.Environment) -> None:
+def test_station_needs_a_server(env: Environment) -> None:
     """A station without servers is refused at construction."""
     with pytest.raises(ValueError, match="at least one server"):
         Station(env, 0, StationStats("s", "node"))
 
 
-def test_queue_limit_turns_arrivals_away(env: simpy.Environment) -> None:
+def test_queue_limit_turns_arrivals_away(env: Environment) -> None:
     """One server, queue limit 1: the third simultaneous job is refused and counted blocked."""
     stats = StationStats("s", "point")
     station = Station(env, 1, stats, queue_limit=1)
@@ -107,7 +106,7 @@ def test_queue_limit_turns_arrivals_away(env: simpy.Environment) -> None:
     assert station.request("d", started.append) is True
 
 
-def test_queue_limit_zero_is_a_loss_system(env: simpy.Environment) -> None:
+def test_queue_limit_zero_is_a_loss_system(env: Environment) -> None:
     """With no waiting room, an arrival finding every server busy leaves at once."""
     stats = StationStats("s", "point")
     station = Station(env, 2, stats, queue_limit=0)
@@ -117,7 +116,7 @@ def test_queue_limit_zero_is_a_loss_system(env: simpy.Environment) -> None:
         Station(env, 1, stats, queue_limit=-1)
 
 
-def test_waits_in_progress_close_littles_law_over_a_window(env: simpy.Environment) -> None:
+def test_waits_in_progress_close_littles_law_over_a_window(env: Environment) -> None:
     """Jobs queued at a reset carry their earlier wait in; jobs queued at the end are open.
 
     One server busy 0-10 with jobs queued at 1 and 2; reset at 4, read at 6:

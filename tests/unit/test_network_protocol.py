@@ -7,10 +7,9 @@ tests can state the expected timeline of each message.
 from __future__ import annotations
 
 import pytest
-import simpy
 
 from sim.domain import Outcome
-from sim.kernel import call_later
+from sim.kernel import Environment, call_later
 from sim.network import Network, Role
 from sim.policy import PolicyTable
 from sim.protocol import Answer, Protocol
@@ -44,7 +43,7 @@ def _spec(provincial_s: float = 0.1, timeout_s: float = 3.0, retries: int = 2) -
     )
 
 
-def _protocol(env: simpy.Environment, spec: NetworkSpec) -> Protocol:
+def _protocol(env: Environment, spec: NetworkSpec) -> Protocol:
     network = Network(env, spec, PROVINCES, Streams(1))
     rule = PolicyRule(ratio=0.7, deductible=80000, ceiling=None)
     policy = PolicyTable(PolicySpec(default={"medical_inpatient": rule}), PROVINCES, SERVICE_NAMES)
@@ -55,14 +54,14 @@ def _txn(site: int, home: int, *, filed: bool = True, ineligible: bool = False) 
     return Transaction(7, None, 0, INPATIENT, site, home, 0, filed, ineligible, 1_000_000, 0.0)
 
 
-def _settle(env: simpy.Environment, protocol: Protocol, txn: Transaction) -> list[tuple]:
+def _settle(env: Environment, protocol: Protocol, txn: Transaction) -> list[tuple]:
     answers: list[tuple] = []
     protocol.settle(txn, lambda t, answer: answers.append((env.now, answer, t.attempts)))
     env.run()
     return answers
 
 
-def test_local_route_visits_own_platform_once(env: simpy.Environment) -> None:
+def test_local_route_visits_own_platform_once(env: Environment) -> None:
     """Local settlement: point → own platform (settles) → point."""
     network = Network(env, _spec(), PROVINCES, Streams(1))
     route = network.settlement_route(1, 1)
@@ -71,7 +70,7 @@ def test_local_route_visits_own_platform_once(env: simpy.Environment) -> None:
     assert len(route.links) == 2
 
 
-def test_cross_route_goes_through_national_and_home(env: simpy.Environment) -> None:
+def test_cross_route_goes_through_national_and_home(env: Environment) -> None:
     """Cross-province: treatment → national → home (settles) → national → treatment."""
     network = Network(env, _spec(), PROVINCES, Streams(1))
     route = network.settlement_route(0, 2)
@@ -81,7 +80,7 @@ def test_cross_route_goes_through_national_and_home(env: simpy.Environment) -> N
     assert len(route.links) == 6
 
 
-def test_local_settlement_response_time_is_links_plus_service(env: simpy.Environment) -> None:
+def test_local_settlement_response_time_is_links_plus_service(env: Environment) -> None:
     """0.01 access + 0.1 platform + 0.01 access = 0.12 s, settled in one attempt."""
     protocol = _protocol(env, _spec())
     txn = _txn(1, 1)
@@ -92,7 +91,7 @@ def test_local_settlement_response_time_is_links_plus_service(env: simpy.Environ
 
 
 def test_cross_settlement_response_time_sums_six_links_and_five_visits(
-    env: simpy.Environment,
+    env: Environment,
 ) -> None:
     """2 × 0.01 access + 4 × 0.02 backbone + 3 × 0.1 platform + 2 × 0.05 national = 0.5 s."""
     protocol = _protocol(env, _spec())
@@ -101,7 +100,7 @@ def test_cross_settlement_response_time_sums_six_links_and_five_visits(
     assert answer is Answer.SETTLED
 
 
-def test_home_platform_answers_not_filed_and_ineligible(env: simpy.Environment) -> None:
+def test_home_platform_answers_not_filed_and_ineligible(env: Environment) -> None:
     """The home platform refuses unfiled cross-province cases and ineligible holders."""
     protocol = _protocol(env, _spec())
     [(_, unfiled, _)] = _settle(env, protocol, _txn(0, 2, filed=False))
@@ -109,7 +108,7 @@ def test_home_platform_answers_not_filed_and_ineligible(env: simpy.Environment) 
     assert (unfiled, ineligible) == (Answer.NOT_FILED, Answer.INELIGIBLE)
 
 
-def test_retry_uses_same_key_and_never_settles_twice(env: simpy.Environment) -> None:
+def test_retry_uses_same_key_and_never_settles_twice(env: Environment) -> None:
     """A slow platform: attempt 1 times out, attempt 2 is sent; attempt 1's late answer
     settles the exchange, and attempt 2 is answered from the idempotency cache."""
     protocol = _protocol(env, _spec(provincial_s=5.0))
@@ -123,7 +122,7 @@ def test_retry_uses_same_key_and_never_settles_twice(env: simpy.Environment) -> 
     assert protocol.late_settlements == 0
 
 
-def test_out_of_retries_reverses_before_falling_back(env: simpy.Environment) -> None:
+def test_out_of_retries_reverses_before_falling_back(env: Environment) -> None:
     """Every attempt outlives the timeout: the requester gives up after 1 + max retries,
     reverses (5 attempts, none answered in time), then falls back. The settlement the
     platform makes later is undone by the reversal that reaches it after, and the late
@@ -145,7 +144,7 @@ def test_out_of_retries_reverses_before_falling_back(env: simpy.Environment) -> 
     assert protocol.kept_by_homes == protocol.settled_by_requesters == 0
 
 
-def test_reversal_undoes_a_settlement_whose_answer_was_lost(env: simpy.Environment) -> None:
+def test_reversal_undoes_a_settlement_whose_answer_was_lost(env: Environment) -> None:
     """Cross-province: the home platform settles, the national platform fails before the
     answer passes back, retries are lost too; after recovery the reversal undoes the
     settlement and the holder's year to date is restored."""
@@ -168,7 +167,7 @@ def test_reversal_undoes_a_settlement_whose_answer_was_lost(env: simpy.Environme
     assert all(protocol.books().values())
 
 
-def test_closed_transaction_is_checked_and_forgotten(env: simpy.Environment) -> None:
+def test_closed_transaction_is_checked_and_forgotten(env: Environment) -> None:
     """Closing a settled transaction forgets its key; closing it twice is a violation."""
     protocol = _protocol(env, _spec())
     txn = _txn(1, 1)

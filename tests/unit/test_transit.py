@@ -8,11 +8,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-import simpy
 
 from sim import run_once
+from sim.kernel import Environment
 from sim.results import Result
 from sim.scenario import parse_scenario
+from sim.scenario.families import SERVICES
 from sim.services.transit import Gate, TransitGates, UploadBacklog
 from sim.stations import StationStats
 from sim.transaction import Transaction
@@ -158,6 +159,11 @@ def test_link_faults_reach_fare_uploads(tmp_path: Path) -> None:
     assert np.isnan(c["settle_latency_s"][~settled]).all()
     assert settled[~cross].mean() > 0.9  # other-city riders (5%) also cross the backbone
     assert all(lossy.summary["ledger"]["checks"].values())
+    # A send lost for good schedules no event and counts none (before: transit counted
+    # more events than the run scheduled, and "shared" went negative).
+    by_service = lossy.manifest["events_by_service"]
+    assert 0 < by_service["shared"]["events"]
+    assert by_service["transit"]["events"] < lossy.manifest["events"]
 
     raw["faults"] = {"links": [{"link": "backbone", "added_latency": "10s"}]}
     slow = run_once(parse_scenario(raw), tmp_path / "slow")
@@ -169,7 +175,7 @@ def test_link_faults_reach_fare_uploads(tmp_path: Path) -> None:
 class _Flow:
     """Stands in for clearing: remembers what each upload carried, and when."""
 
-    def __init__(self, env: simpy.Environment) -> None:
+    def __init__(self, env: Environment) -> None:
         self.env = env
         self.window = (0.0, math.inf)
         self.uploads: list[tuple[float, int]] = []
@@ -180,13 +186,13 @@ class _Flow:
 
 def test_riders_take_the_shortest_gate_and_gates_upload_only_what_they_hold() -> None:
     """Five riders at once on two 1 s gates: queues of 2 and 1; one upload per gate at 600 s."""
-    env = simpy.Environment()
+    env = Environment(tags=len(SERVICES))
     stats = StationStats("point:transit:AA", "point", "AA", "transit")
     gates = [[[Gate(env, stats, 0, 0.0), Gate(env, stats, 0, 0.0)]]]
     backlog = [UploadBacklog("backlog:transit:AA", "backlog", "AA", "transit")]
     spec = parse_scenario(transit_scenario(upload_every="10min")).services.transit
     flow = _Flow(env)
-    desk = TransitGates(env, gates, backlog, spec, lambda: 1.0, flow, [0] * 8)  # type: ignore[arg-type]
+    desk = TransitGates(env, gates, backlog, spec, lambda: 1.0, flow)  # type: ignore[arg-type]
     for i in range(5):
         txn = Transaction(i, None, i, 4, 0, 0, 0, True, False, 300, 0.0)
         txn.point = 0
@@ -201,7 +207,7 @@ def test_riders_take_the_shortest_gate_and_gates_upload_only_what_they_hold() ->
 
 def test_next_upload_follows_the_gate_phase() -> None:
     """A gate with phase 100 s uploads at 100, 700, 1300 … and never at the present time."""
-    gate = Gate(simpy.Environment(), StationStats("g", "point"), 0, 100.0)
+    gate = Gate(Environment(tags=len(SERVICES)), StationStats("g", "point"), 0, 100.0)
     assert gate.next_upload(0.0, 600.0) == 100.0
     assert gate.next_upload(100.0, 600.0) == 700.0
     assert gate.next_upload(650.0, 600.0) == 700.0
