@@ -117,7 +117,7 @@ class Ledger:
         """
         payer = (AccountKind.ADVANCE, txn.site, -1, -1) if txn.cross else (
             AccountKind.FUND, txn.home, -1, -1)  # fmt: skip
-        hospital = (AccountKind.HOSPITAL, txn.site, txn.service, txn.point_index)
+        hospital = (AccountKind.HOSPITAL, txn.site, txn.service, txn.point)
         self.post(txn.settled_at_s, PostingKind.FUND_SHARE, payer, hospital, fund_fen, txn.id)
         self.post(now, PostingKind.REVERSAL, hospital, payer, fund_fen, txn.id)
 

@@ -21,6 +21,7 @@ class Transaction:
     __slots__ = (
         "amount_fen",
         "arrival_s",
+        "asked_s",
         "attempts",
         "batch",
         "card",
@@ -39,7 +40,6 @@ class Transaction:
         "outcome",
         "personal_fen",
         "point",
-        "point_index",
         "reason",
         "row",
         "scheme",
@@ -48,6 +48,7 @@ class Transaction:
         "settled_at_s",
         "site",
         "start_s",
+        "station",
     )
 
     def __init__(
@@ -76,17 +77,22 @@ class Transaction:
         self.ineligible = ineligible
         self.amount_fen = amount_fen
         self.arrival_s = arrival_s
-        self.point: Any = None
+        self.point = -1
+        """Index of its service point within the site province and service (from the draw)."""
+        self.station: Any = None
+        """The station or gate serving it, once it has one."""
         self.in_flight = 0
         """Messages of this transaction still in the network (sent, not answered or lost)."""
         self.closed = False
         """The requester has ended the transaction (its outcome is final)."""
-        self.point_index = -1
         self.holder = -1
         self.scheme = 0
         self.level = 0
         self.start_s = -1.0
+        self.asked_s = -1.0
+        """When its settlement or verification request was sent."""
         self.settle_s = -1.0
+        """How long that request took to be answered (negative: none was sent)."""
         self.settled_at_s = -1.0
         """When the home platform settled it (kept for the books if it is undone)."""
         self.end_s = -1.0

@@ -212,15 +212,15 @@ class CardDesks:
 
     def arrive(self, txn: Transaction) -> None:
         """A holder comes to a desk of their province and queues."""
-        txn.point = self.points[txn.site][txn.point]
-        txn.point.request(txn, self._start)
+        txn.station = self.points[txn.site][txn.point]
+        txn.station.request(txn, self._start)
 
     def _start(self, txn: Transaction) -> None:
-        txn.start_s = txn.settle_s = self.env.now
+        txn.start_s = txn.asked_s = self.env.now
         self.protocol.request(txn, self.routes.route(txn.site), self._checked)
 
     def _checked(self, txn: Transaction, answer: Answer) -> None:
-        txn.settle_s = self.env.now - txn.settle_s
+        txn.settle_s = self.env.now - txn.asked_s
         if answer is not VERIFIED:
             self._end(txn, FALLBACK, VERIFY_TIMEOUT)
             return
@@ -233,7 +233,7 @@ class CardDesks:
         txn.outcome = outcome
         txn.reason = reason
         txn.end_s = txn.leave_s = self.env.now
-        txn.point.release()
+        txn.station.release()
         self.recorder.finish(txn)
         if self.window[0] <= txn.arrival_s < self.window[1]:
             self._count(txn, outcome)

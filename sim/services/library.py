@@ -304,8 +304,8 @@ class LibraryDesk:
 
     def arrive(self, txn: Transaction) -> None:
         """A holder arrives at their library's counter or terminal and queues."""
-        txn.point = self.points[txn.batch.channel[txn.row]][txn.site][txn.point]
-        txn.point.request(txn, self._start)
+        txn.station = self.points[txn.batch.channel[txn.row]][txn.site][txn.point]
+        txn.station.request(txn, self._start)
 
     def _start(self, txn: Transaction) -> None:
         txn.start_s = self.env.now
@@ -332,11 +332,11 @@ class LibraryDesk:
             self._end(txn, FALLBACK, VERIFY_TIMEOUT)
 
     def _ask_home(self, txn: Transaction) -> None:
-        txn.settle_s = self.env.now
+        txn.asked_s = self.env.now
         self.protocol.request(txn, self.routes.route(txn.site, txn.home), self._verified)
 
     def _verified(self, txn: Transaction, answer: Answer) -> None:
-        txn.settle_s = self.env.now - txn.settle_s
+        txn.settle_s = self.env.now - txn.asked_s
         if answer is not VERIFIED:
             self._end(txn, FALLBACK, VERIFY_TIMEOUT)
             return
@@ -350,7 +350,7 @@ class LibraryDesk:
         txn.outcome = outcome
         txn.reason = reason
         txn.end_s = txn.leave_s = self.env.now
-        txn.point.release()
+        txn.station.release()
         self.recorder.finish(txn)
         if self.window[0] <= txn.arrival_s < self.window[1]:
             self._count(txn)

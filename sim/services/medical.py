@@ -301,9 +301,7 @@ class MedicalDesk:
 
     def arrive(self, txn: Transaction) -> None:
         """A patient arrives at the point drawn for them and queues for a counter."""
-        txn.point_index = txn.point
-        station = self.groups[txn.site].points[txn.point]
-        txn.point = station
+        station = txn.station = self.groups[txn.site].points[txn.point]
         if not station.request(txn, self._start):
             self._turn_away(txn)
 
@@ -333,14 +331,14 @@ class MedicalDesk:
 
     def _served(self, event: Any) -> None:
         txn: Transaction = event.value
-        if txn.cross and not self.groups[txn.site].networked[txn.point_index]:
+        if txn.cross and not self.groups[txn.site].networked[txn.point]:
             self._end(txn, Outcome.FALLBACK, Reason.NOT_NETWORKED)
             return
-        txn.settle_s = self.env.now
+        txn.asked_s = self.env.now
         self.protocol.settle(txn, self._settled)
 
     def _settled(self, txn: Transaction, answer: Answer) -> None:
-        txn.settle_s = self.env.now - txn.settle_s
+        txn.settle_s = self.env.now - txn.asked_s
         outcome, reason = _OUTCOMES[answer]
         if answer is Answer.SETTLED and txn.cross and self.on_cross_settled is not None:
             self.on_cross_settled(self.env.now, txn.home, txn.site, txn.fund_fen)
@@ -353,6 +351,6 @@ class MedicalDesk:
             txn.fund_fen = 0
             txn.personal_fen = txn.amount_fen
         txn.end_s = txn.leave_s = self.env.now
-        txn.point.release()
+        txn.station.release()
         self.protocol.close(txn)
         self.recorder.finish(txn)

@@ -308,7 +308,7 @@ class TransitGates:
             other = gate.station.queue_length + gate.station.busy
             if other < load:
                 best, load = gate, other
-        txn.point = best
+        txn.station = best
         best.station.request(txn, self._start)
         queue = best.station.queue_length
         if queue > self.max_gate_queue[txn.site] and self.env.now >= self.warmup_s:
@@ -322,7 +322,7 @@ class TransitGates:
         txn: Transaction = event.value
         now = self.env.now
         txn.leave_s = now
-        gate: Gate = txn.point
+        gate: Gate = txn.station
         gate.station.release()
         gate.pending.append(txn)
         self.backlog[gate.site].tapped(now)

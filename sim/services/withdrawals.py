@@ -262,8 +262,8 @@ class BankDesk:
     def arrive(self, txn: Transaction) -> None:
         """A holder queues at the counter or ATM drawn for them."""
         channel = int(txn.batch.channel[txn.row])
-        txn.point = self.points[channel][txn.site][txn.point]
-        txn.point.request(txn, self._start)
+        txn.station = self.points[channel][txn.site][txn.point]
+        txn.station.request(txn, self._start)
 
     def _start(self, txn: Transaction) -> None:
         txn.start_s = self.env.now
@@ -279,7 +279,7 @@ class BankDesk:
         else:
             txn.outcome, txn.reason = SETTLED, NONE
         txn.end_s = txn.leave_s = self.env.now
-        txn.point.release()
+        txn.station.release()
         self.recorder.finish(txn)
         if self.window[0] <= txn.arrival_s < self.window[1]:
             counts = self.counts

@@ -163,7 +163,7 @@ def test_undone_settlements_post_and_reverse_and_the_books_still_balance(
     for i in undone:
         home, site = int(txns["home"][i]), int(txns["site"][i])
         txn = SimpleNamespace(id=int(txns["txn_id"][i]), home=home, site=site, cross=home != site,
-                              service=int(txns["service"][i]), point_index=int(txns["point"][i]),
+                              service=int(txns["service"][i]), point=int(txns["point"][i]),
                               settled_at_s=float(txns["arrival_s"][i]))  # fmt: skip
         share = data.draw(st.integers(1, max(1, int(txns["amount_fen"][i]))))
         ledger.post_reversal(txn, share, float(txns["end_s"][i]))  # type: ignore[arg-type]
