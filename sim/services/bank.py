@@ -101,6 +101,47 @@ class CreditQueueStats(StationStats):
         self.completions += k1 - self.landed
         self.landed = k1
 
+    def receive(self, credits: int, now: float) -> None:
+        """A batch of ``credits`` sent at ``now`` joins the queue (see :meth:`peak`)."""
+        self.advance(now)
+        self.arrivals += credits
+        self.queue += credits
+        self.pending = (*self.pending, (credits, now))
+
+    def peak(self) -> None:
+        """Note the queue's length as a peak, once a credit that starts at once has started."""
+        self.max_queue = max(self.max_queue, self.queue)
+
+    def start_block(self, starts: Floats, ends: Floats, sent_s: float, now: float) -> None:
+        """A block of credits starting at ``starts`` and landing at ``ends`` begins at ``now``."""
+        self.advance(now)
+        self.take_pending(starts.size)
+        self.block_starts, self.block_ends, self.block_sent = starts, ends, sent_s
+        self.started = self.landed = 0
+        self.busy = 1
+        self.advance(now)  # the block's first credit starts at once
+
+    def idle(self, now: float) -> None:
+        """No block in progress from ``now`` (nothing queued, or the node is down)."""
+        self.advance(now)
+        self.busy = 0
+        self.block_starts = self.block_ends = _NONE
+        self.started = self.landed = 0
+
+    def cut_block(self, now: float) -> int:
+        """An outage at ``now``: the credits of the block not yet started go back to the queue.
+
+        Returns how many went back; the block keeps those that started.
+        """
+        self.advance(now)
+        kept = self.started
+        back = self.block_starts.size - kept
+        if back:
+            self.pending = ((back, self.block_sent), *self.pending)
+            self.block_starts = self.block_starts[:kept]
+            self.block_ends = self.block_ends[:kept]
+        return back
+
     def end_block(self) -> None:
         """The block's end event: count its landings (the event may round to before the last)."""
         self.completions += self.block_ends.size - self.landed
@@ -162,17 +203,11 @@ class BankNode:
             return
         now = self.env.now
         stats = self.stats
-        stats.advance(now)
         batch, first = self._block
-        kept = stats.started
-        back = stats.block_starts.size - kept
-        if back:
-            rest = batch.rows[first + kept : batch.done]
-            self.recipients.landed_s[rest] = np.inf
+        if stats.cut_block(now):
+            kept = stats.started
+            self.recipients.landed_s[batch.rows[first + kept : batch.done]] = np.inf
             batch.done = first + kept
-            stats.pending = ((back, stats.block_sent), *stats.pending)
-            stats.block_starts = stats.block_starts[:kept]
-            stats.block_ends = stats.block_ends[:kept]
         self._record_block()
         self._epoch += 1
         ends_at = float(stats.block_ends[-1])
@@ -193,14 +228,10 @@ class BankNode:
         self.recipients.landed_s[batch.rows] = np.inf
         self.history.append(batch)
         self.queue.append(batch)
-        stats = self.stats
-        stats.advance(now)
-        stats.arrivals += batch.holders.size
-        stats.queue += batch.holders.size
-        stats.pending = (*stats.pending, (int(batch.holders.size), now))
+        self.stats.receive(int(batch.holders.size), now)
         if not self.busy:
             self._start_block(now)
-        stats.max_queue = max(stats.max_queue, stats.queue)
+        self.stats.peak()
 
     def _next_block(self, event: Any) -> None:
         """A block has landed: record it and begin the next (unless the block was cut short)."""
@@ -219,10 +250,7 @@ class BankNode:
             self.queue.popleft()
         if not self.queue or self.down:
             self.busy = False
-            stats.advance(now)
-            stats.busy = 0
-            stats.block_starts = stats.block_ends = _NONE
-            stats.started = stats.landed = 0
+            stats.idle(now)
             return
         batch = self.queue[0]
         if batch.begun_s < 0:
@@ -233,14 +261,7 @@ class BankNode:
         # Back to back from now: the same as from the batch start unless an outage paused it.
         landing = now + np.arange(1, n + 1, dtype=np.float64) / self.rate
         self.recipients.landed_s[batch.rows[first:last]] = landing
-        stats.advance(now)
-        stats.take_pending(n)
-        stats.block_starts = np.maximum(landing - 1.0 / self.rate, now)
-        stats.block_ends = landing
-        stats.block_sent = batch.sent_s
-        stats.started = stats.landed = 0
-        stats.busy = 1
-        stats.advance(now)  # the block's first credit starts at once
+        stats.start_block(np.maximum(landing - 1.0 / self.rate, now), landing, batch.sent_s, now)
         batch.done = last
         self._block = (batch, first)
         self.busy = True
