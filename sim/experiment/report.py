@@ -24,7 +24,7 @@ from sim.experiment.capacity import (
     Point,
     Target,
 )
-from sim.experiment.figures import HEADLINE
+from sim.experiment.figures import HEADLINE, is_proportion
 from sim.experiment.knee import KneeResult
 from sim.experiment.stats import Interval
 from sim.experiment.task import FAILED
@@ -47,6 +47,19 @@ def number(value: Any) -> str:
     return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
 
 
+def interval_ends(low: float | None, high: float | None) -> str:
+    """An interval by its two ends, ``[low, high]`` (``–`` when it has none)."""
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return "–"
+    return f"[{number(low)}, {number(high)}]"
+
+
+def _spread(interval: Interval, proportion: bool) -> str:
+    """The interval's cell beside its mean: its ends for a proportion, else its half-width."""
+    return interval_ends(interval.low, interval.high) if proportion else number(
+        interval.half_width)  # fmt: skip
+
+
 def _console(stream: TextIO | None) -> Console:
     out = stream if stream is not None else sys.stdout
     return Console(file=out, width=None if out.isatty() else 160)
@@ -59,10 +72,12 @@ def print_comparison(
     figures: Sequence[str] = DEFAULT_FIGURES,
     stream: TextIO | None = None,
 ) -> None:
-    """One table per figure: each variant's mean ± 95% half-width, and Δ to v000.
+    """One table per figure: each variant's mean and 95% interval, and Δ to v000.
 
-    Δ is the paired difference (same replications, common random numbers); one
-    whose interval excludes zero is marked ``*``.
+    A proportion's interval is shown by its ends, ``[low, high]`` (it is
+    asymmetric near 0 and 1), any other's as ± its half-width. Δ is the paired
+    difference (same replications, common random numbers), always ± its
+    half-width; one whose interval excludes zero is marked ``*``.
     """
     console = _console(stream)
     factors = [f["key"] for f in plan.get("vary", [])]
@@ -78,7 +93,9 @@ def print_comparison(
         table.add_column("variant", no_wrap=True)
         for key in factors:
             table.add_column(key, justify="right", overflow="fold")
-        for column in ("n", "mean", "± 95%", "Δ vs v000", "± 95% ", ""):
+        ends = is_proportion(name) and f"{name}_low" in summary.column_names
+        spread = "95% interval" if ends else "± 95%"
+        for column in ("n", "mean", spread, "Δ vs v000", "± 95% ", ""):
             table.add_column(column, justify="right", no_wrap=True)
         for i, row in enumerate(rows):
             diff, half = row[f"{name}_diff"], row[f"{name}_diff_halfwidth"]
@@ -87,7 +104,9 @@ def print_comparison(
                 *(str(row[k]) for k in factors),
                 str(row[f"{name}_n"]),
                 number(row[f"{name}_mean"]),
-                number(row[f"{name}_halfwidth"]),
+                interval_ends(row[f"{name}_low"], row[f"{name}_high"])
+                if ends
+                else number(row[f"{name}_halfwidth"]),
                 "" if i == 0 else number(diff),
                 "" if i == 0 else number(half),
                 "*" if i and _excludes_zero(diff, half) else "",
@@ -129,11 +148,7 @@ def read_capacity(folder: Path) -> CapacityResult:
     curve = tuple(
         Point(
             row["servers"],
-            Interval(
-                row[f"{target.figure}_mean"],
-                row[f"{target.figure}_halfwidth"],
-                row["replications"],
-            ),
+            _stored_interval(row, target.figure),
             row["meets_target"],
             {name: row[name] for name in CONTEXT},
             row["failed"],
@@ -143,6 +158,14 @@ def read_capacity(folder: Path) -> CapacityResult:
     )
     return CapacityResult(record["node"], target, record["answer"], curve, folder,
                           record["wall_time_s"])  # fmt: skip
+
+
+def _stored_interval(row: dict[str, Any], figure: str) -> Interval:
+    """A curve point's interval as stored: by its ends, or (older folders) mean ± half-width."""
+    mean, n = row[f"{figure}_mean"], row["replications"]
+    if not is_proportion(figure) or f"{figure}_low" not in row:
+        return Interval(mean, row[f"{figure}_halfwidth"], n)
+    return Interval.between(mean, row[f"{figure}_low"], row[f"{figure}_high"], n)
 
 
 def print_curve(result: CapacityResult, stream: TextIO | None = None) -> None:
@@ -155,15 +178,17 @@ def print_curve(result: CapacityResult, stream: TextIO | None = None) -> None:
         f"({t.figure}; {bound} end of the 95% interval)",
         title_justify="left",
     )
-    for name in ("servers", "n", "mean", "± 95%", f"{bound} bound", "meets", "utilisation",
-                 "fallback share", "failed"):  # fmt: skip
+    proportion = is_proportion(t.figure)
+    for name in ("servers", "n", "mean", "95% interval" if proportion else "± 95%",
+                 f"{bound} bound", "meets", "utilisation", "fallback share",
+                 "failed"):  # fmt: skip
         table.add_column(name, justify="right")
     for p in result.curve:
         table.add_row(
             str(p.servers),
             str(p.interval.n),
             number(p.interval.mean),
-            number(p.interval.half_width),
+            _spread(p.interval, proportion),
             number(t.bound(p.interval)),
             "yes" if p.met else "no",
             number(p.context["utilisation"]),
@@ -198,15 +223,17 @@ def print_knee(result: KneeResult, stream: TextIO | None = None) -> None:
         f"({t.figure}; {bound} end of the 95% interval)",
         title_justify="left",
     )
-    for name in ("load", "n", "mean", "± 95%", f"{bound} bound", "meets",
-                 f"{result.node} utilisation", "fallback share", "failed"):  # fmt: skip
+    proportion = is_proportion(t.figure)
+    for name in ("load", "n", "mean", "95% interval" if proportion else "± 95%",
+                 f"{bound} bound", "meets", f"{result.node} utilisation", "fallback share",
+                 "failed"):  # fmt: skip
         table.add_column(name, justify="right")
     for p in result.curve:
         table.add_row(
             f"{p.load:.4g}",
             str(p.interval.n),
             number(p.interval.mean),
-            number(p.interval.half_width),
+            _spread(p.interval, proportion),
             number(t.bound(p.interval)),
             "yes" if p.met else "no",
             number(p.context["utilisation"]),
