@@ -15,8 +15,8 @@ from typing import Any, TextIO
 
 import pyarrow as pa
 from rich.console import Console
-from rich.table import Table
 
+from sim.console import console_for, print_table
 from sim.experiment.capacity import (
     CAPACITY_JSON,
     CONTEXT,
@@ -28,6 +28,7 @@ from sim.experiment.figures import HEADLINE, is_proportion
 from sim.experiment.knee import KneeResult
 from sim.experiment.stats import Interval
 from sim.experiment.task import FAILED
+from sim.headlines import new_table
 
 __all__ = ["DEFAULT_FIGURES", "print_comparison", "print_curve", "print_knee"]
 
@@ -61,8 +62,7 @@ def _spread(interval: Interval, proportion: bool) -> str:
 
 
 def _console(stream: TextIO | None) -> Console:
-    out = stream if stream is not None else sys.stdout
-    return Console(file=out, width=None if out.isatty() else 160)
+    return console_for(stream if stream is not None else sys.stdout)
 
 
 def print_comparison(
@@ -89,14 +89,14 @@ def print_comparison(
         highlight=False,
     )
     for name in figures:
-        table = Table(title=f"{name}: {described.get(name, '')}", title_justify="left")
+        table = new_table(f"{name}: {described.get(name, '')}")
         table.add_column("variant", no_wrap=True)
-        for key in factors:
-            table.add_column(key, justify="right", overflow="fold")
+        for key in factors:  # a value wraps between its words when the table is too wide
+            table.add_column(key, justify="right")
         ends = is_proportion(name) and f"{name}_low" in summary.column_names
         spread = "95% interval" if ends else "± 95%"
         for column in ("n", "mean", spread, "Δ vs v000", "± 95% ", ""):
-            table.add_column(column, justify="right", no_wrap=True)
+            table.add_column(column, justify="right", no_wrap=column != "95% interval")
         for i, row in enumerate(rows):
             diff, half = row[f"{name}_diff"], row[f"{name}_diff_halfwidth"]
             table.add_row(
@@ -111,7 +111,7 @@ def print_comparison(
                 "" if i == 0 else number(half),
                 "*" if i and _excludes_zero(diff, half) else "",
             )
-        console.print(table)
+        print_table(console, table)
     failed = [r for r in tasks.to_pylist() if r["status"] == FAILED]
     for r in failed[:10]:
         console.print(f"failed: {r['variant']}/rep-{r['replication']:03d}: {r['error']}",
@@ -173,16 +173,15 @@ def print_curve(result: CapacityResult, stream: TextIO | None = None) -> None:
     console = _console(stream)
     t = result.target
     bound = "upper" if t.op == "<=" else "lower"
-    table = Table(
-        title=f"capacity of {result.node}: {t.written} {t.op} {t.value:g} "
-        f"({t.figure}; {bound} end of the 95% interval)",
-        title_justify="left",
+    table = new_table(
+        f"capacity of {result.node}: {t.written} {t.op} {t.value:g} "
+        f"({t.figure}; {bound} end of the 95% interval)"
     )
     proportion = is_proportion(t.figure)
     for name in ("servers", "n", "mean", "95% interval" if proportion else "± 95%",
                  f"{bound} bound", "meets", "utilisation", "fallback share",
                  "failed"):  # fmt: skip
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", no_wrap=name != "95% interval")
     for p in result.curve:
         table.add_row(
             str(p.servers),
@@ -195,7 +194,7 @@ def print_curve(result: CapacityResult, stream: TextIO | None = None) -> None:
             number(p.context["fallback_share"]),
             str(p.failed),
         )
-    console.print(table)
+    print_table(console, table)
     for warning in result.warnings:
         console.print(f"warning: {warning}; no answer", highlight=False)
     if result.warnings:
@@ -218,16 +217,15 @@ def print_knee(result: KneeResult, stream: TextIO | None = None) -> None:
     console = _console(stream)
     t = result.target
     bound = "upper" if t.op == "<=" else "lower"
-    table = Table(
-        title=f"knee: highest load with {t.written} {t.op} {t.value:g} "
-        f"({t.figure}; {bound} end of the 95% interval)",
-        title_justify="left",
+    table = new_table(
+        f"knee: highest load with {t.written} {t.op} {t.value:g} "
+        f"({t.figure}; {bound} end of the 95% interval)"
     )
     proportion = is_proportion(t.figure)
     for name in ("load", "n", "mean", "95% interval" if proportion else "± 95%",
                  f"{bound} bound", "meets", f"{result.node} utilisation", "fallback share",
                  "failed"):  # fmt: skip
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", no_wrap=name != "95% interval")
     for p in result.curve:
         table.add_row(
             f"{p.load:.4g}",
@@ -240,7 +238,7 @@ def print_knee(result: KneeResult, stream: TextIO | None = None) -> None:
             number(p.context["fallback_share"]),
             str(p.failed),
         )
-    console.print(table)
+    print_table(console, table)
     for warning in result.warnings:
         console.print(f"warning: {warning}", highlight=False)
     if result.answer is None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from rich.cells import cell_len
 
 from sim.cli import main
 from tests.conftest import ROOT, SCENARIOS
@@ -124,14 +125,47 @@ def test_report_prints_the_comparison(in_process: Path) -> None:
     done = sim("report", str(in_process), "--figure", "settle_p99_cross_s")
     assert done.returncode == 0, done.stderr
     assert "settle_p99_cross_s: settle latency, cross-province, p99 (s)" in done.stdout
-    lines = {line.split()[1]: line for line in done.stdout.splitlines() if "│ v00" in line}
+    lines = {line.split()[0]: line for line in done.stdout.splitlines()
+             if line.strip().startswith("v00")}  # fmt: skip
     assert sorted(lines) == ["v000", "v001", "v002", "v003"]
     # 200 ms instead of 2 s at both national visits: 3.6 s faster, replication by replication.
-    cells = [c.strip() for c in lines["v001"].split("│")]
-    assert "{constant: 200ms}" in cells
-    assert float(cells[-4]) == pytest.approx(-3.6, abs=0.15)  # the paired difference
-    assert lines["v001"].rstrip("│ ").endswith("*")
-    assert not lines["v002"].rstrip("│ ").endswith("*")  # more servers change nothing here
+    assert "{constant: 200ms}" in lines["v001"]
+    cells = lines["v001"].split()
+    assert float(cells[-3]) == pytest.approx(-3.6, abs=0.15)  # the paired difference
+    assert lines["v001"].rstrip().endswith("*")
+    assert not lines["v002"].rstrip().endswith("*")  # more servers change nothing here
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_sweep_capacity_and_validation_tables_fit_the_terminal(
+    in_process: Path, tmp_path: Path, columns: int
+) -> None:
+    """`report` of a sweep and of a capacity search, and `validate-model`, obey COLUMNS:
+    no line wider, no header or figure cut to an ellipsis, long keys wrapped at a dot."""
+    env = {**os.environ, "COLUMNS": str(columns)}
+    capacity = tmp_path / "cap"
+    runs = [
+        [*SWEEP[:-1], "--workers", "1", "--out", str(in_process)],  # resumed: prints only
+        ["capacity", SMOKE, "--node", "national", "--target", "fallback_share<=0.5",
+         "--replications", "2", "--set", "horizon=20min", "--set", "warmup=5min",
+         "--max-servers", "2", "--workers", "1", "--quiet", "--out", str(capacity)],
+        ["validate-model", str(SCENARIOS / "validation" / "erlang_b.yaml"), "--quick",
+         "--replications", "2", "--jobs", "1"],
+    ]  # fmt: skip
+    for args in runs:
+        done = subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True,
+                              text=True, cwd=ROOT, timeout=300, env=env)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        out = done.stdout
+        assert max(cell_len(line) for line in out.splitlines()) <= columns, out
+        assert "…" not in out, out
+        if args[0] == "sweep":
+            assert "{constant: 200ms}" in out and "-3.6" in out  # values and Δ whole
+            assert "network." in out and "servers" in out  # the key, wrapped at its dots
+        elif args[0] == "capacity":
+            assert "95% interval" in out and "fallback" in out
+        else:
+            assert "M/M/5/5" in out and "all cases pass" in out
 
 
 @pytest.mark.parametrize(
