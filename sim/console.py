@@ -212,9 +212,9 @@ def print_table(console: Console, table: Table) -> None:
     """
     if fit_table(table, console.width):
         console.print(table)
-    else:
-        wide = Measurement.get(console, console.options.update_width(10_000), table).maximum
-        console.print(table, width=wide, crop=False)
+        return
+    wide = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    Console(file=console.file, width=wide, force_terminal=console.is_terminal).print(table)
 
 
 def print_summary(
