@@ -136,36 +136,45 @@ def test_report_prints_the_comparison(in_process: Path) -> None:
     assert not lines["v002"].rstrip().endswith("*")  # more servers change nothing here
 
 
+@pytest.fixture(scope="module")
+def idle_capacity(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-step capacity search of a share (the node is idle: a warning, no answer)."""
+    out = tmp_path_factory.mktemp("capacity") / "cap"
+    done = sim("capacity", SMOKE, "--node", "national", "--target", "fallback_share<=0.5",
+               "--replications", "2", "--set", "horizon=20min", "--set", "warmup=5min",
+               "--max-servers", "2", "--workers", "1", "--quiet", "--out", str(out))  # fmt: skip
+    assert done.returncode == 3, done.stderr  # 3: no answer
+    return out
+
+
 @pytest.mark.parametrize("columns", [80, 100])
 def test_sweep_capacity_and_validation_tables_fit_the_terminal(
-    in_process: Path, tmp_path: Path, columns: int
+    in_process: Path, idle_capacity: Path, columns: int
 ) -> None:
     """`report` of a sweep and of a capacity search, and `validate-model`, obey COLUMNS:
     no line wider, no header or figure cut to an ellipsis, long keys wrapped at a dot."""
     env = {**os.environ, "COLUMNS": str(columns)}
-    capacity = tmp_path / "cap"
     runs = [
-        [*SWEEP[:-1], "--workers", "1", "--out", str(in_process)],  # resumed: prints only
-        ["capacity", SMOKE, "--node", "national", "--target", "fallback_share<=0.5",
-         "--replications", "2", "--set", "horizon=20min", "--set", "warmup=5min",
-         "--max-servers", "2", "--workers", "1", "--quiet", "--out", str(capacity)],
+        ["report", str(in_process), "--figure", "settle_p99_cross_s", "--figure",
+         "national_utilisation"],
+        ["report", str(idle_capacity)],
         ["validate-model", str(SCENARIOS / "validation" / "erlang_b.yaml"), "--quick",
          "--replications", "2", "--jobs", "1"],
     ]  # fmt: skip
     for args in runs:
         done = subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True,
                               text=True, cwd=ROOT, timeout=300, env=env)  # fmt: skip
-        assert done.returncode in (0, 3), done.stderr  # 3: no answer (an idle node, here)
+        assert done.returncode == 0, done.stderr
         out = done.stdout
         tables = [line for line in out.splitlines()  # the closing sentences are plain lines
                   if not line.startswith(("sweep: ", "folder: "))]  # fmt: skip
         assert max(cell_len(line) for line in tables) <= columns, out
         assert "…" not in out, out
-        if args[0] == "sweep":
+        if args[1] == str(in_process):
             assert "{constant:" in out and "200ms}" in out  # a value wraps between words
             assert "network." in out and "servers" in out  # the key, wrapped at its dots
-            assert "95% interval" in out  # the proportions' column
-        elif args[0] == "capacity":
+            assert "interval" in out and "[0.00" in out  # the utilisation's, by its ends
+        elif args[1] == str(idle_capacity):
             assert "interval" in out and "[0, " in out  # a share at 0: its Wilson interval
         else:
             assert "M/M/5/5" in out and "all cases pass" in out
