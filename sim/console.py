@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 import time
 from typing import Any, TextIO
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
     Progress,
@@ -23,6 +25,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 from rich.text import Text
 
 from sim.headlines import (
@@ -42,7 +45,15 @@ from sim.headlines import (
     secs,
 )
 
-__all__ = ["RunProgress", "console_for", "print_node_theory", "print_summary"]
+__all__ = [
+    "RunProgress",
+    "console_for",
+    "fit_table",
+    "print_node_theory",
+    "print_summary",
+    "print_table",
+    "wrap_header",
+]
 
 
 class _SimTimeColumn(ProgressColumn):
@@ -107,6 +118,105 @@ def console_for(out: TextIO) -> Console:
     return Console(file=out, width=200)
 
 
+_BREAK = re.compile(r"[^ ._/–-]*(?:[._/–-]+| +|$)")
+"""A header's pieces: each ends where a line may break (a space, or after . _ / –)."""
+
+
+def wrap_header(text: str, width: int) -> str:
+    """``text`` in lines of at most ``width`` characters, broken between words or key parts.
+
+    A piece longer than ``width`` stays whole (the column widens to it), so no word
+    is cut; spaces at a break are dropped.
+    """
+    lines: list[str] = []
+    line = ""
+    for piece in (m.group() for m in _BREAK.finditer(text) if m.group()):
+        if line and len((line + piece).rstrip()) > width:
+            lines.append(line.rstrip())
+            line = piece.lstrip(" ")
+        else:
+            line += piece
+    lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+def fit_table(table: Table, width: int) -> bool:
+    """Wrap the headers of ``table`` so that it fits ``width`` columns with every cell whole.
+
+    Columns marked ``no_wrap`` hold figures: they keep the width of their widest cell,
+    and their headers wrap (widest surplus first) down to that width; if that is not
+    enough, columns are set one space apart without edges. Text columns share what is
+    left, never narrower than their longest word. Returns whether the table fits.
+    """
+    console = Console(width=10_000)
+
+    def measure(renderable: Any) -> Measurement:
+        return Measurement.get(console, console.options, renderable)
+
+    fixed = [c for c in table.columns if c.no_wrap]
+    texts = {id(c): str(c.header) for c in table.columns}
+    for c in table.columns:
+        if not c.no_wrap:  # measured by its longest piece; rewrapped to its width below
+            c.header = wrap_header(texts[id(c)], 1)
+    cells = {id(c): max((measure(cell).maximum for cell in c.cells), default=0) for c in fixed}
+
+    def header_width(column: Any) -> int:
+        return max(len(line) for line in str(column.header).split("\n"))
+
+    while True:
+        for c in fixed:
+            c.min_width = max(cells[id(c)], header_width(c))
+        size = measure(table)
+        if size.maximum <= width:  # everything on one line
+            _share_the_rest(table, width - size.minimum, measure, texts)
+            return True
+        for c in sorted(fixed, key=lambda c: cells[id(c)] - header_width(c)):
+            if header_width(c) <= cells[id(c)]:
+                continue
+            narrower = wrap_header(texts[id(c)], header_width(c) - 1)
+            if max(len(line) for line in narrower.split("\n")) < header_width(c):
+                c.header = narrower
+                break
+        else:
+            if size.minimum <= width:  # the text columns wrap into what is left
+                _share_the_rest(table, width - size.minimum, measure, texts)
+                return True
+            if not table.show_edge:
+                return False
+            table.padding, table.show_edge = (0, 0), False  # one space between columns
+
+
+def _share_the_rest(table: Table, spare: int, measure: Any, headers: dict[int, str]) -> None:
+    """Give the text columns their longest word, then ``spare`` to the least needy first.
+
+    The columns needing least to show every cell on one line (an interval, a value)
+    get it before a long description does; their headers wrap to the width given.
+    """
+    needs = []
+    for c in (c for c in table.columns if not c.no_wrap):
+        ranges = [measure(r) for r in (c.header, *c.cells)]
+        low = max(m.minimum for m in ranges)
+        high = max(m.maximum for m in ranges)  # the header's longest piece, or a cell
+        needs.append((high - low, low, c))
+    for want, low, c in sorted(needs, key=lambda n: n[0]):
+        extra = min(want, spare)
+        spare -= extra
+        c.width, c.overflow = low + extra, "fold"  # fold: a word wider than it breaks, whole
+        c.header = wrap_header(headers[id(c)], c.width)
+
+
+def print_table(console: Console, table: Table) -> None:
+    """Print ``table`` fitted to the console's width (:func:`fit_table`).
+
+    One that cannot fit is printed wider than the console rather than cut.
+    """
+    if fit_table(table, console.width):
+        console.print(table)
+        return
+    wide = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    Console(file=console.file, width=wide, force_terminal=console.is_terminal).print(table)
+
+
 def print_summary(
     summary: dict[str, Any], manifest: dict[str, Any], folder: str, stream: TextIO | None = None
 ) -> None:
@@ -126,7 +236,7 @@ def print_summary(
     )
     throughput.add_column("service", no_wrap=True)
     for name in ("arrivals", "settled", "fallback", "declined", per_day, "cross %"):
-        throughput.add_column(name, justify="right", overflow="fold")
+        throughput.add_column(name, justify="right", no_wrap=True)
     latency = new_table(
         "settle latency (s), of settled transactions",
         "cross: cross-province settlements only; medical measures request sent → answer",
@@ -134,7 +244,7 @@ def print_summary(
     latency.add_column("service", no_wrap=True)
     for name in ("p50", "p99", "cross p50", "cross p99", "measures"):
         latency.add_column(name, justify="left" if name == "measures" else "right",
-                           overflow="fold")  # fmt: skip
+                           no_wrap=name != "measures")  # fmt: skip
     for name, s in services.items():
         outcomes = s["outcomes"]
         share = s["cross_province_share"]["value"]
@@ -158,10 +268,10 @@ def print_summary(
             secs(settle["cross_province"]["p99"]),
             SETTLE_MEASURES.get(name, "request → answer"),
         )
-    console.print(throughput)
-    console.print(latency)
+    print_table(console, throughput)
+    print_table(console, latency)
     if summary.get("faults", {}).get("windows"):
-        console.print(fault_table(summary["faults"]["windows"]))
+        print_table(console, fault_table(summary["faults"]["windows"]))
     medical = summary["medical"]
     rate = medical["cross_province_inpatient_direct_settlement_rate"]
     lines = day_lines(services) if days > 1 else []
@@ -206,8 +316,9 @@ def print_node_theory(summary: dict[str, Any], stream: TextIO | None = None) -> 
     )
     for name in ("node", "servers", "arrivals/s", "service ms", "util %", "wait ms",
                  "Erlang C ms", "ratio", "verdict"):  # fmt: skip
-        table.add_column(name, justify="left" if name in ("node", "verdict") else "right",
-                         no_wrap=name in ("node", "verdict"), overflow="fold")  # fmt: skip
+        table.add_column(
+            name, justify="left" if name in ("node", "verdict") else "right", no_wrap=True
+        )
     for row in summary.get("settlement_nodes", []):
         if not row["arrival_rate_per_s"]:
             continue
@@ -224,7 +335,7 @@ def print_node_theory(summary: dict[str, Any], stream: TextIO | None = None) -> 
             "–" if row["ratio"] is None or math.isnan(row["ratio"]) else f"{row['ratio']:.2f}",
             Text(verdict, style=style),
         )
-    console.print(table)
+    print_table(console, table)
 
 
 def _fixed(value: float | None, factor: float) -> str:

@@ -61,7 +61,7 @@ def fault_table(windows: list[dict[str, Any]]) -> Table:
     table.add_column("fault", no_wrap=True)
     for name in ("phase", "from–to", "arrivals", "settled/h", "fallback %", "by the fault",
                  "settle p99 (s)"):  # fmt: skip
-        table.add_column(name, justify="left" if name == "phase" else "right", overflow="fold")
+        table.add_column(name, justify="left" if name == "phase" else "right", no_wrap=True)
     for window in windows:
         for phase in ("before", "during", "after"):
             figures = window.get(phase)

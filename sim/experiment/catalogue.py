@@ -5,9 +5,11 @@ Layout (one folder per sweep)::
     plan.json                       what the sweep is: variants, their scenarios' hashes
     tasks/v000/rep-000/             one run's results folder (the single-run contract)
     sweep.parquet                   one row per task: variant values, replication, seed,
-                                    status, error, warm-up cut, headline figures, wall time
-    summary.parquet                 one row per variant: mean, 95% half-width and n of
-                                    each figure, and paired differences to variant v000
+                                    status, error, warm-up cut, headline figures, the
+                                    counts the shares are of (F_trials), wall time
+    summary.parquet                 one row per variant: mean, 95% interval (ends and
+                                    half-width) and n of each figure, and paired
+                                    differences to variant v000
 
 A task's folder is written all or nothing, so a folder that exists is a
 finished task: re-running the same sweep skips it (resume). ``plan.json``
@@ -26,7 +28,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.experiment.figures import HEADLINE, headline, warmup_cut
+from sim.experiment.figures import HEADLINE, headline, trials_columns, warmup_cut
 from sim.experiment.plan import Plan
 from sim.experiment.task import OK, PENDING, TaskKey, TaskOutcome
 from sim.folders import CHECKSUMS, verify_checksums, write_checksums
@@ -179,6 +181,7 @@ class Catalogue:
             return row
         row.update(status=PENDING, error="", warmup_s=None)
         row.update({f.name: None for f in HEADLINE})
+        row.update(dict.fromkeys(trials_columns()))
         row["wall_time_s"] = None
         if outcome is not None:
             row.update(status=outcome.status, error=outcome.error, wall_time_s=outcome.wall_time_s)
@@ -223,6 +226,7 @@ def _row_types(plan: Plan) -> dict[str, pa.DataType]:
         "error": pa.string(),
         "warmup_s": pa.float64(),
         **{f.name: pa.float64() for f in HEADLINE},
+        **{name: pa.int64() for name in trials_columns()},
         "wall_time_s": pa.float64(),
     }
 

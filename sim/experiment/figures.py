@@ -5,7 +5,10 @@ sweep keeps an explicit short list of them, one column each in
 ``sweep.parquet``, so that intervals and differences are computed for figures
 people ask about (latency percentiles, throughput, the direct settlement rate,
 how loaded the settlement nodes are). A figure a run cannot give (no
-cross-province settlement, say) is NaN.
+cross-province settlement, say) is NaN. The figures that are fractions in [0, 1]
+are declared here, once (``proportion=True``): their intervals stay inside
+[0, 1]; those that are shares of a count also keep that count, the
+``F_trials`` column, which bounds their interval (see :mod:`sim.experiment.stats`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,16 @@ import pyarrow.parquet as pq
 
 from sim.results import STATIONS, SUMMARY
 
-__all__ = ["HEADLINE", "Figure", "figure_names", "headline", "node_figure"]
+__all__ = [
+    "HEADLINE",
+    "Figure",
+    "figure_names",
+    "headline",
+    "is_proportion",
+    "node_figure",
+    "trials_column",
+    "trials_columns",
+]
 
 Reader = Callable[[Mapping[str, Any], pa.Table], float]
 
@@ -35,6 +47,10 @@ class Figure:
     name: str
     description: str
     read: Reader = attrs.field(repr=False)
+    proportion: bool = False
+    """A fraction in [0, 1] (a share of transactions, a utilisation): its interval stays inside."""
+    trials: Reader | None = attrs.field(default=None, repr=False)
+    """A proportion's denominator (the transactions it is a share of), if it has one."""
 
 
 def _at(*path: str) -> Reader:
@@ -49,6 +65,11 @@ def _at(*path: str) -> Reader:
         return math.nan if value is None else float(value)
 
     return read
+
+
+def _measured(summary: Mapping[str, Any], _stations: pa.Table) -> float:
+    """The transactions measured (the denominator of the shares of transactions)."""
+    return float(summary.get("transactions", {}).get("measured", 0)) or math.nan
 
 
 def _reasons_share(*reasons: str) -> Reader:
@@ -95,6 +116,7 @@ def _provincial_max(column: str) -> Reader:
 
 
 _LATENCY = ("end_to_end_settle_latency_s",)
+_DIRECT = ("medical", "cross_province_inpatient_direct_settlement_rate")
 HEADLINE: tuple[Figure, ...] = (
     Figure("settle_p50_local_s", "settle latency, local, median (s)",
            _at(*_LATENCY, "local", "p50")),
@@ -115,20 +137,21 @@ HEADLINE: tuple[Figure, ...] = (
     Figure("cross_settled_per_day_full_scale", "cross-province settlements per day, full scale",
            _at("medical", "cross_province_settled_per_day_full_scale")),
     Figure("direct_settlement_rate", "cross-province inpatient direct settlement rate",
-           _at("medical", "cross_province_inpatient_direct_settlement_rate", "value")),
-    Figure("fallback_share", "share of transactions that fell back", _reasons_share()),
+           _at(*_DIRECT, "value"), proportion=True, trials=_at(*_DIRECT, "of")),
+    Figure("fallback_share", "share of transactions that fell back", _reasons_share(),
+           proportion=True, trials=_measured),
     Figure("timeout_share", "share of transactions that fell back for a timeout",
-           _reasons_share("timeout", "verify_timeout")),
+           _reasons_share("timeout", "verify_timeout"), proportion=True, trials=_measured),
     Figure("national_utilisation", "national platform utilisation",
-           _station("node:national", "utilisation")),
+           _station("node:national", "utilisation"), proportion=True),
     Figure("national_wait_p99_s", "national platform wait, p99 (s)",
            _station("node:national", "wait_p99_s")),
     Figure("provincial_utilisation_max", "utilisation of the busiest provincial platform",
-           _provincial_max("utilisation")),
+           _provincial_max("utilisation"), proportion=True),
     Figure("provincial_wait_p99_max_s", "largest provincial platform wait p99 (s)",
            _provincial_max("wait_p99_s")),
     Figure("card_platform_utilisation", "card platform utilisation",
-           _station("node:card_platform", "utilisation")),
+           _station("node:card_platform", "utilisation"), proportion=True),
     Figure("card_platform_wait_p99_s", "card platform wait, p99 (s)",
            _station("node:card_platform", "wait_p99_s")),
 )  # fmt: skip
@@ -161,6 +184,21 @@ def figure_names() -> list[str]:
     return [f.name for f in HEADLINE]
 
 
+def is_proportion(name: str) -> bool:
+    """Whether a headline figure is a fraction in [0, 1], whose interval must stay inside."""
+    return any(f.proportion for f in HEADLINE if f.name == name)
+
+
+def trials_column(name: str) -> str | None:
+    """The ``sweep.parquet`` column of a proportion's denominator, or None if it has none."""
+    return f"{name}_trials" if any(f.trials for f in HEADLINE if f.name == name) else None
+
+
+def trials_columns() -> list[str]:
+    """The ``sweep.parquet`` columns of every proportion's denominator, in figure order."""
+    return [f"{f.name}_trials" for f in HEADLINE if f.trials is not None]
+
+
 def node_figure(node: str, name: str) -> str:
     """The headline figure a name stands for at ``node`` (itself if it is one already).
 
@@ -182,7 +220,10 @@ def headline(folder: Path) -> dict[str, float]:
     stations = pq.read_table(
         folder / STATIONS, columns=["station", "kind", "province", "utilisation", "wait_p99_s"]
     )
-    return {f.name: f.read(summary, stations) for f in HEADLINE}
+    figures = {f.name: f.read(summary, stations) for f in HEADLINE}
+    figures.update({f"{f.name}_trials": f.trials(summary, stations)
+                    for f in HEADLINE if f.trials is not None})  # fmt: skip
+    return figures
 
 
 def warmup_cut(folder: Path) -> float:

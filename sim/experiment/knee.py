@@ -26,7 +26,7 @@ from sim.experiment.figures import node_figure
 from sim.experiment.plan import Plan, PlanError
 from sim.experiment.progress import SweepProgress
 from sim.experiment.stats import Interval, mean_interval
-from sim.experiment.summary import figure_matrix
+from sim.experiment.summary import figure_intervals, figure_matrix
 from sim.experiment.sweep import run_sweep
 from sim.experiment.task import run_task
 from sim.results import write_table
@@ -113,7 +113,7 @@ def search_knee(
             if bar is not None:
                 bar.close()
         wall += result.wall_time_s
-        interval = mean_interval(figure_matrix(result.tasks, target.figure, step)[0])
+        interval = figure_intervals(result.tasks, target.figure, step)[0]
         extra = {name: mean_interval(figure_matrix(result.tasks, column, step)[0]).mean
                  for name, column in context.items()}  # fmt: skip
         met = target.met(interval)
@@ -193,6 +193,8 @@ def knee_table(curve: tuple[LoadPoint, ...], target: Target) -> pa.Table:
             "load": [p.load for p in curve],
             "replications": pa.array([p.interval.n for p in curve], pa.int64()),
             f"{target.figure}_mean": [p.interval.mean for p in curve],
+            f"{target.figure}_low": [p.interval.low for p in curve],
+            f"{target.figure}_high": [p.interval.high for p in curve],
             f"{target.figure}_halfwidth": [p.interval.half_width for p in curve],
             "bound": [target.bound(p.interval) for p in curve],
             "meets_target": [p.met for p in curve],

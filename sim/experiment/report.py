@@ -15,8 +15,8 @@ from typing import Any, TextIO
 
 import pyarrow as pa
 from rich.console import Console
-from rich.table import Table
 
+from sim.console import console_for, print_table
 from sim.experiment.capacity import (
     CAPACITY_JSON,
     CONTEXT,
@@ -24,10 +24,11 @@ from sim.experiment.capacity import (
     Point,
     Target,
 )
-from sim.experiment.figures import HEADLINE
+from sim.experiment.figures import HEADLINE, is_proportion
 from sim.experiment.knee import KneeResult
 from sim.experiment.stats import Interval
 from sim.experiment.task import FAILED
+from sim.headlines import new_table
 
 __all__ = ["DEFAULT_FIGURES", "print_comparison", "print_curve", "print_knee"]
 
@@ -47,9 +48,21 @@ def number(value: Any) -> str:
     return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
 
 
+def interval_ends(low: float | None, high: float | None) -> str:
+    """An interval by its two ends, ``[low, high]`` (``–`` when it has none)."""
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return "–"
+    return f"[{number(low)}, {number(high)}]"
+
+
+def _spread(interval: Interval, proportion: bool) -> str:
+    """The interval's cell beside its mean: its ends for a proportion, else its half-width."""
+    return interval_ends(interval.low, interval.high) if proportion else number(
+        interval.half_width)  # fmt: skip
+
+
 def _console(stream: TextIO | None) -> Console:
-    out = stream if stream is not None else sys.stdout
-    return Console(file=out, width=None if out.isatty() else 160)
+    return console_for(stream if stream is not None else sys.stdout)
 
 
 def print_comparison(
@@ -59,10 +72,12 @@ def print_comparison(
     figures: Sequence[str] = DEFAULT_FIGURES,
     stream: TextIO | None = None,
 ) -> None:
-    """One table per figure: each variant's mean ± 95% half-width, and Δ to v000.
+    """One table per figure: each variant's mean and 95% interval, and Δ to v000.
 
-    Δ is the paired difference (same replications, common random numbers); one
-    whose interval excludes zero is marked ``*``.
+    A proportion's interval is shown by its ends, ``[low, high]`` (it is
+    asymmetric near 0 and 1), any other's as ± its half-width. Δ is the paired
+    difference (same replications, common random numbers), always ± its
+    half-width; one whose interval excludes zero is marked ``*``.
     """
     console = _console(stream)
     factors = [f["key"] for f in plan.get("vary", [])]
@@ -74,12 +89,14 @@ def print_comparison(
         highlight=False,
     )
     for name in figures:
-        table = Table(title=f"{name}: {described.get(name, '')}", title_justify="left")
+        table = new_table(f"{name}: {described.get(name, '')}")
         table.add_column("variant", no_wrap=True)
-        for key in factors:
-            table.add_column(key, justify="right", overflow="fold")
-        for column in ("n", "mean", "± 95%", "Δ vs v000", "± 95% ", ""):
-            table.add_column(column, justify="right", no_wrap=True)
+        for key in factors:  # a value wraps between its words when the table is too wide
+            table.add_column(key, justify="right")
+        ends = is_proportion(name) and f"{name}_low" in summary.column_names
+        spread = "95% interval" if ends else "± 95%"
+        for column in ("n", "mean", spread, "Δ vs v000", "± 95% ", ""):
+            table.add_column(column, justify="right", no_wrap=column != "95% interval")
         for i, row in enumerate(rows):
             diff, half = row[f"{name}_diff"], row[f"{name}_diff_halfwidth"]
             table.add_row(
@@ -87,12 +104,14 @@ def print_comparison(
                 *(str(row[k]) for k in factors),
                 str(row[f"{name}_n"]),
                 number(row[f"{name}_mean"]),
-                number(row[f"{name}_halfwidth"]),
+                interval_ends(row[f"{name}_low"], row[f"{name}_high"])
+                if ends
+                else number(row[f"{name}_halfwidth"]),
                 "" if i == 0 else number(diff),
                 "" if i == 0 else number(half),
                 "*" if i and _excludes_zero(diff, half) else "",
             )
-        console.print(table)
+        print_table(console, table)
     failed = [r for r in tasks.to_pylist() if r["status"] == FAILED]
     for r in failed[:10]:
         console.print(f"failed: {r['variant']}/rep-{r['replication']:03d}: {r['error']}",
@@ -129,11 +148,7 @@ def read_capacity(folder: Path) -> CapacityResult:
     curve = tuple(
         Point(
             row["servers"],
-            Interval(
-                row[f"{target.figure}_mean"],
-                row[f"{target.figure}_halfwidth"],
-                row["replications"],
-            ),
+            _stored_interval(row, target.figure),
             row["meets_target"],
             {name: row[name] for name in CONTEXT},
             row["failed"],
@@ -145,32 +160,41 @@ def read_capacity(folder: Path) -> CapacityResult:
                           record["wall_time_s"])  # fmt: skip
 
 
+def _stored_interval(row: dict[str, Any], figure: str) -> Interval:
+    """A curve point's interval as stored: by its ends, or (older folders) mean ± half-width."""
+    mean, n = row[f"{figure}_mean"], row["replications"]
+    if not is_proportion(figure) or f"{figure}_low" not in row:
+        return Interval(mean, row[f"{figure}_halfwidth"], n)
+    return Interval.between(mean, row[f"{figure}_low"], row[f"{figure}_high"], n)
+
+
 def print_curve(result: CapacityResult, stream: TextIO | None = None) -> None:
     """The measured curve of a capacity search, and its answer."""
     console = _console(stream)
     t = result.target
     bound = "upper" if t.op == "<=" else "lower"
-    table = Table(
-        title=f"capacity of {result.node}: {t.written} {t.op} {t.value:g} "
-        f"({t.figure}; {bound} end of the 95% interval)",
-        title_justify="left",
+    table = new_table(
+        f"capacity of {result.node}: {t.written} {t.op} {t.value:g} "
+        f"({t.figure}; {bound} end of the 95% interval)"
     )
-    for name in ("servers", "n", "mean", "± 95%", f"{bound} bound", "meets", "utilisation",
-                 "fallback share", "failed"):  # fmt: skip
-        table.add_column(name, justify="right")
+    proportion = is_proportion(t.figure)
+    for name in ("servers", "n", "mean", "95% interval" if proportion else "± 95%",
+                 f"{bound} bound", "meets", "utilisation", "fallback share",
+                 "failed"):  # fmt: skip
+        table.add_column(name, justify="right", no_wrap=name != "95% interval")
     for p in result.curve:
         table.add_row(
             str(p.servers),
             str(p.interval.n),
             number(p.interval.mean),
-            number(p.interval.half_width),
+            _spread(p.interval, proportion),
             number(t.bound(p.interval)),
             "yes" if p.met else "no",
             number(p.context["utilisation"]),
             number(p.context["fallback_share"]),
             str(p.failed),
         )
-    console.print(table)
+    print_table(console, table)
     for warning in result.warnings:
         console.print(f"warning: {warning}; no answer", highlight=False)
     if result.warnings:
@@ -193,27 +217,28 @@ def print_knee(result: KneeResult, stream: TextIO | None = None) -> None:
     console = _console(stream)
     t = result.target
     bound = "upper" if t.op == "<=" else "lower"
-    table = Table(
-        title=f"knee: highest load with {t.written} {t.op} {t.value:g} "
-        f"({t.figure}; {bound} end of the 95% interval)",
-        title_justify="left",
+    table = new_table(
+        f"knee: highest load with {t.written} {t.op} {t.value:g} "
+        f"({t.figure}; {bound} end of the 95% interval)"
     )
-    for name in ("load", "n", "mean", "± 95%", f"{bound} bound", "meets",
-                 f"{result.node} utilisation", "fallback share", "failed"):  # fmt: skip
-        table.add_column(name, justify="right")
+    proportion = is_proportion(t.figure)
+    for name in ("load", "n", "mean", "95% interval" if proportion else "± 95%",
+                 f"{bound} bound", "meets", f"{result.node} utilisation", "fallback share",
+                 "failed"):  # fmt: skip
+        table.add_column(name, justify="right", no_wrap=name != "95% interval")
     for p in result.curve:
         table.add_row(
             f"{p.load:.4g}",
             str(p.interval.n),
             number(p.interval.mean),
-            number(p.interval.half_width),
+            _spread(p.interval, proportion),
             number(t.bound(p.interval)),
             "yes" if p.met else "no",
             number(p.context["utilisation"]),
             number(p.context["fallback_share"]),
             str(p.failed),
         )
-    console.print(table)
+    print_table(console, table)
     for warning in result.warnings:
         console.print(f"warning: {warning}", highlight=False)
     if result.answer is None:

@@ -22,8 +22,8 @@ from sim.experiment.executors import Executor, InProcessExecutor, Runner
 from sim.experiment.figures import figure_names
 from sim.experiment.plan import Plan, PlanError
 from sim.experiment.progress import SweepProgress
-from sim.experiment.stats import mean_interval, replications_for
-from sim.experiment.summary import figure_matrix, summarise_sweep
+from sim.experiment.stats import replications_for
+from sim.experiment.summary import figure_intervals, summarise_sweep
 from sim.experiment.task import FAILED, OK, TaskKey, TaskOutcome, TaskSpec, describe, run_task
 
 __all__ = ["Precision", "SweepResult", "run_sweep"]
@@ -31,7 +31,10 @@ __all__ = ["Precision", "SweepResult", "run_sweep"]
 
 @attrs.frozen
 class Precision:
-    """A target: the 95% half-width of ``figure`` at most ``half_width`` in every variant."""
+    """A target: the 95% half-width of ``figure`` at most ``half_width`` in every variant.
+
+    A proportion's interval is asymmetric; its half-width is half its length.
+    """
 
     figure: str
     half_width: float
@@ -150,7 +153,6 @@ def run_sweep(
 
 def _needs(tasks: pa.Table, plan: Plan, target: Precision, most: int) -> tuple[bool, int]:
     """Whether a precision target is met in every variant, and the replications wanted."""
-    matrix = figure_matrix(tasks, target.figure, plan)
-    intervals = [mean_interval(row) for row in matrix]
+    intervals = figure_intervals(tasks, target.figure, plan)
     met = all(i.half_width <= target.half_width for i in intervals)  # False for NaN
     return met, max(replications_for(i, target.half_width, most) for i in intervals)

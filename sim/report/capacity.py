@@ -1,7 +1,8 @@
 """Capacity planning from a sweep: a figure with its confidence band against a factor.
 
 Reads a sweep's ``summary.parquet`` (one row per variant: ``F_mean`` and the
-Student-t 95% ``F_halfwidth`` of each headline figure F) and draws F against
+ends of the 95% interval, ``F_low`` and ``F_high``, of each headline figure F;
+older folders: the Student-t ``F_halfwidth``) and draws F against
 one varied key (say ``network.national.servers``), one curve per value of
 another (say demand), with a service-level line and each curve's knee: the
 point after which adding more brings little (Satopää et al., "Finding a
@@ -70,6 +71,16 @@ def _curves(
     return [(value, rows.sort_values(x)) for value, rows in table.groupby(group, sort=True)]
 
 
+def _band(curve: pd.DataFrame, figure: str) -> tuple[npt.NDArray[np.float64], ...]:
+    """The mean and the ends of its 95% interval (a proportion's is asymmetric, in [0, 1])."""
+    mean = curve[f"{figure}_mean"].to_numpy(dtype=float)
+    if f"{figure}_low" in curve.columns and f"{figure}_high" in curve.columns:
+        return (mean, curve[f"{figure}_low"].to_numpy(dtype=float),
+                curve[f"{figure}_high"].to_numpy(dtype=float))  # fmt: skip
+    half = curve[f"{figure}_halfwidth"].to_numpy(dtype=float)  # a folder from before F_low
+    return mean, mean - half, mean + half
+
+
 def capacity_table(
     sweep: SweepFrames,
     x: str = "network.national.servers",
@@ -84,8 +95,7 @@ def capacity_table(
     """
     rows = []
     for value, curve in _curves(sweep, x, group, figure):
-        mean = curve[f"{figure}_mean"].to_numpy(dtype=float)
-        upper = mean + curve[f"{figure}_halfwidth"].to_numpy(dtype=float)
+        mean, _low, upper = _band(curve, figure)
         meets = curve[x].to_numpy()[np.nan_to_num(upper, nan=math.inf) <= sla]
         rows.append({
             group or "curve": value if group else "all",
@@ -116,13 +126,12 @@ def capacity_curve(
     for i, (value, curve) in enumerate(_curves(sweep, x, group, figure)):
         colour = SERIES[i % len(SERIES)]
         xs = curve[x].to_numpy(dtype=float)
-        mean = curve[f"{figure}_mean"].to_numpy(dtype=float)
-        half = np.nan_to_num(curve[f"{figure}_halfwidth"].to_numpy(dtype=float))
+        mean, low, high = _band(curve, figure)
+        low, high = np.where(np.isnan(low), mean, low), np.where(np.isnan(high), mean, high)
         name = (labels or {}).get(value, f"{group} = {value}") if group else figure
-        low = mean - half
         if log_y:
             low = np.maximum(low, np.nanmin(mean) / 10)
-        ax.fill_between(xs, low, mean + half, color=colour, alpha=0.18, lw=0)
+        ax.fill_between(xs, low, high, color=colour, alpha=0.18, lw=0)
         ax.plot(xs, mean, "-o", color=colour, ms=4, label=f"{name} (mean ± 95% CI)")
         bend = knee(xs, mean) if mark_knee else None
         if bend is not None:

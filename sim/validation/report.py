@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
+from sim.console import console_for, print_table
+from sim.headlines import new_table
 from sim.validation.runner import CONFIRM_SEED_OFFSET, MAX_REL_ERROR, CaseReport, Row
 
 __all__ = ["print_reports"]
@@ -58,22 +58,21 @@ def print_reports(
 ) -> None:
     """Print one table of every case's rows, then the cases' notes and a verdict line."""
     out = stream if stream is not None else sys.stdout
-    console = Console(file=out, width=None if out.isatty() else 160)
+    console = console_for(out)
     reps = reports[0].replications if reports else 0
     rule = "theory inside the 99% CI" + (
         "" if quick else f" and relative error < {MAX_REL_ERROR:.0%}"
     )
-    table = Table(
-        title=f"sscard-sim validate-model: {len(reports)} cases × {reps} replications "
+    table = new_table(
+        f"sscard-sim validate-model: {len(reports)} cases × {reps} replications "
         "(seeds: each scenario's seed + r)" + (" (quick: windows 10× shorter)" if quick else ""),
-        title_justify="left",
-        caption=f"pass: {rule}; χ² and KS: p ≥ 0.01; Little: closes exactly on every station",
-        caption_justify="left",
+        f"pass: {rule}; χ² and KS: p ≥ 0.01; Little: closes exactly on every station",
     )
     for name in ("case", "model", "quantity", "theory", "simulated", "95% CI", "rel. error",
                  "verdict"):  # fmt: skip
         numeric = name in ("theory", "simulated", "95% CI", "rel. error")
-        table.add_column(name, justify="right" if numeric else "left", no_wrap=name != "quantity")
+        table.add_column(name, justify="right" if numeric else "left",
+                         no_wrap=name not in ("model", "quantity", "95% CI"))  # fmt: skip
     for report in reports:
         for i, row in enumerate(report.rows):
             first = i == 0
@@ -90,7 +89,7 @@ def print_reports(
                 verdict,
                 end_section=i == len(report.rows) - 1,
             )
-    console.print(table)
+    print_table(console, table)
     for report in reports:
         for note in report.case.notes:
             console.print(f"{report.case.name}: {note}", highlight=False)

@@ -18,10 +18,13 @@ RESULT_FILES = {"transactions.parquet", "stations.parquet", "timeseries.parquet"
                 "ledger.parquet", "clearing.parquet", "summary.json", "manifest.json"}  # fmt: skip
 
 
-def sim(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m sim ARGS`` and capture its output."""
+def sim(
+    *args: str, cwd: Path | None = None, columns: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m sim ARGS`` and capture its output (``COLUMNS`` wide, if given)."""
+    env = None if columns is None else {**os.environ, "COLUMNS": str(columns)}
     return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True,
-                          cwd=cwd or ROOT, timeout=600)  # fmt: skip
+                          cwd=cwd or ROOT, timeout=600, env=env)  # fmt: skip
 
 
 def test_run_writes_the_results_folder(tmp_path: Path) -> None:
@@ -161,7 +164,8 @@ VALIDATION = SCENARIOS / "validation"
 def test_validate_model_quick_passes_and_prints_the_table() -> None:
     """validate-model in quick mode on two cases: exit 0, one table row per quantity."""
     cases = [str(VALIDATION / "erlang_b.yaml"), str(VALIDATION / "arrivals.yaml")]
-    done = sim("validate-model", *cases, "--quick", "--replications", "3", "--jobs", "2")
+    done = sim("validate-model", *cases, "--quick", "--replications", "3", "--jobs", "2",
+               columns=200)  # wide enough for every cell on one line  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     for text in ("M/M/5/5 (Erlang B)", "P(turned away)", "hourly counts Poisson (χ²)",
                  "rescaled gaps Exp(1) (KS)", "Little's law", "95% CI",
@@ -175,7 +179,8 @@ def test_validate_model_fails_when_a_reduction_breaks(tmp_path: Path) -> None:
     text = (VALIDATION / "tandem.yaml").read_text().replace("timeout: 1min", "timeout: 150ms")
     broken = tmp_path / "tandem_timeouts.yaml"
     broken.write_text(text)
-    done = sim("validate-model", str(broken), "--quick", "--replications", "2", "--jobs", "1")
+    done = sim("validate-model", str(broken), "--quick", "--replications", "2", "--jobs", "1",
+               columns=200)  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     assert "reduction assumptions" in done.stdout and "timeouts" in done.stdout
     assert "FAILED: tandem" in done.stdout

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from rich.cells import cell_len
 
 from sim.cli import main
 from tests.conftest import ROOT, SCENARIOS
@@ -124,14 +125,59 @@ def test_report_prints_the_comparison(in_process: Path) -> None:
     done = sim("report", str(in_process), "--figure", "settle_p99_cross_s")
     assert done.returncode == 0, done.stderr
     assert "settle_p99_cross_s: settle latency, cross-province, p99 (s)" in done.stdout
-    lines = {line.split()[1]: line for line in done.stdout.splitlines() if "│ v00" in line}
+    lines = {line.split()[0]: line for line in done.stdout.splitlines()
+             if line.strip().startswith("v00")}  # fmt: skip
     assert sorted(lines) == ["v000", "v001", "v002", "v003"]
     # 200 ms instead of 2 s at both national visits: 3.6 s faster, replication by replication.
-    cells = [c.strip() for c in lines["v001"].split("│")]
-    assert "{constant: 200ms}" in cells
-    assert float(cells[-4]) == pytest.approx(-3.6, abs=0.15)  # the paired difference
-    assert lines["v001"].rstrip("│ ").endswith("*")
-    assert not lines["v002"].rstrip("│ ").endswith("*")  # more servers change nothing here
+    assert "{constant: 200ms}" in lines["v001"]
+    cells = lines["v001"].split()
+    assert float(cells[-3]) == pytest.approx(-3.6, abs=0.15)  # the paired difference
+    assert lines["v001"].rstrip().endswith("*")
+    assert not lines["v002"].rstrip().endswith("*")  # more servers change nothing here
+
+
+@pytest.fixture(scope="module")
+def idle_capacity(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-step capacity search of a share (the node is idle: a warning, no answer)."""
+    out = tmp_path_factory.mktemp("capacity") / "cap"
+    done = sim("capacity", SMOKE, "--node", "national", "--target", "fallback_share<=0.5",
+               "--replications", "2", "--set", "horizon=20min", "--set", "warmup=5min",
+               "--max-servers", "2", "--workers", "1", "--quiet", "--out", str(out))  # fmt: skip
+    assert done.returncode == 3, done.stderr  # 3: no answer
+    return out
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_sweep_capacity_and_validation_tables_fit_the_terminal(
+    in_process: Path, idle_capacity: Path, columns: int
+) -> None:
+    """`report` of a sweep and of a capacity search, and `validate-model`, obey COLUMNS:
+    no line wider, no header or figure cut to an ellipsis, long keys wrapped at a dot."""
+    env = {**os.environ, "COLUMNS": str(columns)}
+    runs = [
+        ["report", str(in_process), "--figure", "settle_p99_cross_s", "--figure",
+         "national_utilisation"],
+        ["report", str(idle_capacity)],
+        ["validate-model", str(SCENARIOS / "validation" / "erlang_b.yaml"), "--quick",
+         "--replications", "2", "--jobs", "1"],
+    ]  # fmt: skip
+    for args in runs:
+        done = subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True,
+                              text=True, cwd=ROOT, timeout=300, env=env)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        out = done.stdout
+        tables = [line for line in out.splitlines()  # the closing sentences are plain lines
+                  if not line.startswith(("sweep: ", "folder: "))]  # fmt: skip
+        assert max(cell_len(line) for line in tables) <= columns, out
+        assert "…" not in out, out
+        if args[1] == str(in_process):
+            assert "{constant:" in out and "200ms}" in out  # a value wraps between words
+            assert "network." in out and "servers" in out  # the key, wrapped at its dots
+            assert "interval" in out and "[0.00" in out  # the utilisation's, by its ends
+        elif args[1] == str(idle_capacity):
+            assert "interval" in out and "[0, " in out  # a share at 0: its Wilson interval
+        else:
+            assert "M/M/5/5" in out and "all cases pass" in out
 
 
 @pytest.mark.parametrize(
@@ -185,7 +231,8 @@ def test_capacity_prints_the_curve_and_the_answer(tmp_path: Path) -> None:
     done = sim(*args)
     assert done.returncode == 0, done.stderr
     assert "smallest national servers meeting the target: 4" in done.stdout
-    assert "national_utilisation; upper end of the 95% interval" in done.stdout
+    title = " ".join(done.stdout.split())  # the title wraps at the terminal's width
+    assert "national_utilisation; upper end of the 95% interval" in title
     assert (tmp_path / "cap" / "capacity.parquet").exists()
     assert (tmp_path / "cap" / "servers-00004" / "sweep.parquet").exists()
     again = sim("report", str(tmp_path / "cap"))

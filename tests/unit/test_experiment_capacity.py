@@ -10,8 +10,8 @@ import pytest
 
 from sim.experiment import Plan, PlanError, Target, run_sweep, search_capacity
 from sim.experiment.capacity import bisect
-from sim.experiment.stats import Interval, mean_interval
-from sim.experiment.summary import figure_matrix
+from sim.experiment.stats import Interval
+from sim.experiment.summary import figure_intervals
 
 
 @pytest.mark.parametrize("start", [1, 2, 4, 5, 64, 1000])
@@ -91,7 +91,7 @@ def test_search_agrees_with_brute_force_on_a_small_case(smoke_path: Path, tmp_pa
     for n in range(2, 7):
         step = plan.with_sets([f"network.national.servers={n}"])
         tasks = run_sweep(step, tmp_path / "all" / str(n), 3).tasks
-        measured[n] = mean_interval(figure_matrix(tasks, target.figure, step)[0])
+        measured[n] = figure_intervals(tasks, target.figure, step)[0]
     brute = min(n for n, interval in measured.items() if target.met(interval))
     assert 4 == brute
     result = search_capacity(plan, "national", target, tmp_path / "search", 3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,8 @@ import pytest
 from sim.experiment import Plan, PlanError, Target, search_capacity
 from sim.experiment.capacity import unchanged_warning
 from sim.experiment.knee import _bracket, search_knee
+from sim.experiment.report import number, print_knee
+from sim.experiment.stats import mean_interval
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,6 +76,19 @@ def test_knee_of_the_national_platform(smoke_path: Path, tmp_path: Path) -> None
     table = pq.read_table(tmp_path / "knee" / "knee.parquet").to_pylist()
     assert [row["load"] for row in table] == loads
     assert max(r["load"] for r in table if r["meets_target"]) == result.answer
+    # Near the knee one replication saturates and another does not: the Student-t interval
+    # of the utilisation spread past 0 and 1; the proportion's stays inside, as stored.
+    t_intervals = [mean_interval(pq.read_table(p.folder / "sweep.parquet")["national_utilisation"]
+                                 .to_numpy()) for p in result.curve]  # fmt: skip
+    assert any(t.low < 0.0 or t.high > 1.0 for t in t_intervals)
+    for point, row in zip(result.curve, table, strict=True):
+        assert 0.0 <= point.interval.low <= point.interval.mean <= point.interval.high <= 1.0
+        ends = (row["national_utilisation_low"], row["national_utilisation_high"])
+        assert ends == (point.interval.low, point.interval.high)
+    out = io.StringIO()
+    print_knee(result, out)
+    assert "95% interval" in out.getvalue() and "± 95%" not in out.getvalue()
+    assert f"[{number(table[0]['national_utilisation_low'])}, " in out.getvalue()
 
 
 def test_knee_refuses_what_it_cannot_do(smoke_path: Path, tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ import pytest
 from sim.experiment import Plan, PlanError, Precision, SweepFolderError, run_sweep
 from sim.experiment.figures import figure_names
 from sim.experiment.progress import SweepProgress
+from sim.experiment.report import number, print_comparison
+from sim.experiment.stats import mean_interval
 from sim.experiment.task import TaskKey, TaskOutcome, TaskSpec, run_task
 from sim.results import (
     CLEARING,
@@ -85,6 +87,37 @@ def test_sweep_writes_task_folders_and_both_tables(plan: Plan, tmp_path: Path) -
     )
     assert summary[0]["national_utilisation_diff"] == 0.0
     assert summary[1]["national_utilisation_diff"] < 0  # four servers are less busy than one
+
+
+def test_a_share_near_zero_keeps_its_interval_inside_zero_one(plan: Plan, tmp_path: Path) -> None:
+    """Three replications whose fallback share is 0, 2.1% and 2.5%: the Student-t interval
+    reached below 0; summary.parquet's ends stay inside [0, 1] around the same mean, with
+    each replication's count of transactions in sweep.parquet, and report prints the ends."""
+    result = run_sweep(plan, tmp_path / "sw", 3)
+    tasks = result.tasks.to_pylist()
+    shares = [row["fallback_share"] for row in tasks[:3]]
+    assert min(shares) == 0.0 < max(shares) < 0.05
+    assert [row["fallback_share_trials"] for row in tasks[:3]] == [
+        row["timeout_share_trials"] for row in tasks[:3]
+    ]
+    assert mean_interval(shares).low < 0.0  # what summary.parquet held before
+    row = result.summary.to_pylist()[0]
+    assert (
+        0.0 < row["fallback_share_low"] < row["fallback_share_mean"] < row["fallback_share_high"]
+    )
+    assert row["fallback_share_high"] < 1.0
+    assert row["fallback_share_halfwidth"] == pytest.approx(
+        (row["fallback_share_high"] - row["fallback_share_low"]) / 2
+    )
+    latency = result.summary.column("settle_p99_local_s_low").to_pylist()  # symmetric: mean − h
+    assert latency[0] == pytest.approx(row["settle_p99_local_s_mean"]
+                                    - row["settle_p99_local_s_halfwidth"])  # fmt: skip
+    out = io.StringIO()
+    plan_json = json.loads((tmp_path / "sw" / "plan.json").read_text())
+    print_comparison(result.tasks, result.summary, plan_json, ["fallback_share"], stream=out)
+    low, high = (number(row[f"fallback_share_{end}"]) for end in ("low", "high"))
+    assert "95% interval" in out.getvalue() and f"[{low}, {high}]" in out.getvalue()
+    assert "± 95%" in out.getvalue()  # the paired difference keeps its half-width
 
 
 def test_rerunning_skips_finished_tasks_and_adds_replications(plan: Plan, tmp_path: Path) -> None:
