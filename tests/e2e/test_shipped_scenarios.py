@@ -45,7 +45,9 @@ def test_the_wheel_ships_every_scenario_and_runs_them_by_name(tmp_path: Path) ->
     with zipfile.ZipFile(wheel) as archive:
         shipped = {n.removeprefix("sim/_scenarios/") for n in archive.namelist()
                    if n.startswith("sim/_scenarios/")}  # fmt: skip
+        licences = [n for n in archive.namelist() if n.endswith("LICENSE") and ".dist-info/" in n]
         archive.extractall(site)
+    assert len(licences) == 1 and (site / licences[0]).read_text().startswith("MIT License")
     expected = {p.relative_to(SCENARIOS).as_posix() for p in SCENARIOS.rglob("*.yaml")}
     assert expected == shipped
     elsewhere = tmp_path / "elsewhere"
