@@ -45,6 +45,8 @@ from sim.units import UnitError, parse_bytes
 
 __all__ = ["main"]
 
+SCENARIO_HELP = "scenario file (YAML), or a shipped scenario's name (see: sscard-sim scenarios)"
+SCENARIOS_HELP = "scenario files (YAML), or shipped scenarios' names (see: sscard-sim scenarios)"
 NODE_NAMES = ["national", "provincial", "card_platform"]
 """Nodes ``capacity --node`` accepts (the keys of ``sim.experiment.capacity.NODES``)."""
 
@@ -57,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run one scenario and write a results folder")
-    run.add_argument("scenario", type=Path, help="scenario file (YAML)")
+    run.add_argument("scenario", type=Path, help=SCENARIO_HELP)
     run.add_argument(
         "--out",
         type=Path,
@@ -82,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
         help="also print each settlement node's wait beside its Erlang-C approximation",
     )
     validate = commands.add_parser("validate", help="check scenario files without running them")
-    validate.add_argument("scenarios", type=Path, nargs="+", help="scenario files (YAML)")
+    validate.add_argument("scenarios", type=Path, nargs="+", help=SCENARIOS_HELP)
     validate.add_argument(
         "--set",
         dest="overrides",
@@ -94,11 +96,12 @@ def _parser() -> argparse.ArgumentParser:
     model = commands.add_parser(
         "validate-model",
         help="compare the model with queueing theory on reduced scenarios",
-        description="Run each scenario (default: scenarios/validation/*.yaml) as replications, "
+        description="Run each scenario (default: the shipped validation/* cases, "
+        "scenarios/validation/*.yaml in the repository) as replications, "
         "compare its figures with the theory it reduces to, and print the table. "
         "See docs/validation.md.",
     )
-    model.add_argument("scenarios", type=Path, nargs="*", help="scenario files (YAML)")
+    model.add_argument("scenarios", type=Path, nargs="*", help=SCENARIOS_HELP)
     model.add_argument(
         "--replications", type=int, default=10, metavar="R", help="replications per case (≥ 2)"
     )
@@ -117,6 +120,12 @@ def _parser() -> argparse.ArgumentParser:
         help="judge the first set of replications only (no independent confirmation set)",
     )
     _experiment_parsers(commands)
+    commands.add_parser(
+        "scenarios",
+        help="list the shipped scenarios, which every command accepts by name",
+        description="List the scenarios that ship with sscard-sim and where their files are. "
+        "Every command that takes a scenario file also takes one of these names.",
+    )
     return parser
 
 
@@ -183,7 +192,7 @@ def _experiment_parsers(commands: Any) -> None:
     sweep = commands.add_parser(
         "sweep", help="replications of every combination of --vary values; intervals"
     )
-    sweep.add_argument("scenario", type=Path, help="scenario file (YAML)")
+    sweep.add_argument("scenario", type=Path, help=SCENARIO_HELP)
     sweep.add_argument(
         "--vary",
         action="append",
@@ -208,7 +217,7 @@ def _experiment_parsers(commands: Any) -> None:
     capacity = commands.add_parser(
         "capacity", help="fewest servers of a node meeting a target, by bisection over sweeps"
     )
-    capacity.add_argument("scenario", type=Path, help="scenario file (YAML)")
+    capacity.add_argument("scenario", type=Path, help=SCENARIO_HELP)
     capacity.add_argument(
         "--node",
         choices=NODE_NAMES,
@@ -235,7 +244,7 @@ def _experiment_parsers(commands: Any) -> None:
     knee = commands.add_parser(
         "knee", help="highest load factor meeting a target, by bisection over sweeps of load"
     )
-    knee.add_argument("scenario", type=Path, help="scenario file (YAML)")
+    knee.add_argument("scenario", type=Path, help=SCENARIO_HELP)
     knee.add_argument(
         "--node",
         choices=NODE_NAMES,
@@ -329,10 +338,6 @@ def _experiment_parsers(commands: Any) -> None:
     )
 
 
-VALIDATION_DIR = Path("scenarios") / "validation"
-"""Where ``validate-model`` looks for scenarios when none are named."""
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``sscard-sim`` and ``python -m sim``; returns the exit code.
 
@@ -367,6 +372,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.COMMANDS[args.command](args)
     if args.command == "validate-model":
         return _validate_model(args)
+    if args.command == "scenarios":
+        return _list_scenarios()
     return _run(args)
 
 
@@ -391,6 +398,20 @@ def _validate(paths: Sequence[Path], overrides: Sequence[str]) -> int:
     return status
 
 
+def _list_scenarios() -> int:
+    """``scenarios``: each shipped scenario's name, then the folder they are in."""
+    from sim.scenario.shipped import shipped_dir, shipped_names
+
+    names = shipped_names()
+    if not names:
+        print(f"error: no shipped scenarios found in {shipped_dir()}", file=sys.stderr)
+        return EXIT_FAILED
+    for name in names:
+        print(name)
+    print(f"({len(names)} scenarios in {shipped_dir()})", file=sys.stderr)
+    return EXIT_OK
+
+
 def _warn(path: Path, scenario: Scenario) -> None:
     """What is valid but probably not meant (a fault after the horizon), on stderr."""
     from sim.scenario.fault_times import fault_warnings
@@ -400,12 +421,14 @@ def _warn(path: Path, scenario: Scenario) -> None:
 
 
 def _validate_model(args: argparse.Namespace) -> int:
+    from sim.scenario.shipped import shipped_dir
     from sim.validation.report import print_reports  # deferred: imports SciPy
     from sim.validation.runner import CaseReport, validate
 
-    paths = list(args.scenarios) or sorted(VALIDATION_DIR.glob("*.yaml"))
+    validation_dir = shipped_dir() / "validation"  # the shipped cases, from any folder
+    paths = list(args.scenarios) or sorted(validation_dir.glob("*.yaml"))
     if not paths:
-        print(f"error: no scenario named and none in {VALIDATION_DIR}/", file=sys.stderr)
+        print(f"error: no scenario named and none in {validation_dir}/", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.replications < 2 or args.jobs < 1:
         print("error: needs --replications ≥ 2 and --jobs ≥ 1", file=sys.stderr)

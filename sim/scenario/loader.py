@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from sim.scenario import validate, yaml_text
+from sim.scenario import shipped, validate, yaml_text
 from sim.scenario.codec import INVALID, Problem, structure, unstructure
 from sim.scenario.fault_times import resolve_fault_times
 from sim.scenario.schema import Scenario
@@ -105,7 +105,11 @@ def parse_scenario(raw: Any, source: str = "<scenario>") -> Scenario:
 def load_scenario(
     path: str | Path, overrides: Iterable[str] = (), seed: int | None = None
 ) -> Scenario:
-    """Load a scenario file, apply ``--set`` overrides and an optional seed, and validate."""
+    """Load a scenario file, apply ``--set`` overrides and an optional seed, and validate.
+
+    ``path`` may also name a shipped scenario (``baseline_weekday``): see
+    :mod:`sim.scenario.shipped`.
+    """
     source = str(path)
     raw = read_yaml(read_text(Path(path), source), source)
     if isinstance(raw, Mapping):
@@ -120,7 +124,9 @@ def read_text(path: Path, source: str) -> str:
 
     The cap keeps a mistaken path (a log file, ``/dev/zero``) from filling memory;
     a named pipe or socket is refused before opening, which would wait for a writer.
+    A path that does not exist is looked up among the shipped scenarios by name.
     """
+    path = shipped.resolve(path)
     try:
         mode = path.stat().st_mode
         if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
@@ -129,7 +135,7 @@ def read_text(path: Path, source: str) -> str:
         with path.open("rb") as file:
             data = file.read(yaml_text.MAX_BYTES + 1)
     except FileNotFoundError:
-        raise ScenarioError(source, [Problem("", "file not found")]) from None
+        raise ScenarioError(source, [shipped.unknown_scenario(path)]) from None
     except IsADirectoryError:
         message = f"is a folder, not a scenario file (name its files: {source}/*.yaml)"
         raise ScenarioError(source, [Problem("", message)]) from None

@@ -1,4 +1,4 @@
-"""The baseline weekday reproduces the figures it cites from CALIBRATION.md.
+"""The baseline weekday reproduces the figures it cites from docs/calibration.md.
 
 Targets (see the derivations in scenarios/baseline_weekday.yaml):
 - outpatient + pharmacy settlements per day, scaled back: 6.7 bn in 2024 / 366 days;

@@ -187,9 +187,13 @@ def test_validate_model_fails_when_a_reduction_breaks(tmp_path: Path) -> None:
 
 
 def test_validate_model_bad_input_exits_2(tmp_path: Path) -> None:
-    """No scenario and no scenarios/validation/ folder, or an invalid file: exit 2."""
-    done = sim("validate-model", cwd=tmp_path)
-    assert done.returncode == 2 and "scenarios/validation" in done.stderr
+    """A name that is neither a file nor a shipped case, or an invalid file: exit 2.
+
+    (With no scenario named it runs the shipped cases from any folder: see
+    tests/unit/test_scenario_shipped.py.)
+    """
+    done = sim("validate-model", "validation/tandm", cwd=tmp_path)
+    assert done.returncode == 2 and "did you mean 'validation/tandem'?" in done.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\n")
     done = sim("validate-model", str(bad))

@@ -1,4 +1,4 @@
-"""The 2020 scenario reproduces CALIBRATION.md rows 1 and 2, and its books balance.
+"""The 2020 scenario reproduces docs/calibration.md rows 1 and 2, and its books balance.
 
 Row 1: 3.0023 M of 5.85 M cross-province inpatient stays settled directly (51.3%),
 within ±3 percentage points. Row 2: the funds paid ¥43.873 bn of ¥74.28 bn directly

@@ -211,6 +211,58 @@ def test_yaml_examples_are_valid(doc: str) -> None:
             pytest.fail(f"{exc.report()}\n--- block ---\n{body}")
 
 
+ROOT = DOC.parents[1]
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+_TEST_REF = re.compile(r"`(tests/[\w/]+\.py)::(\w+)`")
+
+
+def _markdown_pages() -> list[Path]:
+    return [
+        ROOT / "README.md",
+        *sorted((ROOT / "docs").glob("*.md")),
+        ROOT / "notebooks" / "README.md",
+    ]
+
+
+@pytest.mark.parametrize("page", _markdown_pages(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_relative_links_resolve(page: Path) -> None:
+    """Every relative link of README.md and docs/*.md names a file of the repository."""
+    text = page.read_text(encoding="utf-8")
+    targets = [t.split("#")[0] for t in _LINK.findall(text) if not t.startswith(("http", "#"))]
+    broken = [t for t in targets if not (page.parent / t).resolve().is_relative_to(ROOT)
+              or not (page.parent / t).exists()]  # fmt: skip
+    assert broken == [], f"{page.name}: links to missing files: {broken}"
+
+
+def test_the_repository_stands_alone() -> None:
+    """Docs, scenarios and data cite docs/calibration.md, not files outside the repository."""
+    files = [*_markdown_pages(), *sorted((ROOT / "scenarios").rglob("*.yaml")),
+             *sorted((ROOT / "sim" / "data").glob("*.csv"))]  # fmt: skip
+    pattern = re.compile(r"\.\./shared|CALIBRATION\.md")
+    outside = [f.relative_to(ROOT).as_posix() for f in files
+               if pattern.search(f.read_text(encoding="utf-8"))]  # fmt: skip
+    assert outside == []
+    assert (ROOT / "docs" / "calibration.md").is_file()
+
+
+def test_calibration_doc_names_tests_that_exist() -> None:
+    """Each `tests/…py::test_name` docs/calibration.md cites is a test function of that file."""
+    text = (ROOT / "docs" / "calibration.md").read_text(encoding="utf-8")
+    cited = _TEST_REF.findall(text)
+    assert len(cited) >= 6
+    missing = [f"{path}::{name}" for path, name in cited
+               if f"def {name}(" not in (ROOT / path).read_text(encoding="utf-8")]  # fmt: skip
+    assert missing == []
+
+
+def test_license_is_the_mit_licence_pyproject_names() -> None:
+    """LICENSE holds the MIT text with the project's copyright line, as pyproject says."""
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("MIT License\n\nCopyright (c) 2026 the sscard-sim authors\n")
+    assert 'THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND' in text
+    assert 'license = { text = "MIT" }' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+
+
 def test_every_transaction_column_is_in_the_readme() -> None:
     """The README's outputs table names every column of transactions.parquet (sim.record)."""
     from sim.record import COLUMNS
