@@ -11,7 +11,7 @@ arithmetic, slowing the reference by 4-13% and flattering the full model.
 
 Path of every transaction: point counter (service) → treatment platform →
 national platform → home platform → national platform → treatment platform →
-point; six links and five node visits, as in :mod:`sim.network`.
+point; six links and five node visits, as in :mod:`sim.network.nodes`.
 """
 
 from __future__ import annotations

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.clearing import ClearingHouse
-from sim.kernel import Environment
-from sim.ledger import Ledger
-from sim.network import Network
-from sim.policy import PolicyTable
-from sim.provinces import load_provinces
+from sim.engine.kernel import Environment
+from sim.engine.streams import Streams
+from sim.money.clearing import ClearingHouse
+from sim.money.ledger import Ledger
+from sim.money.policy import PolicyTable
+from sim.network.nodes import Network
 from sim.scenario.families import SERVICES
 from sim.scenario.schema import (
     SERVICE_NAMES,
@@ -21,7 +21,7 @@ from sim.scenario.schema import (
     PolicySpec,
     RatioTable,
 )
-from sim.streams import Streams
+from sim.world.provinces import load_provinces
 
 N = 50_000
 IDS = load_provinces().ids

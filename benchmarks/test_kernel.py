@@ -9,11 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.kernel import Environment, call_later, run_until
-from sim.network import Network
-from sim.policy import PolicyTable
-from sim.protocol import Protocol
-from sim.provinces import load_provinces
+from sim.engine.kernel import Environment, call_later, run_until
+from sim.engine.stations import Station, StationStats
+from sim.engine.streams import Streams
+from sim.money.policy import PolicyTable
+from sim.network.nodes import Network
+from sim.network.protocol import Protocol
 from sim.scenario.families import SERVICES
 from sim.scenario.schema import (
     SERVICE_NAMES,
@@ -24,9 +25,8 @@ from sim.scenario.schema import (
     PolicyRule,
     PolicySpec,
 )
-from sim.stations import Station, StationStats
-from sim.streams import Streams
-from sim.transaction import Transaction
+from sim.world.provinces import load_provinces
+from sim.world.transaction import Transaction
 
 N = 20_000
 
@@ -96,8 +96,8 @@ def test_one_settlement_hop(benchmark) -> None:
 @pytest.mark.benchmark(group="kernel")
 def test_one_recorder_append(benchmark, tmp_path) -> None:
     """Recording N ended transactions of one batch (the per-transaction part of recording)."""
-    from sim.demand import ArrivalBatch
-    from sim.recorder import TransactionFile, TransactionRecorder
+    from sim.outputs.recorder import TransactionFile, TransactionRecorder
+    from sim.world.demand import ArrivalBatch
 
     zeros = np.zeros(N, dtype=np.int64)
     small = np.zeros(N, dtype=np.uint8)

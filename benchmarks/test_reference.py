@@ -101,6 +101,6 @@ def test_full_model_vs_reference_simpy(benchmark, tmp_path: Path) -> None:
 
 
 def _province_ids() -> tuple[str, ...]:
-    from sim.provinces import load_provinces
+    from sim.world.provinces import load_provinces
 
     return load_provinces().ids

@@ -1,7 +1,7 @@
 """Simulated settlement throughput: the knee of the latency curve, per network design.
 
 The settlement network alone is offered rising rates of settlement requests
-(``sim.throughput``); the knee is the highest sustained rate whose p99 latency
+(``sim.network.throughput``); the knee is the highest sustained rate whose p99 latency
 stays under the target. Two designs are compared: 2 and 4 servers per provincial
 platform (the platforms, not the national hub, are the bottleneck: Guangdong's
 carries 9% of all requests). The figures go to ``extra_info`` and the terminal.
@@ -12,8 +12,8 @@ from __future__ import annotations
 import attrs
 import pytest
 
+from sim.network.throughput import find_knee
 from sim.scenario.schema import NetworkSpec, NodeSpec
-from sim.throughput import find_knee
 
 TARGET_P99_S = 1.0
 RATES = [200.0, 400.0, 600.0, 800.0, 1000.0, 1200.0, 1400.0, 1600.0, 1800.0, 2000.0]

@@ -8,8 +8,8 @@ is imported from its own module.
 
 from typing import Any
 
-from sim.api import run_once
-from sim.results import Result
+from sim.outputs.results import Result
+from sim.run.api import run_once
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
 __all__ = ["Plan", "Result", "Scenario", "ScenarioError", "load_scenario", "run_once", "run_sweep"]

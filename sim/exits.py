@@ -1,7 +1,7 @@
 """The program's exit statuses, shared by the CLI and the experiment commands it runs.
 
 They sit below both so that :mod:`sim.experiment.commands` can return them without
-importing :mod:`sim.cli`, which dispatches to it.
+importing :mod:`sim.cli.main`, which dispatches to it.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-from sim.kernel import Environment
+from sim.engine.kernel import Environment
 from sim.scenario import Scenario, load_scenario
 from sim.scenario.families import SERVICES
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sim.recorder import IdCounter, TransactionFile, TransactionRecorder
+from sim.outputs.recorder import IdCounter, TransactionFile, TransactionRecorder
 
 
 class FileRecorder(TransactionRecorder):

@@ -13,8 +13,7 @@ import datetime as dt
 import attrs
 from hypothesis import strategies as st
 
-from sim.calendar import BUILTIN_PROFILES
-from sim.provinces import full_scale_counts, load_provinces
+from sim.engine.calendar import BUILTIN_PROFILES
 from sim.scenario.card_desk import CardDeskService
 from sim.scenario.card_services import (
     PAYOUT_BATCHES,
@@ -74,8 +73,9 @@ from sim.scenario.schema import (
     Uniform,
 )
 from sim.scenario.schema import ClearingSpec as FundClearingSpec
+from sim.scenario.units import format_duration
 from sim.scenario.validate import MAX_BILL_FEN
-from sim.units import format_duration
+from sim.world.provinces import full_scale_counts, load_provinces
 
 TABLE = load_provinces()
 PROVINCE_IDS = TABLE.ids

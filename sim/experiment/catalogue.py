@@ -31,8 +31,8 @@ import pyarrow.parquet as pq
 from sim.experiment.figures import HEADLINE, headline, trials_columns, warmup_cut
 from sim.experiment.plan import Plan
 from sim.experiment.task import OK, PENDING, TaskKey, TaskOutcome
-from sim.folders import CHECKSUMS, verify_checksums, write_checksums
-from sim.results import MANIFEST, SUMMARY, staging, write_table
+from sim.outputs.folders import CHECKSUMS, verify_checksums, write_checksums
+from sim.outputs.results import MANIFEST, SUMMARY, staging, write_table
 
 __all__ = ["PLAN_FILE", "SUMMARY_TABLE", "SWEEP_TABLE", "Catalogue", "SweepFolderError"]
 

@@ -1,4 +1,4 @@
-"""The ``sweep``, ``report``, ``capacity`` and ``knee`` commands, behind :mod:`sim.cli`'s parser.
+"""The ``sweep``, ``report``, ``capacity`` and ``knee`` commands, behind the CLI's parser.
 
 Each turns parsed arguments into a plan, an executor and a folder, runs, and
 prints; bad input of any kind (a scenario or variant that does not validate, a
@@ -23,8 +23,8 @@ from sim.experiment.plan import Plan, PlanError
 from sim.experiment.progress import SweepProgress
 from sim.experiment.report import DEFAULT_FIGURES, print_comparison, print_curve, print_knee
 from sim.experiment.sweep import Precision, run_sweep
-from sim.folders import slug
-from sim.guard import limits_of, too_large
+from sim.outputs.folders import slug
+from sim.run.guard import limits_of, too_large
 from sim.scenario import ScenarioError
 
 __all__ = ["COMMANDS"]

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.results import STATIONS, SUMMARY
+from sim.outputs.results import STATIONS, SUMMARY
 
 __all__ = [
     "HEADLINE",

@@ -29,7 +29,7 @@ from sim.experiment.stats import Interval, mean_interval
 from sim.experiment.summary import figure_intervals, figure_matrix
 from sim.experiment.sweep import run_sweep
 from sim.experiment.task import run_task
-from sim.results import write_table
+from sim.outputs.results import write_table
 
 __all__ = ["KNEE_TABLE", "KneeResult", "LoadPoint", "search_knee"]
 

@@ -4,7 +4,7 @@
 multiply into variants, each validated up front through the same ``--set``
 mechanism as a single run, so a bad value is reported by key path before
 anything runs. Replication r of every variant gets the same seed, derived from
-the scenario's seed and r only: the named random streams of :mod:`sim.streams`
+the scenario's seed and r only: the named random streams of :mod:`sim.engine.streams`
 then give every variant the same holders and arrivals (common random numbers),
 and variants are compared replication by replication.
 """

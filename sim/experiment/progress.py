@@ -1,7 +1,7 @@
 """The progress bar of a sweep: tasks done out of the total, failures, elapsed time, ETA.
 
 It goes to stderr and only when stderr is a terminal, like a single run's bar
-(:mod:`sim.console`); tasks finished in an earlier session count as done from
+(:mod:`sim.cli.console`); tasks finished in an earlier session count as done from
 the start but not towards the speed behind the ETA.
 """
 

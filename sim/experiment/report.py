@@ -16,7 +16,8 @@ from typing import Any, TextIO
 import pyarrow as pa
 from rich.console import Console
 
-from sim.console import console_for, print_table
+from sim.cli.console import console_for, print_table
+from sim.cli.headlines import new_table
 from sim.experiment.capacity import (
     CAPACITY_JSON,
     CONTEXT,
@@ -28,7 +29,6 @@ from sim.experiment.figures import HEADLINE, is_proportion
 from sim.experiment.knee import KneeResult
 from sim.experiment.stats import Interval
 from sim.experiment.task import FAILED
-from sim.headlines import new_table
 
 __all__ = ["DEFAULT_FIGURES", "print_comparison", "print_curve", "print_knee"]
 

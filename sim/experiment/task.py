@@ -19,8 +19,8 @@ from pathlib import Path
 
 import attrs
 
-from sim.api import run_once
-from sim.folders import remove_stale
+from sim.outputs.folders import remove_stale
+from sim.run.api import run_once
 from sim.scenario import Scenario
 
 __all__ = ["FAILED", "OK", "TaskKey", "TaskOutcome", "TaskSpec", "run_task"]

@@ -22,11 +22,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.calendar import Clock
+from sim.engine.calendar import Clock
 from sim.experiment.catalogue import SWEEP_TABLE, read_tables
-from sim.provinces import load_provinces
-from sim.results import CLEARING, LEDGER, MANIFEST, STATIONS, SUMMARY, TIMESERIES, TRANSACTIONS
-from sim.units import parse_duration
+from sim.outputs.results import (
+    CLEARING,
+    LEDGER,
+    MANIFEST,
+    STATIONS,
+    SUMMARY,
+    TIMESERIES,
+    TRANSACTIONS,
+)
+from sim.scenario.units import parse_duration
+from sim.world.provinces import load_provinces
 
 __all__ = [
     "ResultsFolderError",

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.headlines import PROTOCOL_NOTES
+from sim.cli.headlines import PROTOCOL_NOTES
 from sim.report.frames import RunFrames
 from sim.report.traffic import describe_station
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from sim import units
+from sim.scenario import units
 from sim.scenario.units_types import (
     UNIT_DURATION,
     UNIT_MONEY,

@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 Money = Literal["bill", "credit", "fare", "withdrawal"]
-"""How an ended transaction of a label moves money (:mod:`sim.postings` has the rules):
+"""How an ended transaction of a label moves money (:mod:`sim.money.postings` has the rules):
 ``bill`` a medical bill (personal share, fund share, or self-pay); ``credit`` a pension
 or benefit credit (fund → bank → card); ``fare`` a transit fare (card → operator);
 ``withdrawal`` cash out of the card account."""

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sim import units
+from sim.scenario import units
 from sim.scenario.codec import Problem
 from sim.scenario.schema import Scenario
 

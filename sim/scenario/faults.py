@@ -5,7 +5,7 @@ and a mean time to repair), link faults (added latency, message loss), partition
 between two nodes, and transit readers that cannot upload. Node names are those
 of ``stations.parquet`` without the ``node:`` prefix: ``national``,
 ``card_platform``, a province id for its platform, ``bank:<ID>`` for a
-province's bank node. :mod:`sim.faults` carries them out.
+province's bank node. :mod:`sim.network.faults` carries them out.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import attrs
 
-from sim import units
+from sim.scenario import units
 from sim.scenario.card_desk import CardDeskService
 from sim.scenario.card_services import LibraryService, PensionPayoutService, TransitService
 from sim.scenario.families import FAMILIES
@@ -243,7 +243,8 @@ class NetworkSpec:
     retry: RetrySpec = RetrySpec()
     load: str = attrs.field(default="sampled", validator=_one_of(NODE_LOADS))
     """What the nodes carry: the simulated holders' requests alone (``sampled``), or
-    with the unsimulated holders' requests beside them (``full``, see :mod:`sim.background`)."""
+    with the unsimulated holders' requests beside them (``full``,
+    see :mod:`sim.network.background`)."""
 
     @property
     def full_load(self) -> bool:
@@ -393,7 +394,7 @@ class OutputsSpec:
 
 
 WARMUP_AUTO = "auto"
-"""``warmup: auto``: estimate the warm-up after the run (MSER-5, see :mod:`sim.warmup`)."""
+"""``warmup: auto``: estimate the warm-up after the run (MSER-5, see :mod:`sim.outputs.warmup`)."""
 
 Warmup = DurationS | Literal["auto"]
 """A fixed warm-up, or ``"auto"``."""

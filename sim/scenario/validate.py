@@ -14,19 +14,19 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import attrs
 
-from sim import calendar
-from sim.provinces import (
+from sim.engine import calendar
+from sim.scenario.card_services import LibraryService, PensionPayoutService, TransitService
+from sim.scenario.codec import Problem
+from sim.scenario.families import FAMILIES
+from sim.scenario.schema import AnyService, Distribution, MedicalService, Profile, Scenario
+from sim.scenario.units import show_value
+from sim.world.provinces import (
     BUILTIN_TABLES,
     ProvinceTable,
     full_scale_counts,
     load_provinces,
     simulated_provinces,
 )
-from sim.scenario.card_services import LibraryService, PensionPayoutService, TransitService
-from sim.scenario.codec import Problem
-from sim.scenario.families import FAMILIES
-from sim.scenario.schema import AnyService, Distribution, MedicalService, Profile, Scenario
-from sim.units import show_value
 
 
 def cross_check(scenario: Scenario) -> list[Problem]:
@@ -177,7 +177,7 @@ would overflow the 64-bit integers counts are kept in (as 1e40 libraries did).""
 
 def _check_some_holder(scenario: Scenario) -> list[Problem]:
     """A run needs one simulated holder at least (every transaction draws one)."""
-    given = scenario.population.holders  # as sim.population.holder_counts counts them
+    given = scenario.population.holders  # as sim.world.population.holder_counts counts them
     total = (
         float(given) if given is not None else float(simulated_provinces(scenario).holders.sum())
     )

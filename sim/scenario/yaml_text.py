@@ -29,7 +29,7 @@ from typing import Any, cast
 import yaml
 from yaml import events
 
-from sim.units import show_value
+from sim.scenario.units import show_value
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_VALUES", "RefusedDocument", "load", "parse_checked"]
 

@@ -1,6 +1,6 @@
 """Services: what happens to a holder at each kind of service point.
 
-Each module holds one service family: its arrival stream (see :mod:`sim.demand`)
+Each module holds one service family: its arrival stream (see :mod:`sim.world.demand`)
 and its lifecycle as small callback steps. :func:`build_services` asks each
 enabled family to build itself from a :class:`ServiceContext` and collects
 what the model needs: streams to merge, a handler per service code, and the
@@ -18,22 +18,22 @@ from typing import Any
 import attrs
 import numpy as np
 
-from sim.background import BackgroundFlow
-from sim.calendar import Clock
-from sim.clearing import ClearingHouse
-from sim.demand import ArrivalStream
-from sim.kernel import Environment
-from sim.ledger import Ledger
-from sim.network import Network, Node
-from sim.population import Population
-from sim.protocol import Protocol
-from sim.provinces import ProvinceTable
-from sim.recorder import TransactionRecorder
+from sim.engine.calendar import Clock
+from sim.engine.kernel import Environment
+from sim.engine.stations import StationStats
+from sim.engine.streams import Streams
+from sim.money.clearing import ClearingHouse
+from sim.money.ledger import Ledger
+from sim.network.background import BackgroundFlow
+from sim.network.nodes import Network, Node
+from sim.network.protocol import Protocol
+from sim.outputs.recorder import TransactionRecorder
 from sim.scenario import Scenario
 from sim.scenario.families import FAMILIES
-from sim.stations import StationStats
-from sim.streams import Streams
-from sim.transaction import Transaction
+from sim.world.demand import ArrivalStream
+from sim.world.population import Population
+from sim.world.provinces import ProvinceTable
+from sim.world.transaction import Transaction
 
 __all__ = [
     "ServiceContext",
@@ -103,7 +103,7 @@ class ServiceRuntime:
 class ServiceLoad:
     """What one service is expected to ask of a run, worked out from the scenario alone.
 
-    The resource guard (:mod:`sim.guard`) sums these before anything is built, so
+    The resource guard (:mod:`sim.run.guard`) sums these before anything is built, so
     every figure must come from the scenario and the province table: building the
     model to count would itself be the cost being guarded against.
     """
@@ -128,9 +128,9 @@ class ServiceLoad:
 def exchange_events(nodes: int) -> int:
     """Simulation events of one request and its answer over a route through ``nodes`` nodes.
 
-    Each link crossed (one more than the nodes, see :class:`sim.network.Route`)
+    Each link crossed (one more than the nodes, see :class:`sim.network.nodes.Route`)
     and each node's service is one event. Timeouts are not per request: the
-    requesters share one wake-up (:class:`sim.protocol.Timers`), which the guard
+    requesters share one wake-up (:class:`sim.network.protocol.Timers`), which the guard
     counts for the run as a whole.
     """
     return (nodes + 1) + nodes
@@ -138,7 +138,7 @@ def exchange_events(nodes: int) -> int:
 
 def scaled_count(per_province: float | None, total: float | None, scale: float,
                  provinces: int) -> float:  # fmt: skip
-    """Points, libraries or stations simulated, as :func:`sim.points.scaled_counts` makes them.
+    """Points, libraries or stations simulated, as :func:`sim.world.points.scaled_counts` does.
 
     At least one per province; in floats, so a typo such as ``total: 1e40`` gives
     a huge estimate rather than an integer overflow.

@@ -20,11 +20,11 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from sim.domain import Channel, Outcome, Reason
-from sim.kernel import Environment, call_later
-from sim.population import Column
-from sim.recorder import TransactionRecorder
-from sim.stations import StationStats
+from sim.engine.kernel import Environment, call_later
+from sim.engine.stations import StationStats
+from sim.outputs.recorder import TransactionRecorder
+from sim.world.domain import Channel, Outcome, Reason
+from sim.world.population import Column
 
 __all__ = ["BLOCK_CREDITS", "BankNode", "CreditQueueStats", "PayoutBatch"]
 

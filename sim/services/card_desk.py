@@ -26,22 +26,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from sim.calendar import Clock, open_fraction_by_hour, open_weights
-from sim.demand import Columns, holder_columns, poisson_hour
-from sim.distributions import sampler, uniform_sampler
-from sim.domain import Channel, Outcome, Reason
-from sim.kernel import Environment, call_later
-from sim.metrics import percentiles
-from sim.network import Network, Role, Route
-from sim.points import PointGroup, scaled_counts
-from sim.population import Population
-from sim.protocol import Answer, Protocol
-from sim.provinces import ProvinceTable, full_scale_counts
-from sim.recorder import TransactionRecorder
+from sim.engine.calendar import Clock, open_fraction_by_hour, open_weights
+from sim.engine.distributions import sampler, uniform_sampler
+from sim.engine.kernel import Environment, call_later
+from sim.network.nodes import Network, Role, Route
+from sim.network.protocol import Answer, Protocol
+from sim.outputs.metrics import percentiles
+from sim.outputs.recorder import TransactionRecorder
+from sim.outputs.text import secs
 from sim.scenario.card_desk import CardDeskService
 from sim.scenario.families import SERVICE_CODES
-from sim.text import secs
-from sim.transaction import Transaction
+from sim.world.demand import Columns, holder_columns, poisson_hour
+from sim.world.domain import Channel, Outcome, Reason
+from sim.world.points import PointGroup, scaled_counts
+from sim.world.population import Population
+from sim.world.provinces import ProvinceTable, full_scale_counts
+from sim.world.transaction import Transaction
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario

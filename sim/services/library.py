@@ -21,22 +21,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from sim.calendar import Clock, open_fraction_by_hour, open_weights
-from sim.demand import Columns, holder_columns, poisson_hour
-from sim.distributions import sampler, uniform_sampler
-from sim.domain import CardKind, Channel, Outcome, Reason
-from sim.kernel import Environment, call_later
-from sim.metrics import percentiles
-from sim.network import Network, Role, Route
-from sim.points import PointGroup, scaled_counts
-from sim.population import Population
-from sim.protocol import Answer, Protocol
-from sim.provinces import ProvinceTable, full_scale_counts
-from sim.recorder import TransactionRecorder
+from sim.engine.calendar import Clock, open_fraction_by_hour, open_weights
+from sim.engine.distributions import sampler, uniform_sampler
+from sim.engine.kernel import Environment, call_later
+from sim.network.nodes import Network, Role, Route
+from sim.network.protocol import Answer, Protocol
+from sim.outputs.metrics import percentiles
+from sim.outputs.recorder import TransactionRecorder
+from sim.outputs.text import ms
 from sim.scenario.card_services import LibraryService
 from sim.scenario.families import SERVICE_CODES
-from sim.text import ms
-from sim.transaction import Transaction
+from sim.world.demand import Columns, holder_columns, poisson_hour
+from sim.world.domain import CardKind, Channel, Outcome, Reason
+from sim.world.points import PointGroup, scaled_counts
+from sim.world.population import Population
+from sim.world.provinces import ProvinceTable, full_scale_counts
+from sim.world.transaction import Transaction
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario
@@ -118,7 +118,7 @@ def expected_load(
 ) -> ServiceLoad:
     """Expected loans and returns, their events and the libraries, without building them.
 
-    Demand falls in opening hours only (:func:`sim.calendar.open_weights`); each
+    Demand falls in opening hours only (:func:`sim.engine.calendar.open_weights`); each
     visit is an arrival and a service time, an e-card's check with the card
     platform, and the home platform's verification: one node for a local holder,
     three (site, home, site) for an interconnected one. Visitors who cannot be

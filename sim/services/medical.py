@@ -17,21 +17,21 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from sim.background import BackgroundFlow
-from sim.calendar import Clock, hourly_weights
-from sim.demand import Columns, arrival_rates, holder_columns, poisson_hour
-from sim.distributions import sample_fen, sampler
-from sim.domain import CardKind, Outcome, Reason
-from sim.kernel import Environment, call_later
-from sim.points import PointGroup, point_counts
-from sim.population import Population
-from sim.protocol import Answer, Protocol
-from sim.provinces import ProvinceTable, apportion
-from sim.recorder import TransactionRecorder
+from sim.engine.calendar import Clock, hourly_weights
+from sim.engine.distributions import sample_fen, sampler
+from sim.engine.kernel import Environment, call_later
+from sim.network.background import BackgroundFlow
+from sim.network.protocol import Answer, Protocol
+from sim.outputs.recorder import TransactionRecorder
 from sim.scenario import Scenario
 from sim.scenario.families import SERVICE_CODES
 from sim.scenario.schema import MedicalService, PopulationSpec
-from sim.transaction import Transaction
+from sim.world.demand import Columns, arrival_rates, holder_columns, poisson_hour
+from sim.world.domain import CardKind, Outcome, Reason
+from sim.world.points import PointGroup, point_counts
+from sim.world.population import Population
+from sim.world.provinces import ProvinceTable, apportion
+from sim.world.transaction import Transaction
 
 if TYPE_CHECKING:
     from sim.services import ServiceContext, ServiceLoad, ServiceRuntime
@@ -110,7 +110,7 @@ def expected_load(
 ) -> ServiceLoad:
     """Expected transactions, events and points of one medical service, without building it.
 
-    Arrivals per second at profile weight 1 are :func:`sim.demand.arrival_rates`
+    Arrivals per second at profile weight 1 are :func:`sim.world.demand.arrival_rates`
     of the holders and points per province (in floats: expected counts, not the
     model's rounded ones), as in :class:`MedicalArrivals` (cross-province patients
     only move the same volume between sites), integrated over the whole horizon.
@@ -152,7 +152,7 @@ def events_per_transaction(spec: MedicalService, ecard_share: float) -> float:
     The arrival and the end of the counter's service time; for an e-card, the
     verification exchange; then the settlement exchange: the local route visits
     one node, the cross-province route five (treatment, national, home, national,
-    treatment; see :meth:`sim.network.Network.settlement_route`). A cross-province
+    treatment; see :meth:`sim.network.nodes.Network.settlement_route`). A cross-province
     patient at a point not connected for direct settlement sends no request.
     Retries after timeouts add more.
     """

@@ -25,16 +25,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from sim.calendar import Clock
-from sim.distributions import sample_fen
-from sim.domain import Scheme
-from sim.kernel import call_later
-from sim.population import Population
-from sim.provinces import ProvinceTable, apportion
+from sim.engine.calendar import Clock
+from sim.engine.distributions import sample_fen
+from sim.engine.kernel import call_later
 from sim.scenario.card_services import PensionPayoutService
 from sim.scenario.families import SERVICE_CODES
 from sim.services import withdrawals
 from sim.services.bank import BLOCK_CREDITS, BankNode, PayoutBatch
+from sim.world.domain import Scheme
+from sim.world.population import Population
+from sim.world.provinces import ProvinceTable, apportion
 
 Ids = npt.NDArray[np.int64]
 

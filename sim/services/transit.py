@@ -29,22 +29,22 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from sim.calendar import Clock, hourly_weights
-from sim.demand import Columns, holder_columns, poisson_hour
-from sim.distributions import sample_fen, sampler, uniform_sampler
-from sim.domain import Channel, Outcome, Reason
-from sim.kernel import Environment, call_later
-from sim.metrics import percentiles
-from sim.network import Link, Node
-from sim.points import scaled_counts
-from sim.population import Population
-from sim.provinces import ProvinceTable, full_scale_counts
-from sim.recorder import TransactionRecorder
+from sim.engine.calendar import Clock, hourly_weights
+from sim.engine.distributions import sample_fen, sampler, uniform_sampler
+from sim.engine.kernel import Environment, call_later
+from sim.engine.stations import Station, StationStats
+from sim.network.nodes import Link, Node
+from sim.outputs.metrics import percentiles
+from sim.outputs.recorder import TransactionRecorder
+from sim.outputs.text import ms, secs_whole
 from sim.scenario.card_services import TransitService
 from sim.scenario.families import SERVICE_CODES
-from sim.stations import Station, StationStats
-from sim.text import ms, secs_whole
-from sim.transaction import Transaction
+from sim.world.demand import Columns, holder_columns, poisson_hour
+from sim.world.domain import Channel, Outcome, Reason
+from sim.world.points import scaled_counts
+from sim.world.population import Population
+from sim.world.provinces import ProvinceTable, full_scale_counts
+from sim.world.transaction import Transaction
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario

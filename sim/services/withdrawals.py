@@ -18,18 +18,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from sim.calendar import Clock, hourly_weights
-from sim.demand import Columns, holder_columns, poisson_hour
-from sim.distributions import sample_fen, sampler
-from sim.domain import Channel, Outcome, Reason
-from sim.kernel import Environment, call_later
-from sim.points import PointGroup, point_counts
-from sim.population import Population
-from sim.provinces import ProvinceTable
-from sim.recorder import TransactionRecorder
+from sim.engine.calendar import Clock, hourly_weights
+from sim.engine.distributions import sample_fen, sampler
+from sim.engine.kernel import Environment, call_later
+from sim.outputs.recorder import TransactionRecorder
 from sim.scenario.card_services import PensionPayoutService, WithdrawalsSpec
 from sim.scenario.families import SERVICE_CODES
-from sim.transaction import Transaction
+from sim.world.demand import Columns, holder_columns, poisson_hour
+from sim.world.domain import Channel, Outcome, Reason
+from sim.world.points import PointGroup, point_counts
+from sim.world.population import Population
+from sim.world.provinces import ProvinceTable
+from sim.world.transaction import Transaction
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario

@@ -16,7 +16,7 @@ results apply, checking every condition they rest on rather than assuming it:
 
 When a reduction does not apply, the reasons say which condition failed, so a
 user can see what to change. Arrival rates come from the very functions the
-model draws them with (:func:`sim.demand.arrival_rates`).
+model draws them with (:func:`sim.world.demand.arrival_rates`).
 """
 
 from __future__ import annotations
@@ -27,13 +27,8 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from sim import theory
-from sim.calendar import Clock, hourly_weights
-from sim.demand import arrival_rates, hourly_means
-from sim.distributions import mean as mean_of
-from sim.points import point_counts
-from sim.population import holder_counts
-from sim.provinces import simulated_provinces
+from sim.engine.calendar import Clock, hourly_weights
+from sim.engine.distributions import mean as mean_of
 from sim.scenario.schema import (
     Constant,
     Distribution,
@@ -43,7 +38,12 @@ from sim.scenario.schema import (
     MedicalService,
     Scenario,
 )
+from sim.validation import theory
 from sim.validation.probes import ArrivalProbe, NetworkProbe, PointProbe, Probe
+from sim.world.demand import arrival_rates, hourly_means
+from sim.world.points import point_counts
+from sim.world.population import holder_counts
+from sim.world.provinces import simulated_provinces
 
 __all__ = ["Case", "Quantity", "reduce_scenario"]
 

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from sim.results import Result
+from sim.outputs.results import Result
 
 __all__ = [
     "WAIT_EPS_S",

@@ -9,8 +9,8 @@ from typing import TextIO
 
 from rich.text import Text
 
-from sim.console import console_for, print_table
-from sim.headlines import new_table
+from sim.cli.console import console_for, print_table
+from sim.cli.headlines import new_table
 from sim.validation.runner import CONFIRM_SEED_OFFSET, MAX_REL_ERROR, CaseReport, Row
 
 __all__ = ["print_reports"]

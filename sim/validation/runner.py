@@ -38,7 +38,7 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from sim.api import run_once
+from sim.run.api import run_once
 from sim.scenario import Scenario
 from sim.scenario.units_types import DurationS
 from sim.validation.cases import Case, reduce_scenario

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sim import load_scenario
-from sim.guard import estimate
+from sim.run.guard import estimate
 from sim.scenario import ScenarioError
 from sim.scenario.families import FAMILIES, SERVICES, family
 from sim.scenario.schema import ServicesSpec

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sim import load_scenario, run_once
-from sim.results import Result
+from sim.outputs.results import Result
 from tests.conftest import SCENARIOS
 
 
@@ -89,7 +89,7 @@ def test_withdrawals_rise_after_payday(payday: Result) -> None:
     morning = ((arrival >= 9 * 3600) & (arrival < 12 * 3600)).sum()
     scenario = load_scenario(SCENARIOS / "pension_payday.yaml")
     w = scenario.services.pension_payout.withdrawals
-    from sim.calendar import hourly_weights
+    from sim.engine.calendar import hourly_weights
 
     weights = hourly_weights(w.profile)[9:12].sum()
     ordinary = 1.38e9 * scenario.scale * w.rate.per_holder_per_day / 24 * weights

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import sim
-from sim.cli import _parser
+from sim.cli.main import _parser
 from sim.exits import EXIT_NOT_MET
 from tests.conftest import ROOT, SCENARIOS
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import main
+from sim.cli.main import main
 from tests.conftest import SCENARIOS
 
 SMOKE = str(SCENARIOS / "smoke.yaml")
@@ -65,7 +65,7 @@ def test_capacity_refuses_a_fault_schedule_too_large_to_run(
 
 def test_slug_keeps_a_name_one_safe_path_component() -> None:
     """Separators, dots and control characters go; long names are cut; nothing left: scenario."""
-    from sim.folders import SLUG_MAX, slug
+    from sim.outputs.folders import SLUG_MAX, slug
 
     assert slug("baseline-weekday") == "baseline-weekday"
     assert slug("../../x") == "x"
@@ -172,7 +172,7 @@ def test_a_results_folder_is_fsynced_before_its_rename(
     """Every file of a run, and its folder, reach the disk before the rename shows them."""
     import os
 
-    from sim import folders
+    from sim.outputs import folders
 
     synced: list[str] = []
     real = os.fsync
@@ -218,7 +218,7 @@ def test_a_failed_write_is_a_message_and_leaves_nothing(
     """Writing the folder fails: a message naming the folder and why, exit 1, no staging left."""
     import errno
 
-    from sim import results
+    from sim.outputs import results
 
     out = tmp_path / "out"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import main
+from sim.cli.main import main
 from sim.experiment.task import TaskKey, TaskSpec, run_task
 from sim.scenario import load_scenario
 from tests.conftest import ROOT, SCENARIOS

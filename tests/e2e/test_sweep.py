@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 from rich.cells import cell_len
 
-from sim.cli import main
+from sim.cli.main import main
 from tests.conftest import ROOT, SCENARIOS
 
 SMOKE = str(SCENARIOS / "smoke.yaml")

@@ -30,7 +30,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim import guard
+from sim.run import guard
 from sim.scenario import Scenario, ScenarioError, dump_scenario, load_scenario, parse_scenario
 from sim.scenario.codec import Problem
 from tests.conftest import SCENARIOS

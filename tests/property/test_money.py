@@ -14,10 +14,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.clearing import ClearingHouse
-from sim.domain import Outcome, Reason
-from sim.ledger import AccountKind, Ledger, PostingKind
+from sim.money.clearing import ClearingHouse
+from sim.money.ledger import AccountKind, Ledger, PostingKind
 from sim.scenario.schema import AdvanceSpec, ClearingSpec
+from sim.world.domain import Outcome, Reason
 
 PROVINCES = ("AA", "BB", "CC", "DD")
 MEDICAL = (0, 1, 2)

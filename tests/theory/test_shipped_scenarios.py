@@ -9,7 +9,7 @@ import attrs
 import pytest
 
 from sim import run_once
-from sim.results import Result
+from sim.outputs.results import Result
 from sim.scenario import load_scenario, parse_scenario
 from sim.scenario.loader import read_yaml
 from sim.validation.little import littles_law

@@ -11,11 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from sim import load_scenario, run_once
-from sim.guard import estimate
+from sim.engine.servers import NodeStats, ServerPool
+from sim.run.guard import estimate
 from sim.scenario.load import with_load
-from sim.servers import NodeStats, ServerPool
-from sim.theory import mmc
 from sim.validation.little import littles_law
+from sim.validation.theory import mmc
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 SHORT = ["horizon=40min", "warmup=5min", "scale=1e-3"]

@@ -1,4 +1,4 @@
-"""Tests for sim.calendar: diurnal profiles and the simulated-to-civil clock."""
+"""Tests for sim.engine.calendar: diurnal profiles and the simulated-to-civil clock."""
 
 # Assertions read `expected == actual` (STYLE.md section 6), which SIM300 calls Yoda style.
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.calendar import BUILTIN_PROFILES, Clock, hourly_weights
+from sim.engine.calendar import BUILTIN_PROFILES, Clock, hourly_weights
 
 CST = dt.timezone(dt.timedelta(hours=8))
 

@@ -7,8 +7,8 @@ import io
 from rich.cells import cell_len
 from rich.console import Console
 
-from sim.console import fit_table, print_table, wrap_header
-from sim.headlines import new_table
+from sim.cli.console import fit_table, print_table, wrap_header
+from sim.cli.headlines import new_table
 
 
 def test_headers_wrap_between_words_and_at_the_dots_of_keys() -> None:

@@ -1,4 +1,4 @@
-"""Tests for sim.demand: hourly Poisson arrivals with everything each arrival needs."""
+"""Tests for sim.world.demand: hourly Poisson arrivals with everything each arrival needs."""
 
 # Assertions read `expected == actual` (STYLE.md section 6), which SIM300 calls Yoda style.
 
@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 import yaml
 
-from sim.calendar import Clock, hourly_weights
-from sim.demand import ArrivalBatch, Demand, hourly_means
-from sim.points import point_counts
-from sim.population import build_population
-from sim.provinces import load_provinces, simulated_provinces
+from sim.engine.calendar import Clock, hourly_weights
+from sim.engine.streams import Streams
 from sim.scenario import Scenario, apply_overrides, parse_scenario
 from sim.scenario.families import SERVICE_CODES, SERVICES
 from sim.services.medical import MedicalArrivals
-from sim.streams import Streams
+from sim.world.demand import ArrivalBatch, Demand, hourly_means
+from sim.world.points import point_counts
+from sim.world.population import build_population
+from sim.world.provinces import load_provinces, simulated_provinces
 
 SCENARIO = """\
 name: demand-test

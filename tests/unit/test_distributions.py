@@ -1,4 +1,4 @@
-"""Tests for sim.distributions: batch sampling of the scenario's distributions."""
+"""Tests for sim.engine.distributions: batch sampling of the scenario's distributions."""
 
 # Assertions read `expected == actual` (STYLE.md section 6), which SIM300 calls Yoda style.
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.distributions import BLOCK, BatchSampler, mean, sample, sample_fen, sampler
+from sim.engine.distributions import BLOCK, BatchSampler, mean, sample, sample_fen, sampler
 from sim.scenario.schema import Constant, Exponential, Gamma, Lognormal, Uniform
 
 N = 200_000

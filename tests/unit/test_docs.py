@@ -264,8 +264,8 @@ def test_license_is_the_mit_licence_pyproject_names() -> None:
 
 
 def test_every_transaction_column_is_in_the_readme() -> None:
-    """The README's outputs table names every column of transactions.parquet (sim.record)."""
-    from sim.record import COLUMNS
+    """The README's outputs table names every column of transactions.parquet (outputs.record)."""
+    from sim.outputs.record import COLUMNS
     from tests.conftest import ROOT
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -16,7 +16,7 @@ from sim.experiment.stats import (
     replications_for,
     t_critical,
 )
-from sim.metrics import wilson_interval
+from sim.outputs.metrics import wilson_interval
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from sim.experiment.progress import SweepProgress
 from sim.experiment.report import number, print_comparison
 from sim.experiment.stats import mean_interval
 from sim.experiment.task import TaskKey, TaskOutcome, TaskSpec, run_task
-from sim.results import (
+from sim.outputs.results import (
     CLEARING,
     LEDGER,
     MANIFEST,
@@ -257,7 +257,7 @@ def test_progress_bar_counts_tasks_on_a_terminal_only() -> None:
 def test_public_names() -> None:
     """`sim.run_sweep` and `sim.Plan` are the experiment layer's; the CLI knows every node."""
     import sim
-    from sim.cli import NODE_NAMES
+    from sim.cli.main import NODE_NAMES
     from sim.experiment.capacity import NODES
 
     assert sim.run_sweep is run_sweep and sim.Plan is Plan

@@ -1,4 +1,4 @@
-"""Tests for sim.guard: sizing a run from its scenario alone, and the limits it checks.
+"""Tests for sim.run.guard: sizing a run from its scenario alone, and the limits it checks.
 
 The estimate must be close to what runs really do (events and transactions in
 ``manifest.json``), agree exactly with the model's own expected arrivals, and
@@ -17,11 +17,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim import guard, run_once
-from sim.calendar import Clock, hourly_weights
-from sim.demand import Demand
-from sim.model import build
+from sim import run_once
+from sim.engine.calendar import Clock, hourly_weights
+from sim.run import guard
+from sim.run.model import build
 from sim.scenario import Scenario, apply_overrides, dump_scenario, load_scenario, parse_scenario
+from sim.world.demand import Demand
 from tests.conftest import SCENARIOS
 from tests.strategies import aware_datetimes, profiles
 
@@ -75,8 +76,8 @@ def test_estimate_builds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("the guard built a population")
 
-    monkeypatch.setattr("sim.population.build_population", refuse)
-    monkeypatch.setattr("sim.model.build_population", refuse)
+    monkeypatch.setattr("sim.world.population.build_population", refuse)
+    monkeypatch.setattr("sim.run.model.build_population", refuse)
     baseline = load_scenario(SCENARIOS / "baseline_weekday.yaml", ["scale=1"])
     cost = guard.estimate(baseline)
     assert 1.38e9 == cost.holders

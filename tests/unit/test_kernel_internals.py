@@ -1,6 +1,6 @@
 """The SimPy internals the kernel relies on, and that no other module touches them.
 
-``sim/kernel.py`` schedules onto SimPy's heap and keeps the clock itself; these
+``sim/engine/kernel.py`` schedules onto SimPy's heap and keeps the clock itself; these
 tests fail with a message naming the missing piece if an installed SimPy changed
 them (``pyproject.toml`` pins the tested range), and if a module other than the
 kernel starts reading SimPy's private attributes again.
@@ -15,7 +15,7 @@ from pathlib import Path
 import simpy
 import simpy.events
 
-from sim.kernel import SHARED, Environment, call_later, events_scheduled, run_until
+from sim.engine.kernel import SHARED, Environment, call_later, events_scheduled, run_until
 
 SIM = Path(__file__).resolve().parents[2] / "sim"
 PRIVATE = re.compile(r"\b(env|event)\._\w+|\._(now|eid|defused)\b")
@@ -24,7 +24,7 @@ PRIVATE = re.compile(r"\b(env|event)\._\w+|\._(now|eid|defused)\b")
 
 def _lacks(what: str) -> str:
     return (
-        f"simpy {simpy.__version__} lacks {what}, which sim/kernel.py relies on; "
+        f"simpy {simpy.__version__} lacks {what}, which sim/engine/kernel.py relies on; "
         "install a SimPy in the range pinned in pyproject.toml"
     )
 
@@ -59,7 +59,7 @@ def test_only_the_kernel_reads_simpy_private_attributes() -> None:
         for n, line in enumerate(path.read_text().splitlines(), 1)
         if PRIVATE.search(line)
     )
-    assert readers == [], f"SimPy internals read outside sim/kernel.py: {readers}"
+    assert readers == [], f"SimPy internals read outside sim/engine/kernel.py: {readers}"
 
 
 def test_call_later_counts_events_by_tag() -> None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.kernel import Environment, call_later, events_scheduled
+from sim.engine.kernel import Environment, call_later, events_scheduled
+from sim.engine.stations import Station, StationStats
 from sim.scenario import Scenario
-from sim.stations import Station, StationStats
 
 
 def test_call_later_runs_callbacks_in_time_order(env: Environment) -> None:
@@ -142,7 +142,7 @@ def test_few_collections_raises_thresholds_and_restores_them() -> None:
     import gc
     import weakref
 
-    from sim.kernel import GC_THRESHOLDS, few_collections
+    from sim.engine.kernel import GC_THRESHOLDS, few_collections
 
     before = gc.get_threshold()
     with few_collections():
@@ -166,7 +166,7 @@ def test_folded_waits_keep_the_mean_exact_and_percentiles_within_a_bin() -> None
     """Folding moves waits into the sketch: same mean, percentiles within 0.1%."""
     import numpy as np
 
-    from sim.quantiles import percentiles
+    from sim.engine.quantiles import percentiles
 
     waits = np.random.default_rng(7).exponential(2.0, 50_000).astype(np.float32)
     waits[::4] = 0.0  # a quarter served at once
@@ -194,7 +194,7 @@ def test_a_run_folding_its_waits_reports_the_same_stations(
     from sim import run_once
 
     exact = run_once(smoke, tmp_path / "exact").stations
-    monkeypatch.setattr("sim.recorder.FOLD_WAITS_AT", 50)
+    monkeypatch.setattr("sim.outputs.recorder.FOLD_WAITS_AT", 50)
     folded = run_once(smoke, tmp_path / "folded").stations
     assert exact["station"].to_pylist() == folded["station"].to_pylist()
     assert exact["arrivals"].to_pylist() == folded["arrivals"].to_pylist()

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from sim import run_once
-from sim.calendar import Clock, open_fraction_by_hour, open_weights
-from sim.population import build_population
-from sim.provinces import full_scale_counts, load_provinces
-from sim.results import Result
+from sim.engine.calendar import Clock, open_fraction_by_hour, open_weights
+from sim.outputs.results import Result
 from sim.scenario import parse_scenario
 from sim.services.library import LibraryArrivals, interconnected_share
+from sim.world.population import build_population
+from sim.world.provinces import full_scale_counts, load_provinces
 
 TABLE = load_provinces()
 ACCESS_S, DIRECT_S, NODE_S = 0.010, 0.015, 0.025

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sim import run_once
-from sim.results import Result
+from sim.outputs.results import Result
 from sim.scenario import Scenario
 
 
@@ -179,16 +179,16 @@ def test_a_money_error_stops_the_run_and_keeps_no_folder(
 ) -> None:
     """If postings go missing, the end-of-run check names the transactions and the
     results folder is never created."""
-    import sim.ledger
-    from sim.ledger import MoneyError
+    import sim.money.ledger
+    from sim.money.ledger import MoneyError
 
-    real = sim.ledger.transaction_postings
+    real = sim.money.ledger.transaction_postings
 
     def lose_one(columns):  # drop the first posting of each batch
         postings = real(columns)
         return {k: v[1:] for k, v in postings.items()}
 
-    monkeypatch.setattr(sim.ledger, "transaction_postings", lose_one)
+    monkeypatch.setattr(sim.money.ledger, "transaction_postings", lose_one)
     with pytest.raises(MoneyError, match="txn_id"):
         run_once(smoke, tmp_path / "out")
     assert not (tmp_path / "out").exists()

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from sim.domain import Outcome
-from sim.kernel import Environment, call_later
-from sim.network import Network, Role
-from sim.policy import PolicyTable
-from sim.protocol import Answer, Protocol
+from sim.engine.kernel import Environment, call_later
+from sim.engine.streams import Streams
+from sim.money.policy import PolicyTable
+from sim.network.nodes import Network, Role
+from sim.network.protocol import Answer, Protocol
+from sim.network.settlement import KeyBook
 from sim.scenario.schema import (
     SERVICE_NAMES,
     Constant,
@@ -23,9 +24,8 @@ from sim.scenario.schema import (
     PolicySpec,
     RetrySpec,
 )
-from sim.settlement import KeyBook
-from sim.streams import Streams
-from sim.transaction import Transaction
+from sim.world.domain import Outcome
+from sim.world.transaction import Transaction
 
 PROVINCES = ("AA", "BB", "CC")
 INPATIENT = SERVICE_NAMES.index("medical_inpatient")

@@ -11,13 +11,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from sim import run_once
-from sim.calendar import Clock
-from sim.provinces import apportion, load_provinces
-from sim.recorder import BLOCK_COLUMNS, IdCounter
-from sim.results import Result
+from sim.engine.calendar import Clock
+from sim.outputs.recorder import BLOCK_COLUMNS, IdCounter
+from sim.outputs.results import Result
 from sim.scenario import parse_scenario
 from sim.services.pension import BLOCK_CREDITS
 from sim.services.withdrawals import WithdrawalArrivals
+from sim.world.provinces import apportion, load_provinces
 from tests.recording import recording
 
 TABLE = load_provinces()
@@ -188,7 +188,7 @@ def test_payday_on_the_31st_falls_on_the_last_day_of_shorter_months() -> None:
 def test_spike_expectation_integrates_the_decaying_rate() -> None:
     """Expected visits over a piece = ∫ rate (1 + A e^(−t/τ)) dt, checked numerically."""
     scenario = parse_scenario(payout_scenario(1000.0, withdrawals=True))
-    from sim.population import build_population
+    from sim.world.population import build_population
 
     population = build_population(TABLE, scenario.population, 1e-4, np.random.default_rng(1))
     spec = scenario.services.pension_payout.withdrawals
@@ -218,7 +218,7 @@ def test_recorder_keeps_blocks_in_id_order_and_checks_their_columns(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A block takes the next ids from the shared counter and waits for earlier batches."""
-    monkeypatch.setattr("sim.recorder.ROW_GROUP_ROWS", 1)  # write as soon as complete
+    monkeypatch.setattr("sim.outputs.recorder.ROW_GROUP_ROWS", 1)  # write as soon as complete
     recorder = recording(tmp_path / "t.parquet", IdCounter())
     n = 3
     block = {name: np.zeros(n) for name in BLOCK_COLUMNS}
@@ -238,9 +238,9 @@ def test_blocks_waiting_behind_a_batch_are_written_together_after_it(
 ) -> None:
     """Batch 0 in flight, two blocks recorded: nothing is written until the batch ends, then
     the batch and the two blocks in id order (one row group once they reach its size)."""
-    monkeypatch.setattr("sim.recorder.ROW_GROUP_ROWS", 5)
-    from sim.demand import ArrivalBatch
-    from sim.transaction import Transaction
+    monkeypatch.setattr("sim.outputs.recorder.ROW_GROUP_ROWS", 5)
+    from sim.world.demand import ArrivalBatch
+    from sim.world.transaction import Transaction
 
     ids = IdCounter()
     recorder = recording(tmp_path / "t.parquet", ids)

@@ -1,4 +1,4 @@
-"""Tests for sim.policy: splitting a bill into fund and personal shares."""
+"""Tests for sim.money.policy: splitting a bill into fund and personal shares."""
 
 # Assertions read `expected == actual` (STYLE.md section 6), which SIM300 calls Yoda style.
 
@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.domain import Level, Scheme
-from sim.policy import CompiledRule, PolicyTable, YearToDate, split
+from sim.money.policy import CompiledRule, PolicyTable, YearToDate, split
 from sim.scenario.schema import (
     CatalogueSpec,
     LevelRatios,
@@ -18,6 +17,7 @@ from sim.scenario.schema import (
     PolicySpec,
     RatioTable,
 )
+from sim.world.domain import Level, Scheme
 
 
 def _split(amount: int, rule: CompiledRule) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""Tests for sim.population: scaled holder columns and drawing holders."""
+"""Tests for sim.world.population: scaled holder columns and drawing holders."""
 
 # Assertions read `expected == actual` (STYLE.md section 6), which SIM300 calls Yoda style.
 
@@ -9,10 +9,10 @@ import math
 import numpy as np
 import pytest
 
-from sim.domain import CardKind, Scheme
-from sim.population import Population, build_population
-from sim.provinces import ProvinceTable, apportion, load_provinces
 from sim.scenario.schema import PopulationSpec
+from sim.world.domain import CardKind, Scheme
+from sim.world.population import Population, build_population
+from sim.world.provinces import ProvinceTable, apportion, load_provinces
 
 SCALE = 1e-3
 SPEC = PopulationSpec(ecard_share=0.3, employee_share=0.25, migrant_share=0.05)

@@ -1,4 +1,4 @@
-"""Tests for sim.provinces: the shipped table and apportioning counts."""
+"""Tests for sim.world.provinces: the shipped table and apportioning counts."""
 
 # Assertions read `expected == actual` (STYLE.md section 6), which SIM300 calls Yoda style.
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.provinces import BUILTIN_TABLES, ProvinceTable, apportion, load_provinces
+from sim.world.provinces import BUILTIN_TABLES, ProvinceTable, apportion, load_provinces
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from sim import Plan, load_scenario, run_once, run_sweep
-from sim.cli import main
+from sim.cli.main import main
 from sim.report import (
     PLOTS,
     ResultsFolderError,

@@ -13,15 +13,15 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from sim.cli import default_out_dir
-from sim.console import RunProgress, print_summary
-from sim.demand import ArrivalBatch
-from sim.domain import Outcome, Reason
-from sim.metrics import finite, percentiles, share, wilson_interval
-from sim.recorder import TransactionRecorder
-from sim.results import staging
+from sim.cli.console import RunProgress, print_summary
+from sim.cli.main import default_out_dir
+from sim.outputs.metrics import finite, percentiles, share, wilson_interval
+from sim.outputs.recorder import TransactionRecorder
+from sim.outputs.results import staging
 from sim.scenario.families import SERVICES
-from sim.transaction import Transaction
+from sim.world.demand import ArrivalBatch
+from sim.world.domain import Outcome, Reason
+from sim.world.transaction import Transaction
 from tests.recording import recording
 
 
@@ -96,7 +96,7 @@ def test_recorder_writes_batches_in_order_once_complete(
     """Batch 1 ending first is held until batch 0 is complete; rows come out in id order,
     a row group each time the buffered rows reach the row-group size, even when one
     completion releases several batches at once (row groups stay bounded)."""
-    monkeypatch.setattr("sim.recorder.ROW_GROUP_ROWS", 2)
+    monkeypatch.setattr("sim.outputs.recorder.ROW_GROUP_ROWS", 2)
     recorder = recording(tmp_path / "t.parquet")
     first, second = _batch(0, 0, 2), _batch(1, 2, 1)
     recorder.open(first)
@@ -195,7 +195,7 @@ def test_print_summary_shows_services_and_headlines() -> None:
 def test_quantiles_exact_then_sketched_within_a_tenth_of_a_percent() -> None:
     """Up to the limit the figures equal numpy's; beyond it percentiles stay within 0.1%
     of the exact ones and the mean stays exact."""
-    from sim.metrics import Quantiles
+    from sim.outputs.metrics import Quantiles
 
     rng = np.random.default_rng(3)
     values = rng.lognormal(-1.0, 1.2, 300_000)
@@ -216,7 +216,7 @@ def test_quantiles_exact_then_sketched_within_a_tenth_of_a_percent() -> None:
 
 def test_quantiles_ignore_nan_and_count_tiny_values_as_zero() -> None:
     """NaN is skipped; values under a microsecond sit at 0 in the sketch."""
-    from sim.metrics import Quantiles
+    from sim.outputs.metrics import Quantiles
 
     q = Quantiles(exact_up_to=2)
     q.add([np.nan, *[0.0] * 60, *[5.0] * 40])
@@ -233,8 +233,8 @@ def test_station_table_columns_have_one_type_whatever_the_run() -> None:
     """
     import pyarrow as pa
 
-    from sim.metrics import STATION_SCHEMA, station_table
-    from sim.stations import StationStats
+    from sim.engine.stations import StationStats
+    from sim.outputs.metrics import STATION_SCHEMA, station_table
 
     idle = StationStats("point:idle", "point", "BJ", "pharmacy")
     idle.servers = 1
@@ -253,7 +253,7 @@ def test_clearing_table_has_its_types_when_no_period_was_cleared() -> None:
     """An empty clearing.parquet has typed columns, not Arrow's null type."""
     import pyarrow as pa
 
-    from sim.clearing import CLEARING_SCHEMA, PeriodResult
+    from sim.money.clearing import CLEARING_SCHEMA, PeriodResult
 
     empty = pa.table({f.name: [] for f in attrs.fields(PeriodResult)}, schema=CLEARING_SCHEMA)
     assert empty.schema.field("net_fen").type == pa.int64()
@@ -265,7 +265,7 @@ def test_summary_settle_latency_of_all_settled_and_settlements_per_calendar_day(
     """Cross-province-only settlements still get a p50 under "all"; days are local dates."""
     import pyarrow as pa
 
-    from sim.results import summarise
+    from sim.outputs.results import summarise
 
     def enc(values: list[str]) -> pa.Array:
         return pa.array(values).dictionary_encode()

@@ -8,7 +8,7 @@ import pytest
 
 import sim
 import sim.validation.runner
-from sim.cli import main
+from sim.cli.main import main
 from sim.experiment import Plan
 from sim.scenario import ScenarioError
 from sim.scenario.shipped import resolve, shipped_dir, shipped_names

@@ -1,4 +1,4 @@
-"""Tests for sim.streams: named, reproducible, independent random streams."""
+"""Tests for sim.engine.streams: named, reproducible, independent random streams."""
 
 # Assertions read `expected == actual` (STYLE.md section 6), which SIM300 calls Yoda style.
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.streams import Streams
+from sim.engine.streams import Streams
 
 PINNED = [2836938703, 4118947846]
 """State words of stream 'demand:pharmacy' under seed 20240312, recorded once.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import attrs
 import pytest
 
+from sim.network.throughput import find_knee, measure
 from sim.scenario.schema import Constant, LinkSpec, NetworkSpec, NodeSpec
-from sim.throughput import find_knee, measure
 
 FAST_LINKS = {"access": LinkSpec(Constant(0.001)), "backbone": LinkSpec(Constant(0.001))}
 

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from sim import run_once
-from sim.kernel import Environment
-from sim.results import Result
+from sim.engine.kernel import Environment
+from sim.engine.stations import StationStats
+from sim.outputs.results import Result
 from sim.scenario import parse_scenario
 from sim.scenario.families import SERVICES
 from sim.services.transit import Gate, TransitGates, UploadBacklog
-from sim.stations import StationStats
-from sim.transaction import Transaction
+from sim.world.transaction import Transaction
 
 UPLOAD_S = 300.0
 ACCESS_S, BACKBONE_S = 0.010, 0.020

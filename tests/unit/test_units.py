@@ -1,4 +1,4 @@
-"""Tests for sim.units: durations, money and counts as scenario files write them."""
+"""Tests for sim.scenario.units: durations, money and counts as scenario files write them."""
 
 # Assertions read `expected == actual` (STYLE.md section 6), which SIM300 calls Yoda style.
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim import units
-from sim.units import UnitError
+from sim.scenario import units
+from sim.scenario.units import UnitError
 
 # --- durations ---------------------------------------------------------------------
 

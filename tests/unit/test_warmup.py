@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from sim import load_scenario, run_once
+from sim.outputs.warmup import mser
 from sim.scenario import Scenario
-from sim.warmup import mser
 from tests.conftest import SCENARIOS
 
 
@@ -126,7 +126,7 @@ def test_run_summary_names_the_estimated_cut(auto_run: tuple) -> None:
     """The table `sscard-sim run` prints says where MSER-5 cut and how much it dropped."""
     import io
 
-    from sim.console import print_summary
+    from sim.cli.console import print_summary
 
     _scenario, summary, result = auto_run
     out = io.StringIO()

@@ -1,0 +1,1 @@
+"""The simulation engine: time and events, queues and servers, random streams."""

@@ -1,0 +1,1 @@
+"""Who pays what: insurance policy, the ledger's postings, clearing."""

@@ -1,0 +1,1 @@
+"""How requests travel: settlement nodes, links, the protocol, faults, background."""

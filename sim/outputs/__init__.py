@@ -1,0 +1,1 @@
+"""What a run keeps: the transaction record, station figures, results files."""

@@ -1,0 +1,1 @@
+"""Who, where and when: provinces, holders, service points, arrivals, transactions."""
