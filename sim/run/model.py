@@ -42,13 +42,13 @@ from sim.outputs.recorder import (
     TransactionRecorder,
     sample_stations,
 )
+from sim.outputs.theory import node_theory
 from sim.outputs.warmup import AutoWarmup, checkpoints_needed
 from sim.scenario import Scenario, dump_scenario
 from sim.scenario.families import SERVICES, medical_labels
 from sim.scenario.faults import FaultsSpec
 from sim.scenario.load import with_load
 from sim.services import ServiceContext, ServiceRuntime, build_services
-from sim.validation.theory import node_theory
 from sim.world.arrivals import ArrivalFeed
 from sim.world.demand import Demand
 from sim.world.domain import Outcome, Reason, labels

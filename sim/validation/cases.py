@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from sim.engine.calendar import Clock, hourly_weights
 from sim.engine.distributions import mean as mean_of
+from sim.outputs import theory
 from sim.scenario.schema import (
     Constant,
     Distribution,
@@ -38,7 +39,6 @@ from sim.scenario.schema import (
     MedicalService,
     Scenario,
 )
-from sim.validation import theory
 from sim.validation.probes import ArrivalProbe, NetworkProbe, PointProbe, Probe
 from sim.world.demand import arrival_rates, hourly_means
 from sim.world.points import point_counts

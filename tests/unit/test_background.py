@@ -12,10 +12,10 @@ import pytest
 
 from sim import load_scenario, run_once
 from sim.engine.servers import NodeStats, ServerPool
+from sim.outputs.theory import mmc
 from sim.run.guard import estimate
 from sim.scenario.load import with_load
 from sim.validation.little import littles_law
-from sim.validation.theory import mmc
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 SHORT = ["horizon=40min", "warmup=5min", "scale=1e-3"]

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from sim.validation import theory
-from sim.validation.theory import erlang_b, erlang_c
+from sim.outputs import theory
+from sim.outputs.theory import erlang_b, erlang_c
 
 
 def _erlang_c_by_definition(c: int, a: float) -> float:

@@ -11,14 +11,14 @@ import attrs
 import numpy as np
 import pytest
 
+from sim.outputs import theory
+from sim.outputs.theory import node_theory
 from sim.scenario import Scenario, load_scenario
 from sim.scenario.schema import Constant, LinkSpec, Lognormal
-from sim.validation import theory
 from sim.validation.cases import reduce_scenario
 from sim.validation.little import littles_law
 from sim.validation.probes import ArrivalProbe, NetworkProbe, PointProbe, rescaled_gaps
 from sim.validation.stats import chi_square_poisson, estimate, ks_exponential
-from sim.validation.theory import node_theory
 from tests.conftest import SCENARIOS
 
 VALIDATION = SCENARIOS / "validation"
