@@ -97,7 +97,7 @@ def test_interrupt_message_says_what_is_on_disk(
     finished: bool,
 ) -> None:
     """Ctrl-C after the folder was renamed into place says it is complete, not missing."""
-    from sim.cli.main import main as cli
+    from sim.cli import main as cli
     from sim.run import api
 
     def interrupted_run(_scenario: object, out: Path, progress: object = None) -> None:

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -286,13 +287,17 @@ def test_sweep_on_a_running_dask_scheduler_and_worker(in_process: Path, tmp_path
             log.close()
 
 
-def test_ctrl_c_stops_a_sweep_at_once_and_leaves_no_partial_folder(tmp_path: Path) -> None:
+def test_ctrl_c_stops_a_sweep_at_once_and_leaves_no_partial_folder(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """Ctrl-C (SIGINT to the process group) ends a running sweep within seconds, exit 130.
 
     Before, each worker went on to run a queued task to its end (22 s on a real sweep).
     """
-    out, scratch = tmp_path / "s", tmp_path / "tmp"
-    scratch.mkdir()
+    # A short scratch TMPDIR: the pool's forkserver puts a Unix socket in it, whose path
+    # must stay under 108 bytes (pytest-xdist's temporary folders are longer).
+    out, scratch = tmp_path / "s", Path(tempfile.mkdtemp(prefix="sscard-int-"))
+    request.addfinalizer(lambda: shutil.rmtree(scratch, ignore_errors=True))
     args = [sys.executable, "-m", "sim", "sweep", SMOKE,
             "--vary", "network.national.servers=4,5,6",
             "--set", "horizon=2d", "--set", "scale=5e-3", "--replications", "2",
