@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from sim.engine.calendar import Clock, open_fraction_by_hour, open_weights
+from sim.engine.calendar import Clock
 from sim.engine.distributions import sampler, uniform_sampler
 from sim.engine.kernel import Environment, call_later
 from sim.network.nodes import Network, Role, Route
@@ -36,7 +36,13 @@ from sim.outputs.recorder import TransactionRecorder
 from sim.outputs.text import secs
 from sim.scenario.card_desk import CardDeskService
 from sim.scenario.families import SERVICE_CODES
-from sim.world.demand import Columns, holder_columns, poisson_hour
+from sim.world.demand import (
+    Columns,
+    OpenHoursDemand,
+    holder_columns,
+    open_hours_load,
+    poisson_hour,
+)
 from sim.world.domain import Channel, Outcome, Reason
 from sim.world.points import PointGroup, scaled_counts
 from sim.world.population import Population
@@ -102,14 +108,14 @@ def expected_load(
     from sim.services import ServiceLoad, exchange_events, scaled_count
 
     hours = (float(spec.opening_hours.opens), float(spec.opening_hours.closes))
-    weights = open_weights(spec.profile, *hours) * open_fraction_by_hour(*hours)
-    per_s = holders * spec.rate.per_holder_per_day / 86400.0
+    cases, busiest = open_hours_load(spec.rate.per_holder_per_day, spec.profile, *hours,
+                                     holders, scenario.start, scenario.horizon)  # fmt: skip
     desks = scaled_count(spec.desks.per_province, spec.desks.total, scenario.scale, len(table))
     return ServiceLoad(
-        transactions=per_s * Clock(scenario.start).weighted_seconds(weights, scenario.horizon),
+        transactions=cases,
         events_per_transaction=2.0 + exchange_events(1),
         exchanges_per_transaction=1.0,
-        busiest_hour=per_s * float(weights.max()) * 3600.0,
+        busiest_hour=busiest,
         points=desks,
     )
 
@@ -141,7 +147,7 @@ class _Routes:
         return route
 
 
-class DeskArrivals:
+class DeskArrivals(OpenHoursDemand):
     """Replacement cases while the desks are open, from the holders of each province."""
 
     def __init__(
@@ -152,27 +158,15 @@ class DeskArrivals:
         clock: Clock,
         rng: np.random.Generator,
     ) -> None:
-        self.population = population
+        hours = spec.opening_hours
+        super().__init__(spec.rate.per_holder_per_day, spec.profile, hours.opens, hours.closes,
+                         population, clock)  # fmt: skip
         self.desk_counts = desk_counts
-        self.clock = clock
         self.rng = rng
-        self.hours = (float(spec.opening_hours.opens), float(spec.opening_hours.closes))
-        self.weights = open_weights(spec.profile, *self.hours)
-        holders = population.holders_per_province.astype(np.float64)
-        self.base_rate = holders * spec.rate.per_holder_per_day / 86400.0
-
-    def _open(self, t0_s: float, t1_s: float) -> tuple[float, float]:
-        a, b = self.clock.open_part(t0_s, t1_s, *self.hours)
-        return a, max(a, b)
-
-    def expected(self, hour: int, t0_s: float, t1_s: float) -> float:
-        """Expected cases in the open part of the piece."""
-        a, b = self._open(t0_s, t1_s)
-        return float(self.base_rate.sum() * self.weights[hour] * (b - a))
 
     def draw(self, hour: int, t0_s: float, t1_s: float) -> Columns:
         """Cases in the open part of ``[t0_s, t1_s)``: their holders and desks."""
-        a, b = self._open(t0_s, t1_s)
+        a, b = self.open_part(t0_s, t1_s)
         site, time_s = poisson_hour(self.base_rate * self.weights[hour], a, b, self.rng)
         holder = self.population.draw_local(site, self.rng)
         return {

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from sim.engine.calendar import Clock, open_fraction_by_hour, open_weights
+from sim.engine.calendar import Clock
 from sim.engine.distributions import sampler, uniform_sampler
 from sim.engine.kernel import Environment, call_later
 from sim.network.nodes import Network, Role, Route
@@ -31,7 +31,13 @@ from sim.outputs.recorder import TransactionRecorder
 from sim.outputs.text import ms
 from sim.scenario.card_services import LibraryService
 from sim.scenario.families import SERVICE_CODES
-from sim.world.demand import Columns, holder_columns, poisson_hour
+from sim.world.demand import (
+    Columns,
+    OpenHoursDemand,
+    holder_columns,
+    open_hours_load,
+    poisson_hour,
+)
 from sim.world.domain import CardKind, Channel, Outcome, Reason
 from sim.world.points import PointGroup, scaled_counts
 from sim.world.population import Population
@@ -118,7 +124,7 @@ def expected_load(
 ) -> ServiceLoad:
     """Expected loans and returns, their events and the libraries, without building them.
 
-    Demand falls in opening hours only (:func:`sim.engine.calendar.open_weights`); each
+    Demand falls in opening hours only (:func:`sim.world.demand.open_hours_load`); each
     visit is an arrival and a service time, an e-card's check with the card
     platform, and the home platform's verification: one node for a local holder,
     three (site, home, site) for an interconnected one. Visitors who cannot be
@@ -127,8 +133,8 @@ def expected_load(
     from sim.services import ServiceLoad, exchange_events, scaled_count
 
     hours = (float(spec.opening_hours.opens), float(spec.opening_hours.closes))
-    weights = open_weights(spec.profile, *hours) * open_fraction_by_hour(*hours)
-    per_s = holders * spec.rate.per_holder_per_day / 86400.0
+    visits, busiest = open_hours_load(spec.rate.per_holder_per_day, spec.profile, *hours,
+                                      holders, scenario.start, scenario.horizon)  # fmt: skip
     link = spec.interconnection
     visitors = spec.cross_province_share
     if link is not None:
@@ -136,13 +142,13 @@ def expected_load(
     libs = spec.libraries
     libraries = scaled_count(libs.per_province, libs.total, scenario.scale, len(table))
     return ServiceLoad(
-        transactions=per_s * Clock(scenario.start).weighted_seconds(weights, scenario.horizon),
+        transactions=visits,
         events_per_transaction=2.0
         + scenario.population.ecard_share * exchange_events(1)
         + (1.0 - visitors) * exchange_events(1)
         + visitors * exchange_events(3),
         exchanges_per_transaction=scenario.population.ecard_share + 1.0,
-        busiest_hour=per_s * float(weights.max()) * 3600.0,
+        busiest_hour=busiest,
         points=len(CHANNELS) * libraries,
     )
 
@@ -197,7 +203,7 @@ class LibraryRoutes:
         return route
 
 
-class LibraryArrivals:
+class LibraryArrivals(OpenHoursDemand):
     """Loans and returns while libraries are open: local holders, visitors, partners."""
 
     def __init__(
@@ -209,35 +215,22 @@ class LibraryArrivals:
         clock: Clock,
         rng: np.random.Generator,
     ) -> None:
-        self.spec = spec
-        self.population = population
-        self.library_counts = library_counts
-        self.clock = clock
-        self.rng = rng
         hours = spec.opening_hours
-        self.hours = (float(hours.opens), float(hours.closes))
-        self.weights = open_weights(spec.profile, *self.hours)
-        holders = population.holders_per_province.astype(np.float64)
-        self.base_rate = holders * spec.rate.per_holder_per_day / 86400.0
+        super().__init__(spec.rate.per_holder_per_day, spec.profile, hours.opens, hours.closes,
+                         population, clock)  # fmt: skip
+        self.spec = spec
+        self.library_counts = library_counts
+        self.rng = rng
         link = spec.interconnection
         self.members = np.array(
             [table.index(p) for p in link.provinces] if link else [], dtype=np.int64
         )
         self.visitor_share = link.visitor_share if link else 0.0
 
-    def _open(self, t0_s: float, t1_s: float) -> tuple[float, float]:
-        a, b = self.clock.open_part(t0_s, t1_s, *self.hours)
-        return a, max(a, b)
-
-    def expected(self, hour: int, t0_s: float, t1_s: float) -> float:
-        """Expected arrivals in the open part of the piece."""
-        a, b = self._open(t0_s, t1_s)
-        return float(self.base_rate.sum() * self.weights[hour] * (b - a))
-
     def draw(self, hour: int, t0_s: float, t1_s: float) -> Columns:
         """Arrivals in the open part of ``[t0_s, t1_s)``, their holders, channel and library."""
         spec, rng, population = self.spec, self.rng, self.population
-        a, b = self._open(t0_s, t1_s)
+        a, b = self.open_part(t0_s, t1_s)
         site, time_s = poisson_hour(self.base_rate * self.weights[hour], a, b, rng)
         n = site.size
         holder = population.draw_local(site, rng)

@@ -11,6 +11,7 @@ services' draws are merged into one time-ordered :class:`ArrivalBatch`.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import math
 from collections.abc import Iterator, Sequence
@@ -20,8 +21,8 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from sim.engine.calendar import Clock
-from sim.scenario.schema import MedicalService, PerPointPerHour
+from sim.engine.calendar import Clock, open_fraction_by_hour, open_weights
+from sim.scenario.schema import MedicalService, PerPointPerHour, Profile
 
 if TYPE_CHECKING:
     from sim.world.population import Population
@@ -31,8 +32,10 @@ __all__ = [
     "ArrivalStream",
     "Demand",
     "IdRanges",
+    "OpenHoursDemand",
     "arrival_rates",
     "hourly_means",
+    "open_hours_load",
     "poisson_hour",
 ]
 
@@ -105,6 +108,52 @@ def poisson_hour(
     site = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
     time_s = t0_s + rng.random(site.size) * (t1_s - t0_s)
     return site, time_s
+
+
+class OpenHoursDemand:
+    """Holder demand that falls only while a kind of point is open (libraries, card desks).
+
+    Each province's daily rate is its holders times ``per_holder_per_day``, spread
+    over the open hours by ``profile`` (:func:`sim.engine.calendar.open_weights`
+    keeps the daily total whatever the hours). A stream built on it draws in
+    :meth:`open_part` of each piece and says :meth:`expected` of it.
+    """
+
+    def __init__(
+        self, per_holder_per_day: float, profile: Profile, opens_s: float, closes_s: float,
+        population: Population, clock: Clock,
+    ) -> None:  # fmt: skip
+        self.population = population
+        self.clock = clock
+        self.hours = (float(opens_s), float(closes_s))
+        self.weights = open_weights(profile, *self.hours)
+        holders = population.holders_per_province.astype(np.float64)
+        self.base_rate = holders * per_holder_per_day / 86400.0
+        """Arrivals per second per province, before the hour's weight."""
+
+    def open_part(self, t0_s: float, t1_s: float) -> tuple[float, float]:
+        """The open part of ``[t0_s, t1_s)`` (empty: both ends equal)."""
+        a, b = self.clock.open_part(t0_s, t1_s, *self.hours)
+        return a, max(a, b)
+
+    def expected(self, hour: int, t0_s: float, t1_s: float) -> float:
+        """Expected arrivals in the open part of the piece."""
+        a, b = self.open_part(t0_s, t1_s)
+        return float(self.base_rate.sum() * self.weights[hour] * (b - a))
+
+
+def open_hours_load(
+    per_holder_per_day: float, profile: Profile, opens_s: float, closes_s: float,
+    holders: float, start: dt.datetime, horizon_s: float,
+) -> tuple[float, float]:  # fmt: skip
+    """Expected arrivals of an :class:`OpenHoursDemand`: over the horizon, in the busiest hour.
+
+    Worked out from the scenario alone, for the resource guard.
+    """
+    weights = open_weights(profile, opens_s, closes_s) * open_fraction_by_hour(opens_s, closes_s)
+    per_s = holders * per_holder_per_day / 86400.0
+    return (per_s * Clock(start).weighted_seconds(weights, horizon_s),
+            per_s * float(weights.max()) * 3600.0)  # fmt: skip
 
 
 def defaults(n: int) -> Columns:
