@@ -165,6 +165,44 @@ def bisect(
     return meeting
 
 
+@attrs.frozen
+class Step:
+    """One measured step of a search: the target figure's interval and the context figures."""
+
+    interval: Interval
+    met: bool
+    context: dict[str, float]
+    failed: int
+    folder: Path
+    wall_time_s: float
+
+
+def measure_step(
+    step: Plan, folder: Path, label: str, target: Target, node: str, replications: int,
+    executor: Executor | None, runner: Runner,
+    progress: Callable[[str], SweepProgress | None] | None,
+) -> Step:  # fmt: skip
+    """Run one step's replications as a sweep in ``folder`` and judge it against ``target``.
+
+    The context figures (:data:`CONTEXT`) are the means of ``node``'s utilisation and
+    the fallback share, shown beside the target in the curve. Used by the capacity
+    and the knee searches alike.
+    """
+    bar = progress(label) if progress is not None else None
+    try:
+        result = run_sweep(step, folder, replications, executor, runner=runner, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    interval = figure_intervals(result.tasks, target.figure, step)[0]
+    columns = {name: node_figure(node, name) if name != "fallback_share" else name
+               for name in CONTEXT}  # fmt: skip
+    context = {name: mean_interval(figure_matrix(result.tasks, column, step)[0]).mean
+               for name, column in columns.items()}  # fmt: skip
+    return Step(interval, target.met(interval), context, result.failed, result.folder,
+                result.wall_time_s)  # fmt: skip
+
+
 def search_capacity(
     plan: Plan,
     node: str,
@@ -187,30 +225,20 @@ def search_capacity(
     root = Path(folder)
     start = getattr(plan.base.network, node).servers
     points: dict[int, Point] = {}
-    context = {name: node_figure(node, name) if name != "fallback_share" else name
-               for name in CONTEXT}  # fmt: skip
     wall = 0.0
 
     def meets(servers: int) -> bool:
         nonlocal wall
-        step = plan.with_sets([f"{NODES[node]}={servers}"])
-        bar = progress(f"{node} servers={servers}") if progress is not None else None
-        try:
-            result = run_sweep(step, root / f"servers-{servers:05d}", replications, executor,
-                               runner=runner, progress=bar)  # fmt: skip
-        finally:
-            if bar is not None:
-                bar.close()
-        wall += result.wall_time_s
-        interval = figure_intervals(result.tasks, target.figure, step)[0]
-        extra = {name: mean_interval(figure_matrix(result.tasks, column, step)[0]).mean
-                 for name, column in context.items()}  # fmt: skip
-        met = target.met(interval)
-        points[servers] = Point(servers, interval, met, extra, result.failed, result.folder)
-        idle = idle_warning(node, servers, extra["utilisation"], plan.base)
+        step = measure_step(plan.with_sets([f"{NODES[node]}={servers}"]),
+                            root / f"servers-{servers:05d}", f"{node} servers={servers}",
+                            target, node, replications, executor, runner, progress)  # fmt: skip
+        wall += step.wall_time_s
+        points[servers] = Point(servers, step.interval, step.met, step.context, step.failed,
+                                step.folder)  # fmt: skip
+        idle = idle_warning(node, servers, step.context["utilisation"], plan.base)
         if idle is not None:
             raise _StopSearchError(idle)
-        return met
+        return step.met
 
     warnings: tuple[str, ...] = ()
     try:

@@ -20,14 +20,17 @@ from pathlib import Path
 import attrs
 import pyarrow as pa
 
-from sim.experiment.capacity import CONTEXT, Target, idle_warning, unchanged_warning
+from sim.experiment.capacity import (
+    CONTEXT,
+    Target,
+    idle_warning,
+    measure_step,
+    unchanged_warning,
+)
 from sim.experiment.executors import Executor, Runner
-from sim.experiment.figures import node_figure
 from sim.experiment.plan import Plan, PlanError
 from sim.experiment.progress import SweepProgress
-from sim.experiment.stats import Interval, mean_interval
-from sim.experiment.summary import figure_intervals, figure_matrix
-from sim.experiment.sweep import run_sweep
+from sim.experiment.stats import Interval
 from sim.experiment.task import run_task
 from sim.outputs.results import write_table
 
@@ -93,8 +96,6 @@ def search_knee(
         raise PlanError("--tolerance must lie between 0 and 1")
     root = Path(folder)
     points: dict[float, LoadPoint] = {}
-    context = {name: node_figure(node, name) if name != "fallback_share" else name
-               for name in CONTEXT}  # fmt: skip
     wall = 0.0
     base = plan.base.load
 
@@ -105,20 +106,12 @@ def search_knee(
         refusal = refuse(step) if refuse is not None else ""
         if refusal:
             raise _TooLargeError(refusal)
-        bar = progress(f"load={load:.4g}") if progress is not None else None
-        try:
-            result = run_sweep(step, root / f"load-{load:.6g}", replications, executor,
-                               runner=runner, progress=bar)  # fmt: skip
-        finally:
-            if bar is not None:
-                bar.close()
-        wall += result.wall_time_s
-        interval = figure_intervals(result.tasks, target.figure, step)[0]
-        extra = {name: mean_interval(figure_matrix(result.tasks, column, step)[0]).mean
-                 for name, column in context.items()}  # fmt: skip
-        met = target.met(interval)
-        points[factor] = LoadPoint(load, interval, met, extra, result.failed, result.folder)
-        return met
+        measured = measure_step(step, root / f"load-{load:.6g}", f"load={load:.4g}", target,
+                                node, replications, executor, runner, progress)  # fmt: skip
+        wall += measured.wall_time_s
+        points[factor] = LoadPoint(load, measured.interval, measured.met, measured.context,
+                                   measured.failed, measured.folder)  # fmt: skip
+        return measured.met
 
     warnings = []
     try:
