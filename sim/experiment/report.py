@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 import pyarrow as pa
 from rich.console import Console
+from rich.table import Table
 
 from sim.cli.console import console_for, print_table
 from sim.cli.headlines import new_table
@@ -26,7 +27,7 @@ from sim.experiment.capacity import (
     Target,
 )
 from sim.experiment.figures import HEADLINE, is_proportion
-from sim.experiment.knee import KneeResult
+from sim.experiment.knee import KneeResult, LoadPoint
 from sim.experiment.stats import Interval
 from sim.experiment.task import FAILED
 
@@ -168,32 +169,40 @@ def _stored_interval(row: dict[str, Any], figure: str) -> Interval:
     return Interval.between(mean, row[f"{figure}_low"], row[f"{figure}_high"], n)
 
 
-def print_curve(result: CapacityResult, stream: TextIO | None = None) -> None:
-    """The measured curve of a capacity search, and its answer."""
-    console = _console(stream)
-    t = result.target
-    bound = "upper" if t.op == "<=" else "lower"
-    table = new_table(
-        f"capacity of {result.node}: {t.written} {t.op} {t.value:g} "
-        f"({t.figure}; {bound} end of the 95% interval)"
-    )
-    proportion = is_proportion(t.figure)
-    for name in ("servers", "n", "mean", "95% interval" if proportion else "± 95%",
-                 f"{bound} bound", "meets", "utilisation", "fallback share",
+def _curve_table(
+    title: str, target: Target, steps: list[tuple[str, Point | LoadPoint]],
+    step_name: str, utilisation_name: str,
+) -> Table:  # fmt: skip
+    """A search's measured curve: per step the target's interval, verdict and context."""
+    bound = "upper" if target.op == "<=" else "lower"
+    table = new_table(f"{title} {target.written} {target.op} {target.value:g} "
+                      f"({target.figure}; {bound} end of the 95% interval)")  # fmt: skip
+    proportion = is_proportion(target.figure)
+    for name in (step_name, "n", "mean", "95% interval" if proportion else "± 95%",
+                 f"{bound} bound", "meets", utilisation_name, "fallback share",
                  "failed"):  # fmt: skip
         table.add_column(name, justify="right", no_wrap=name != "95% interval")
-    for p in result.curve:
+    for label, p in steps:
         table.add_row(
-            str(p.servers),
+            label,
             str(p.interval.n),
             number(p.interval.mean),
             _spread(p.interval, proportion),
-            number(t.bound(p.interval)),
+            number(target.bound(p.interval)),
             "yes" if p.met else "no",
             number(p.context["utilisation"]),
             number(p.context["fallback_share"]),
             str(p.failed),
         )
+    return table
+
+
+def print_curve(result: CapacityResult, stream: TextIO | None = None) -> None:
+    """The measured curve of a capacity search, and its answer."""
+    console = _console(stream)
+    steps: list[tuple[str, Point | LoadPoint]] = [(str(p.servers), p) for p in result.curve]
+    table = _curve_table(f"capacity of {result.node}:", result.target, steps, "servers",
+                         "utilisation")  # fmt: skip
     print_table(console, table)
     for warning in result.warnings:
         console.print(f"warning: {warning}; no answer", highlight=False)
@@ -215,29 +224,9 @@ def print_curve(result: CapacityResult, stream: TextIO | None = None) -> None:
 def print_knee(result: KneeResult, stream: TextIO | None = None) -> None:
     """The measured curve of a knee search, and its answer."""
     console = _console(stream)
-    t = result.target
-    bound = "upper" if t.op == "<=" else "lower"
-    table = new_table(
-        f"knee: highest load with {t.written} {t.op} {t.value:g} "
-        f"({t.figure}; {bound} end of the 95% interval)"
-    )
-    proportion = is_proportion(t.figure)
-    for name in ("load", "n", "mean", "95% interval" if proportion else "± 95%",
-                 f"{bound} bound", "meets", f"{result.node} utilisation", "fallback share",
-                 "failed"):  # fmt: skip
-        table.add_column(name, justify="right", no_wrap=name != "95% interval")
-    for p in result.curve:
-        table.add_row(
-            f"{p.load:.4g}",
-            str(p.interval.n),
-            number(p.interval.mean),
-            _spread(p.interval, proportion),
-            number(t.bound(p.interval)),
-            "yes" if p.met else "no",
-            number(p.context["utilisation"]),
-            number(p.context["fallback_share"]),
-            str(p.failed),
-        )
+    steps: list[tuple[str, Point | LoadPoint]] = [(f"{p.load:.4g}", p) for p in result.curve]
+    table = _curve_table("knee: highest load with", result.target, steps, "load",
+                         f"{result.node} utilisation")  # fmt: skip
     print_table(console, table)
     for warning in result.warnings:
         console.print(f"warning: {warning}", highlight=False)
