@@ -292,7 +292,7 @@ def print_summary(
         protocol_line(summary["protocol"]),
         f"{manifest['transactions']:,} transactions, {manifest['events']:,} events in "
         f"{manifest['wall_time_s']:.1f}s wall "
-        f"({(manifest['events_per_wall_second'] or 0):,.0f} events/s)",
+        f"({(manifest['events_per_wall_second'] or 0):,.0f} events/s, {manifest['build']})",
         f"results: {folder}",
     ]
     warmup = summary.get("warmup", {})

@@ -25,6 +25,7 @@ from array import array
 from collections import deque
 from collections.abc import Callable
 from heapq import heapreplace
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -35,20 +36,24 @@ from sim.engine.stations import StationStats
 __all__ = ["NodeStats", "ServerPool"]
 
 
+NODE_STATS_SLOTS: Final = (
+    "booked_busy",
+    "booked_queue",
+    "fg_arrivals",
+    "fg_arrivals_at_reset",
+    "fg_waits",
+    "lost",
+    "open_waiting",
+    "pool",
+    "synced_arrivals",
+)
+"""The attributes of :class:`NodeStats` (a compiled class has no ``__slots__`` to read)."""
+
+
 class NodeStats(StationStats):
     """The running figures of one :class:`ServerPool`, for all traffic and the foreground."""
 
-    __slots__ = (
-        "booked_busy",
-        "booked_queue",
-        "fg_arrivals",
-        "fg_arrivals_at_reset",
-        "fg_waits",
-        "lost",
-        "open_waiting",
-        "pool",
-        "synced_arrivals",
-    )
+    __slots__ = NODE_STATS_SLOTS
 
     def __init__(self, name: str, kind: str, province: str = "", service: str = "") -> None:
         super().__init__(name, kind, province, service)
@@ -65,6 +70,12 @@ class NodeStats(StationStats):
         """Waits of the foreground's requests admitted since the reset."""
         self.open_waiting = 0.0
         self.synced_arrivals = -1
+
+    def copy_into(self, clone: StationStats) -> None:
+        """Copy these figures into ``clone`` (:meth:`StationStats.__copy__`), its own too."""
+        super().copy_into(clone)
+        for name in NODE_STATS_SLOTS:
+            setattr(clone, name, getattr(self, name))
 
     def advance(self, now: float) -> None:
         """Bring the figures to ``now``: the background first, then what the heap says."""

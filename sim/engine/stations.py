@@ -19,7 +19,7 @@ from __future__ import annotations
 from array import array
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -42,34 +42,38 @@ NO_LIMIT = 2**62
 """The queue limit of a station without one (no queue ever reaches it)."""
 
 
+STATION_STATS_SLOTS: Final = (
+    "arrivals",
+    "arrivals_at_reset",
+    "blocked",
+    "blocked_at_reset",
+    "busy",
+    "busy_area",
+    "completions",
+    "completions_at_reset",
+    "kind",
+    "max_queue",
+    "name",
+    "province",
+    "queue",
+    "queue_area",
+    "queue_at_reset",
+    "queues",
+    "servers",
+    "service",
+    "since",
+    "t",
+    "wait_carried_in",
+    "wait_sketch",
+    "waits",
+)
+"""The attributes of :class:`StationStats` (a compiled class has no ``__slots__`` to read)."""
+
+
 class StationStats:
     """Running figures of one station or one group of stations."""
 
-    __slots__ = (
-        "arrivals",
-        "arrivals_at_reset",
-        "blocked",
-        "blocked_at_reset",
-        "busy",
-        "busy_area",
-        "completions",
-        "completions_at_reset",
-        "kind",
-        "max_queue",
-        "name",
-        "province",
-        "queue",
-        "queue_area",
-        "queue_at_reset",
-        "queues",
-        "servers",
-        "service",
-        "since",
-        "t",
-        "wait_carried_in",
-        "wait_sketch",
-        "waits",
-    )
+    __slots__ = STATION_STATS_SLOTS
 
     def __init__(self, name: str, kind: str, province: str = "", service: str = "") -> None:
         self.name = name
@@ -98,6 +102,17 @@ class StationStats:
         """Waits recorded since the last reset (or the last fold), in order of service start."""
         self.wait_sketch: Quantiles | None = None
         """Waits folded out of ``waits`` since the last reset (None: every wait is exact)."""
+
+    def __copy__(self) -> Self:
+        """A shallow copy, attribute by attribute (``copy.copy`` of a compiled class needs it)."""
+        clone = type(self)(self.name, self.kind, self.province, self.service)
+        self.copy_into(clone)
+        return clone
+
+    def copy_into(self, clone: StationStats) -> None:
+        """Copy every figure into ``clone``; subclasses add their own attributes."""
+        for name in STATION_STATS_SLOTS:
+            setattr(clone, name, getattr(self, name))
 
     def advance(self, now: float) -> None:
         """Accumulate the time integrals up to ``now``."""

@@ -72,8 +72,14 @@ class PeriodResult:
 
 
 _ARROW = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string()}
+"""Arrow types by annotation: its text, or (compiled with mypyc) the class's name."""
 
-CLEARING_SCHEMA = pa.schema([(f.name, _ARROW[str(f.type)]) for f in attrs.fields(PeriodResult)])
+CLEARING_SCHEMA = pa.schema(
+    [
+        (f.name, _ARROW[getattr(f.type, "__name__", str(f.type))])
+        for f in attrs.fields(PeriodResult)
+    ]
+)
 """Columns of ``clearing.parquet`` and their types (also when a run clears no period)."""
 
 

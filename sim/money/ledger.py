@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from sim.money.postings import (
     MEDICAL,
@@ -31,7 +30,7 @@ from sim.money.postings import (
     expected_movements,
     transaction_postings,
 )
-from sim.outputs.parquet_io import parquet_options
+from sim.outputs.parquet_io import ParquetSink
 from sim.outputs.record import ledger_view
 from sim.scenario.families import SERVICES
 from sim.world.domain import Outcome, labels
@@ -73,7 +72,7 @@ class Ledger:
     def __init__(self, province_ids: Sequence[str]) -> None:
         self.path: Path | None = None
         self.province_ids = list(province_ids)
-        self._writer: pq.ParquetWriter | None = None
+        self._sink: ParquetSink | None = None
         self._single: list[tuple[float, int, int, int, Account, Account]] = []
         self.next_posting = 0
         self.balances: dict[int, int] = {}
@@ -96,7 +95,7 @@ class Ledger:
         """Write the postings to ``ledger.parquet`` at ``path`` from now on (and any kept)."""
         schema = ledger_schema()
         self.path = path
-        self._writer = pq.ParquetWriter(path, schema, **parquet_options(schema))
+        self._sink = ParquetSink(path, schema)
 
     # --- posting ------------------------------------------------------------------
 
@@ -171,8 +170,8 @@ class Ledger:
         _accumulate(self.hospital_from_ledger, keys[receivable], legs["amount_fen"][receivable])
         if int(legs["amount_fen"].sum()) != 0:
             self.failures.append(f"legs of postings {ids[0]}–{ids[-1]} do not sum to zero")
-        if self._writer is not None:
-            self._writer.write_table(self._table(legs), row_group_size=max(1, 2 * n))
+        if self._sink is not None:
+            self._sink.write(lambda: self._table(legs))  # legs: this batch's own arrays
 
     def _table(self, legs: dict[str, npt.NDArray[Any]]) -> pa.Table:
         def cat(codes: npt.NDArray[Any], name: str) -> pa.DictionaryArray:
@@ -229,16 +228,14 @@ class Ledger:
 
     def abort(self) -> None:
         """Close the file without checks (the run failed; the folder will be discarded)."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        if self._sink is not None:
+            self._sink.close()
 
     def close(self) -> dict[str, bool]:
         """Write what is left, close the file, and run the end-of-run checks."""
         self.flush()
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        if self._sink is not None:
+            self._sink.close()
         checks = {
             "postings_sum_to_zero": sum(self.balances.values()) == 0 and not any(
                 "sum to zero" in f for f in self.failures),

@@ -114,7 +114,7 @@ class YearToDate:
 
     #: The dict of recent totals is merged into the arrays beyond this many entries
     #: (or a sixteenth of the arrays, whichever is larger: amortised merging).
-    MERGE_AT = 1 << 18
+    MERGE_AT = 262_144  # 2**18, a literal: mypyc compiles no other class default
 
     def __init__(self, year_starts_s: Sequence[float] = ()) -> None:
         self._year_starts = list(year_starts_s)

@@ -24,11 +24,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.parquet as pq
 import simpy
 
 from sim.engine.stations import FOLD_WAITS_AT, StationStats
-from sim.outputs.parquet_io import parquet_options
+from sim.outputs.parquet_io import ParquetSink
 from sim.outputs.record import (
     ARRIVAL_FIELDS,
     BLOCK_FIELDS,
@@ -278,24 +277,24 @@ class TransactionFile:
             outcome=pa.array(labels(Outcome), pa.string()),
             reason=pa.array(labels(Reason), pa.string()),
         )
-        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
-            path, self.schema, **parquet_options(self.schema)
-        )
+        self._sink = ParquetSink(path, self.schema)
 
     def write(self, first_id: int, fields: Mapping[str, npt.NDArray[Any]]) -> None:
-        """Write one row group (a recorder subscriber)."""
-        if self._writer is None:
-            raise RuntimeError(f"{self.path} is already closed")
-        rows = table(first_id, fields, self.vocabularies, self.schema)
-        self._writer.write_table(rows, row_group_size=rows.num_rows)
+        """Write one row group (a recorder subscriber), built on the writer thread.
+
+        ``fields`` is the recorder's fresh batch, never changed after release, so
+        the thread can read it while the simulation goes on.
+        """
+        vocabularies, schema = self.vocabularies, self.schema
+        self._sink.write(lambda: table(first_id, fields, vocabularies, schema))
 
     def close(self) -> None:
         """Finish the file (idempotent, so a failed run can abort after a close)."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        self._sink.close()
 
-    abort = close
+    def abort(self) -> None:
+        """Finish the file after a failed run: the same as closing it."""
+        self.close()
 
 
 class StationSeries:

@@ -24,6 +24,7 @@ import pyarrow as pa
 from sim.engine.calendar import Clock
 from sim.engine.distributions import sampler
 from sim.engine.kernel import Environment, call_later, events_scheduled, few_collections, run_until
+from sim.engine.native import build_name
 from sim.engine.stations import StationStats
 from sim.engine.streams import Streams
 from sim.money.clearing import CLEARING_SCHEMA, ClearingHouse, initial_advances, period_boundaries
@@ -305,6 +306,7 @@ def _collect(
         "python": platform.python_version(),
         "libraries": {name: _version(name) for name in ("simpy", "numpy", "pyarrow")},
         "machine": platform.machine(),
+        "build": build_name(),
         "wall_time_s": wall_s,
         "events": events,
         "transactions": txns,

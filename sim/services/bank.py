@@ -14,7 +14,7 @@ the recovery with the queued batches (the fund's files are durable).
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import attrs
 import numpy as np
@@ -62,6 +62,17 @@ class PayoutBatch:
     """When the batch's latest credit landed (or will, once its block is recorded)."""
 
 
+CREDIT_QUEUE_SLOTS: Final = (
+    "block_ends",
+    "block_sent",
+    "block_starts",
+    "landed",
+    "pending",
+    "started",
+)
+"""The attributes of :class:`CreditQueueStats` (a compiled class has no ``__slots__`` to read)."""
+
+
 class CreditQueueStats(StationStats):
     """A bank node's figures, per credit, although the node moves a block per event.
 
@@ -71,7 +82,7 @@ class CreditQueueStats(StationStats):
     call: their waits, the queue falling one credit at a time, their landings.
     """
 
-    __slots__ = ("block_ends", "block_sent", "block_starts", "landed", "pending", "started")
+    __slots__ = CREDIT_QUEUE_SLOTS
 
     def __init__(self, name: str, kind: str, province: str = "", service: str = "") -> None:
         super().__init__(name, kind, province, service)
@@ -84,6 +95,12 @@ class CreditQueueStats(StationStats):
         """Credits of the block in progress whose landing has been counted."""
         self.pending: tuple[tuple[int, float], ...] = ()
         """(credits, send time) of the queued batches' credits not yet in a block."""
+
+    def copy_into(self, clone: StationStats) -> None:
+        """Copy these figures into ``clone`` (:meth:`StationStats.__copy__`), its own too."""
+        super().copy_into(clone)
+        for name in CREDIT_QUEUE_SLOTS:
+            setattr(clone, name, getattr(self, name))
 
     def advance(self, now: float) -> None:
         """Accumulate up to ``now``, counting the block's credits that started by then."""

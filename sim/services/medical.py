@@ -92,10 +92,11 @@ def background_flows(
         full.cross_rate[:, None] * homes_full - simulated.cross_rate[:, None] * homes_simulated,
         0.0,
     )
-    for p, h in zip(*np.nonzero(cross), strict=True):
+    sites, homes = np.nonzero(cross)
+    for p, h in zip(sites.tolist(), homes.tolist(), strict=True):  # Python ints, as p above
         flows.append(BackgroundFlow(
-            network.settlement_route(int(p), int(h)), float(cross[p, h]), weights, counter, settle,
-            network.reversal_route(int(p), int(h)), f"{name} cross {ids[p]}<-{ids[h]}",
+            network.settlement_route(p, h), float(cross[p, h]), weights, counter, settle,
+            network.reversal_route(p, h), f"{name} cross {ids[p]}<-{ids[h]}",
         ))  # fmt: skip
     everyone = full.local_rate.sum() + full.cross_rate.sum()
     sampled = simulated.local_rate.sum() + simulated.cross_rate.sum()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import numpy as np
@@ -227,6 +227,10 @@ _FIXED = 2.0**64
 """Tap times are summed as integers in units of 2⁻⁶⁴ s, exactly (any float time is one)."""
 
 
+UPLOAD_BACKLOG_SLOTS: Final = ("tap_sum",)
+"""The attributes of :class:`UploadBacklog` (a compiled class has no ``__slots__`` to read)."""
+
+
 class UploadBacklog(StationStats):
     """Fare records waiting on a province's gates for upload, as a station's queue.
 
@@ -236,12 +240,18 @@ class UploadBacklog(StationStats):
     the figures (the warm-up's snapshot at the horizon) keeps as they were.
     """
 
-    __slots__ = ("tap_sum",)
+    __slots__ = UPLOAD_BACKLOG_SLOTS
 
     def __init__(self, name: str, kind: str, province: str = "", service: str = "") -> None:
         super().__init__(name, kind, province, service)
         self.tap_sum = 0
         """Sum of the waiting records' tap times, in units of 2⁻⁶⁴ s."""
+
+    def copy_into(self, clone: StationStats) -> None:
+        """Copy these figures into ``clone`` (:meth:`StationStats.__copy__`), its own too."""
+        super().copy_into(clone)
+        for name in UPLOAD_BACKLOG_SLOTS:
+            setattr(clone, name, getattr(self, name))
 
     def tapped(self, now: float) -> None:
         """A record joins the backlog at ``now``."""

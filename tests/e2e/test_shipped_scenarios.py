@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import ROOT, SCENARIOS
 
-BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md", "LICENSE", "sim", "scenarios")
+BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md", "LICENSE", "_build", "sim", "scenarios")
 """What ``pip wheel .`` reads: copied to a scratch folder so the build leaves the clone clean."""
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
 
 from sim.engine.kernel import Environment, call_later, events_scheduled
+from sim.engine.servers import NodeStats
 from sim.engine.stations import Station, StationStats
 from sim.scenario import Scenario
+from sim.services.bank import CreditQueueStats
+from sim.services.transit import UploadBacklog
 
 
 def test_call_later_runs_callbacks_in_time_order(env: Environment) -> None:
@@ -204,3 +208,23 @@ def test_a_run_folding_its_waits_reports_the_same_stations(
     assert busy.any()
     np.testing.assert_allclose(folded["wait_p95_s"].to_numpy()[busy],
                                exact["wait_p95_s"].to_numpy()[busy], rtol=3e-3)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [StationStats, NodeStats, CreditQueueStats, UploadBacklog],
+    ids=lambda k: k.__name__,
+)
+def test_copying_station_figures_copies_every_attribute(kind: type[StationStats]) -> None:
+    """copy.copy (the warm-up's snapshot at the horizon) keeps every attribute of every class.
+
+    The compiled build has no ``__slots__`` to walk, so each class lists its own
+    attributes; a class that adds one and forgets to copy it fails here.
+    """
+    stats = kind("point:x:AA", "point", "AA", "x")
+    names = [n for cls in kind.__mro__ for n in getattr(cls, "__slots__", ())]
+    for i, name in enumerate(names):
+        setattr(stats, name, ("sentinel", i))
+    clone = copy.copy(stats)
+    assert type(clone) is kind and clone is not stats
+    assert [getattr(clone, n) for n in names] == [("sentinel", i) for i in range(len(names))]
