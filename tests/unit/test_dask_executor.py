@@ -31,7 +31,7 @@ QUIET = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
 
 
 def kill_worker_once_runner(spec: TaskSpec) -> TaskOutcome:
-    """Kills its worker process the first time task v000/rep-001 runs (marker file in the
+    """Kills its worker process the first time task variant=v000/replication=001 runs (marker file in the
     scenario's description, which changes nothing in a run)."""
     marker = Path(spec.scenario.description)
     if spec.key == TaskKey(0, 1) and not marker.exists():
