@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.experiment.figures import HEADLINE, task_row, trials_columns
-from sim.experiment.plan import Plan
+from sim.experiment.plan import Factor, Plan
 from sim.experiment.task import OK, PENDING, TaskKey, TaskOutcome
 from sim.experiment.taskfiles import TASKS, remove_stale_staging, task_name, write_task_folder
 from sim.outputs.folders import CHECKSUMS, verify_checksums
@@ -200,16 +200,17 @@ def factor_values(plan: Plan, variant: int) -> dict[str, Any]:
 
 def factor_types(plan: Plan) -> dict[str, pa.DataType]:
     """Arrow types of the factor columns."""
-    types = {}
-    for factor in plan.factors:
-        values = factor.typed()
-        if all(isinstance(v, int) for v in values):
-            types[factor.key] = pa.int64()
-        elif all(isinstance(v, int | float) for v in values):
-            types[factor.key] = pa.float64()
-        else:
-            types[factor.key] = pa.string()
-    return types
+    return {factor.key: factor_type(factor) for factor in plan.factors}
+
+
+def factor_type(factor: Factor) -> pa.DataType:
+    """The Arrow type of a factor's column: integers, numbers when all are, else text."""
+    values = factor.typed()
+    if all(isinstance(v, int) for v in values):
+        return pa.int64()
+    if all(isinstance(v, int | float) for v in values):
+        return pa.float64()
+    return pa.string()
 
 
 def _row_types(plan: Plan) -> dict[str, pa.DataType]:

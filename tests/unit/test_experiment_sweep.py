@@ -31,8 +31,9 @@ BROKEN = TaskKey(1, 1)
 
 
 def broken_runner(spec: TaskSpec) -> TaskOutcome:
-    """The real task, except that task variant=v001/replication=001 names a province table that does not
-    exist: the run itself raises while building the model (validation never sees it)."""
+    """The real task, except that task variant=v001/replication=001 names a province table
+    that does not exist: the run itself raises while building the model (validation never
+    sees it)."""
     if spec.key == BROKEN:
         spec = attrs.evolve(spec, scenario=attrs.evolve(spec.scenario, provinces="builtin:1900"))
     return run_task(spec)
