@@ -175,3 +175,21 @@ def test_a_task_with_a_store_sends_back_its_row_not_its_files(plan: Plan, tmp_pa
     assert outcome.status == "ok" and outcome.files == {}
     folder = tmp_path / "tasks" / key.name
     assert outcome.row == task_row(folder) and (folder / "transactions.parquet").is_file()
+
+
+def test_the_command_line_round_trip_of_two_shards_and_collect(
+    reference: Path, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """As a job array runs it: two `--shard` commands, then `sweep collect`; what they
+    print tells the user what happened and what to do next."""
+    store = tmp_path / "store"
+    assert main([*CLI, "--store", str(store), "--shard", "1/2", "--keep", "tables"]) == 0
+    printed = capsys.readouterr().out
+    assert "shard 1/2: 2 of 4 tasks: 2 run, 0 done earlier, 0 failed" in printed
+    assert f"when every shard has ended: sscard-sim sweep collect {store}" in printed
+    assert main(["sweep", "collect", str(store)]) == 2
+    assert "(shard 2/2: not ended: no shards/2-of-2.json)" in capsys.readouterr().err
+    assert main([*CLI, "--store", str(store), "--shard", "2/2", "--keep", "tables"]) == 0
+    assert main(["sweep", "collect", str(store), "--out", str(tmp_path / "out")]) == 0
+    assert "collect: 4 tasks of 2 variant(s) × 2 replication(s)" in capsys.readouterr().out
+    assert same_tables(tmp_path / "out", reference)
