@@ -75,7 +75,7 @@ class Catalogue:
                     f"{root} holds a different sweep (other variants, scenario or seed); "
                     "choose another --out"
                 )
-        elif root.exists() and any(root.iterdir()) and root != store:
+        elif root.exists() and any(root.iterdir()) and not _same(root, store):
             raise SweepFolderError(f"{root} exists and is not a sweep folder")
         root.mkdir(parents=True, exist_ok=True)
         _rename_old_task_folders(root / TASKS)
@@ -96,7 +96,7 @@ class Catalogue:
             "replications": replications,
             "identity": plan.identity(),
         }
-        if self.store_root is not None and self.store_root != self.root:
+        if self.store_root is not None and not _same(self.store_root, self.root):
             data["store"] = str(self.store_root.resolve())
         _atomic_write_text(self.root / PLAN_FILE, json.dumps(data, indent=2) + "\n")
 
@@ -292,3 +292,8 @@ def _replace(temp: Path, path: Path) -> None:
     with temp.open("rb") as file:
         os.fsync(file.fileno())
     os.replace(temp, path)
+
+
+def _same(folder: Path, other: Path | None) -> bool:
+    """Whether two paths name the same folder (one may be relative)."""
+    return other is not None and folder.resolve() == other.resolve()

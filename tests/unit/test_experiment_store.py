@@ -193,3 +193,17 @@ def test_the_command_line_round_trip_of_two_shards_and_collect(
     assert main(["sweep", "collect", str(store), "--out", str(tmp_path / "out")]) == 0
     assert "collect: 4 tasks of 2 variant(s) × 2 replication(s)" in capsys.readouterr().out
     assert same_tables(tmp_path / "out", reference)
+
+
+def test_the_store_may_be_the_sweep_folder_given_relative(
+    plan: Plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--store sw` without `--out`: the tables go beside the tasks, and plan.json names no
+    other store (before: the relative folder and the store's absolute path did not match,
+    and the sweep refused its own store as 'not a sweep folder')."""
+    monkeypatch.chdir(tmp_path)
+    result = run_sweep(plan, "sw", 1, store="sw", keep="summary")
+    assert result.ran == 2
+    assert "store" not in json.loads((tmp_path / "sw" / "plan.json").read_text())
+    assert (tmp_path / "sw" / "store.json").is_file()
+    assert run_sweep(plan, "sw", 1, store="sw").skipped == 2
