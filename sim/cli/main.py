@@ -542,11 +542,16 @@ def _report(args: argparse.Namespace) -> int:
     if kind == "sweep":
         if args.html or args.out is not None:
             print(f"error: {folder} is a sweep folder; --html and --out apply to a run's "
-                  "results folder (such as its tasks/v000/rep-000)", file=sys.stderr)  # fmt: skip
+                  "results folder (such as its tasks/variant=v000/replication=000)",
+                  file=sys.stderr)  # fmt: skip
             return EXIT_BAD_INPUT
         from sim.experiment import commands
 
         return commands.COMMANDS["report"](args)
+    if kind == "" and (folder / "store.json").is_file():
+        print(f"error: {folder} is a store whose tables are not written yet: run "
+              f"sscard-sim sweep collect {folder}", file=sys.stderr)  # fmt: skip
+        return EXIT_BAD_INPUT
     if kind == "":
         print(f"error: {folder} is not a sweep folder (no sweep.parquet), a capacity folder "
               "(no capacity.parquet) nor a run's results folder (no summary.json and "

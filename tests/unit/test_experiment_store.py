@@ -189,6 +189,8 @@ def test_the_command_line_round_trip_of_two_shards_and_collect(
     assert f"when every shard has ended: sscard-sim sweep collect {store}" in printed
     assert main(["sweep", "collect", str(store)]) == 2
     assert "(shard 2/2: not ended: no shards/2-of-2.json)" in capsys.readouterr().err
+    assert main(["report", str(store)]) == 2
+    assert "is a store whose tables are not written yet" in capsys.readouterr().err
     assert main([*CLI, "--store", str(store), "--shard", "2/2", "--keep", "tables"]) == 0
     assert main(["sweep", "collect", str(store), "--out", str(tmp_path / "out")]) == 0
     assert "collect: 4 tasks of 2 variant(s) × 2 replication(s)" in capsys.readouterr().out
