@@ -105,7 +105,7 @@ class Store:
                     "choose another --store"
                 )
             replications = max(replications, int(stored.get("replications", 0)))
-        elif root.exists() and any(p.name not in _STORE_NAMES for p in root.iterdir()):
+        elif root.exists() and any(not _ours(p.name) for p in root.iterdir()):
             raise StoreError(f"{root} exists and is not a store (no {STORE_FILE})")
         store = cls(root, plan)
         store.describe(replications)
@@ -192,6 +192,11 @@ class Store:
 
 
 _STORE_NAMES = {STORE_FILE, SCENARIO_COPY, SHARDS, "tasks"}
+
+
+def _ours(name: str) -> bool:
+    """Whether a name in a new store is its own (or a shard's temporary file beside it)."""
+    return name in _STORE_NAMES or name.startswith(".")
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from sim.experiment import Plan, run_sweep
 from sim.experiment.figures import task_row
 from sim.experiment.shards import collect, run_shard
 from sim.experiment.store import Shard, StoreError, plan_keys, shard_keys
-from sim.experiment.task import TaskKey, TaskSpec, run_task
+from sim.experiment.task import TaskKey, TaskOutcome, TaskSpec, run_task
 from sim.experiment.taskfiles import KEEP, remove_stale_staging
 from tests.conftest import SCENARIOS
 
@@ -209,3 +209,28 @@ def test_the_store_may_be_the_sweep_folder_given_relative(
     assert "store" not in json.loads((tmp_path / "sw" / "plan.json").read_text())
     assert (tmp_path / "sw" / "store.json").is_file()
     assert run_sweep(plan, "sw", 1, store="sw").skipped == 2
+
+
+def test_a_failed_task_of_a_shard_is_named_by_collect_with_its_error(
+    plan: Plan, tmp_path: Path
+) -> None:
+    """A task that fails in its shard is in the shard's record; collect quotes its error,
+    and a rerun of that shard runs only it. A new store's temporary files (another shard
+    describing it at the same moment) do not make it 'not a store'."""
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / ".store.json.otherhost-1.tmp").write_text("{}")
+
+    def failing(spec: TaskSpec) -> TaskOutcome:
+        if spec.key == TaskKey(1, 1):
+            raise KeyError("province table")
+        return run_task(spec)
+
+    first = run_shard(plan, store, 2, Shard(2, 2), runner=failing)
+    assert (first.ran, first.failed) == (2, 1)
+    run_shard(plan, store, 2, Shard(1, 2))
+    with pytest.raises(StoreError, match=r"replication=001 \(shard 2/2: failed: KeyError"):
+        collect(store)
+    again = run_shard(plan, store, 2, Shard(2, 2))
+    assert (again.ran, again.skipped, again.failed) == (1, 1, 0)
+    assert collect(store).tasks.num_rows == 4
