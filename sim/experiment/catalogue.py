@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -260,6 +261,8 @@ def _rename_old_task_folders(tasks: Path) -> None:
         new.parent.mkdir(exist_ok=True)
         if not new.exists():
             old.rename(new)
+    for partial in tasks.glob("v[0-9]*/.rep-*.partial-*"):
+        shutil.rmtree(partial, ignore_errors=True)  # left by a store interrupted back then
     for old in tasks.glob("v[0-9]*"):
         with contextlib.suppress(OSError):
             old.rmdir()  # only if emptied (a staging leftover keeps it, harmlessly)

@@ -163,6 +163,7 @@ def test_an_old_layout_sweep_folder_is_renamed_and_resumed(
         old = folder / "tasks" / new.parent.name[len("variant=") :] / f"rep-{new.name[-3:]}"
         old.parent.mkdir(exist_ok=True)
         new.rename(old)
+    (folder / "tasks" / "v001" / ".rep-001.partial-1-x").mkdir()  # an interrupted store's
     again = run_sweep(plan, folder, 2)
     assert (again.ran, again.skipped) == (0, 4)
     assert sorted(p.name for p in (folder / "tasks").iterdir()) == ["variant=v000", "variant=v001"]
