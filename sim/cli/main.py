@@ -36,6 +36,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from sim.cli import store_options
 from sim.cli.console import RunProgress, print_node_theory, print_summary
 from sim.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from sim.run import guard
@@ -190,8 +191,10 @@ def _memory_size(text: str) -> float:
 def _experiment_parsers(commands: Any) -> None:
     """The ``sweep``, ``report`` and ``capacity`` subcommands."""
     sweep = commands.add_parser(
-        "sweep", help="replications of every combination of --vary values; intervals"
-    )
+        "sweep", help="replications of every combination of --vary values; intervals",
+        epilog="sscard-sim sweep collect STORE [--out DIR]: the tables of a store filled "
+        "by --shard jobs",
+    )  # fmt: skip
     sweep.add_argument("scenario", type=Path, help=SCENARIO_HELP)
     sweep.add_argument(
         "--vary",
@@ -214,6 +217,7 @@ def _experiment_parsers(commands: Any) -> None:
         metavar="N",
         help="most replications --precision may ask for (default 50)",
     )
+    store_options.add_store_options(sweep)
     capacity = commands.add_parser(
         "capacity", help="fewest servers of a node meeting a target, by bisection over sweeps"
     )
@@ -345,8 +349,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     (``argv`` None) ignores further signals: a burst of them, or a second
     SIGTERM, must not cut the clean-up short or end it with another code.
     """
-    args = _parse(_parser(), argv)
     program = argv is None
+    words = sys.argv[1:] if argv is None else list(argv)
+    if words[:2] == ["sweep", store_options.COLLECT]:
+        args = store_options.collect_parser().parse_args(words[2:])
+        args.command = store_options.COLLECT
+    else:
+        args = _parse(_parser(), argv)
     with _terminate_as_interrupt(keep_ignoring=program):
         try:
             return _dispatch(args)
@@ -366,7 +375,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _validate(args.scenarios, args.overrides)
     if args.command == "report":
         return _report(args)
-    if args.command in ("sweep", "capacity", "knee"):
+    if args.command in ("sweep", "capacity", "knee", store_options.COLLECT):
         from sim.experiment import commands  # deferred: run and validate need none of it
 
         return commands.COMMANDS[args.command](args)
@@ -533,11 +542,16 @@ def _report(args: argparse.Namespace) -> int:
     if kind == "sweep":
         if args.html or args.out is not None:
             print(f"error: {folder} is a sweep folder; --html and --out apply to a run's "
-                  "results folder (such as its tasks/v000/rep-000)", file=sys.stderr)  # fmt: skip
+                  "results folder (such as its tasks/variant=v000/replication=000)",
+                  file=sys.stderr)  # fmt: skip
             return EXIT_BAD_INPUT
         from sim.experiment import commands
 
         return commands.COMMANDS["report"](args)
+    if kind == "" and (folder / "store.json").is_file():
+        print(f"error: {folder} is a store whose tables are not written yet: run "
+              f"sscard-sim sweep collect {folder}", file=sys.stderr)  # fmt: skip
+        return EXIT_BAD_INPUT
     if kind == "":
         print(f"error: {folder} is not a sweep folder (no sweep.parquet), a capacity folder "
               "(no capacity.parquet) nor a run's results folder (no summary.json and "

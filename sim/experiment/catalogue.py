@@ -3,7 +3,9 @@
 Layout (one folder per sweep)::
 
     plan.json                       what the sweep is: variants, their scenarios' hashes
-    tasks/v000/rep-000/             one run's results folder (the single-run contract)
+                                    (and ``store``: where the task folders are, if elsewhere)
+    tasks/variant=v000/replication=000/
+                                    one run's results folder (the single-run contract)
     sweep.parquet                   one row per task: variant values, replication, seed,
                                     status, error, warm-up cut, headline figures, the
                                     counts the shares are of (F_trials), wall time
@@ -18,6 +20,7 @@ guards against resuming into a folder that holds a different sweep.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -28,16 +31,16 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.experiment.figures import HEADLINE, headline, trials_columns, warmup_cut
-from sim.experiment.plan import Plan
+from sim.experiment.figures import HEADLINE, task_row, trials_columns
+from sim.experiment.plan import Factor, Plan
 from sim.experiment.task import OK, PENDING, TaskKey, TaskOutcome
-from sim.outputs.folders import CHECKSUMS, verify_checksums, write_checksums
-from sim.outputs.results import MANIFEST, SUMMARY, staging, write_table
+from sim.experiment.taskfiles import TASKS, remove_stale_staging, task_name, write_task_folder
+from sim.outputs.folders import CHECKSUMS, verify_checksums
+from sim.outputs.results import MANIFEST, SUMMARY, write_table
 
 __all__ = ["PLAN_FILE", "SUMMARY_TABLE", "SWEEP_TABLE", "Catalogue", "SweepFolderError"]
 
 PLAN_FILE = "plan.json"
-TASKS = "tasks"
 SWEEP_TABLE = "sweep.parquet"
 SUMMARY_TABLE = "summary.parquet"
 FORMAT = 1
@@ -50,15 +53,20 @@ class SweepFolderError(ValueError):
 class Catalogue:
     """The folder of one sweep: what is done, storing results, writing the tables."""
 
-    def __init__(self, root: Path, plan: Plan) -> None:
+    def __init__(self, root: Path, plan: Plan, store: Path | None = None) -> None:
         self.root = root
         self.plan = plan
+        self.store_root = store
+        """Where the task folders are, when workers write them (``--store``)."""
         self._rows: dict[TaskKey, dict[str, Any]] = {}
         self._verified: dict[TaskKey, bool] = {}
 
     @classmethod
-    def open(cls, root: str | Path, plan: Plan) -> Catalogue:
-        """Create the folder, or check that it holds this plan's sweep (to resume it)."""
+    def open(cls, root: str | Path, plan: Plan, store: Path | None = None) -> Catalogue:
+        """Create the folder, or check that it holds this plan's sweep (to resume it).
+
+        With ``store`` the task folders are the store's (a store may be the folder itself).
+        """
         root = Path(root)
         plan_path = root / PLAN_FILE
         if plan_path.exists():
@@ -68,12 +76,11 @@ class Catalogue:
                     f"{root} holds a different sweep (other variants, scenario or seed); "
                     "choose another --out"
                 )
-        elif root.exists() and any(root.iterdir()):
+        elif root.exists() and any(root.iterdir()) and not _same(root, store):
             raise SweepFolderError(f"{root} exists and is not a sweep folder")
         root.mkdir(parents=True, exist_ok=True)
-        for partial in (root / TASKS).glob("v*/.rep-*.partial-*"):
-            shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted store
-        catalogue = cls(root, plan)
+        _rename_old_task_folders(root / TASKS)
+        catalogue = cls(root, plan, store)
         if not plan_path.exists():
             catalogue.write_plan(0)
         return catalogue
@@ -90,11 +97,13 @@ class Catalogue:
             "replications": replications,
             "identity": plan.identity(),
         }
+        if self.store_root is not None and not _same(self.store_root, self.root):
+            data["store"] = str(self.store_root.resolve())
         _atomic_write_text(self.root / PLAN_FILE, json.dumps(data, indent=2) + "\n")
 
     def task_dir(self, key: TaskKey) -> Path:
         """The results folder of a task."""
-        return self.root / TASKS / key.name
+        return (self.store_root or self.root) / TASKS / key.name
 
     def is_done(self, key: TaskKey) -> bool:
         """Whether the task's results folder is complete and intact (its checksums match).
@@ -116,30 +125,15 @@ class Catalogue:
     def store(self, outcome: TaskOutcome) -> None:
         """Write a finished task's files and their checksums as its results folder.
 
-        All or nothing; a broken folder left by an earlier session is replaced.
+        All or nothing; a broken folder left by an earlier session is replaced. A task
+        whose worker wrote its folder into the store brings its row instead of files.
         """
-        folder = self.task_dir(outcome.key)
-        if self._intact(folder):  # another sweep into this folder wrote the same task
-            self._verified[outcome.key] = True
-            return
-        if folder.is_dir() and not folder.is_symlink():  # a task folder that failed its check
-            broken = folder.with_name(f".{folder.name}.broken-{os.getpid()}")
-            folder.rename(broken)
-            shutil.rmtree(broken, ignore_errors=True)
-        try:
-            with staging(folder) as work:
-                for name, data in outcome.files.items():
-                    (work / name).write_bytes(data)
-                write_checksums(work, outcome.files)
-        except OSError:
-            if not self._intact(folder):  # not beaten to it by a concurrent sweep: a failure
-                raise
+        if outcome.row is None:
+            write_task_folder(self.task_dir(outcome.key), outcome.files)
+            self._rows.pop(outcome.key, None)
+        else:
+            self._rows[outcome.key] = self._finished_row(outcome.key, outcome.row)
         self._verified[outcome.key] = True
-        self._rows.pop(outcome.key, None)
-
-    @staticmethod
-    def _intact(folder: Path) -> bool:
-        return (folder / CHECKSUMS).is_file() and not verify_checksums(folder)
 
     def tasks_table(
         self, replications: int, outcomes: Mapping[TaskKey, TaskOutcome] = {}
@@ -172,19 +166,22 @@ class Catalogue:
         row.update(factor_values(self.plan, key.variant))
         row.update(replication=key.replication, seed=self.plan.seed(key.replication))
         if self.is_done(key):
-            folder = self.task_dir(key)
-            manifest = json.loads((folder / MANIFEST).read_text("utf-8"))
-            row.update(status=OK, error="", warmup_s=warmup_cut(folder))
-            row.update(headline(folder))
-            row["wall_time_s"] = float(manifest.get("wall_time_s") or float("nan"))
-            self._rows[key] = row
-            return row
+            self._rows[key] = self._finished_row(key, task_row(self.task_dir(key)))
+            return self._rows[key]
         row.update(status=PENDING, error="", warmup_s=None)
         row.update({f.name: None for f in HEADLINE})
         row.update(dict.fromkeys(trials_columns()))
         row["wall_time_s"] = None
         if outcome is not None:
             row.update(status=outcome.status, error=outcome.error, wall_time_s=outcome.wall_time_s)
+        return row
+
+    def _finished_row(self, key: TaskKey, figures: Mapping[str, float]) -> dict[str, Any]:
+        row: dict[str, Any] = {"variant": self.plan.variants[key.variant].id}
+        row.update(factor_values(self.plan, key.variant))
+        row.update(replication=key.replication, seed=self.plan.seed(key.replication))
+        row.update(status=OK, error="")
+        row.update(figures)
         return row
 
     def write_tables(self, tasks: pa.Table, summary: pa.Table) -> None:
@@ -204,16 +201,17 @@ def factor_values(plan: Plan, variant: int) -> dict[str, Any]:
 
 def factor_types(plan: Plan) -> dict[str, pa.DataType]:
     """Arrow types of the factor columns."""
-    types = {}
-    for factor in plan.factors:
-        values = factor.typed()
-        if all(isinstance(v, int) for v in values):
-            types[factor.key] = pa.int64()
-        elif all(isinstance(v, int | float) for v in values):
-            types[factor.key] = pa.float64()
-        else:
-            types[factor.key] = pa.string()
-    return types
+    return {factor.key: factor_type(factor) for factor in plan.factors}
+
+
+def factor_type(factor: Factor) -> pa.DataType:
+    """The Arrow type of a factor's column: integers, numbers when all are, else text."""
+    values = factor.typed()
+    if all(isinstance(v, int) for v in values):
+        return pa.int64()
+    if all(isinstance(v, int | float) for v in values):
+        return pa.float64()
+    return pa.string()
 
 
 def _row_types(plan: Plan) -> dict[str, pa.DataType]:
@@ -244,6 +242,34 @@ def read_tables(root: str | Path) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
         raise SweepFolderError(f"{root}: a table or plan.json cannot be read: {exc}") from None
 
 
+def tasks_root(root: Path, plan: Mapping[str, Any]) -> Path:
+    """The folder holding a sweep folder's ``tasks/``: its store's, if ``plan.json`` names one."""
+    store = plan.get("store")
+    return Path(store) if store else root
+
+
+def _rename_old_task_folders(tasks: Path) -> None:
+    """Rename task folders of the layout before the hive one (``v000/rep-000``).
+
+    ``variant=v000/replication=000`` is the new name: resuming such a sweep reruns nothing.
+    """
+    for old in sorted(tasks.glob("v[0-9]*/rep-[0-9]*")):
+        variant, replication = old.parent.name[1:], old.name[4:]
+        if not (variant.isdigit() and replication.isdigit()) or not old.is_dir():
+            continue
+        new = tasks / task_name(int(variant), int(replication))
+        new.parent.mkdir(exist_ok=True)
+        if not new.exists():
+            old.rename(new)
+    for partial in tasks.glob("v[0-9]*/.rep-*.partial-*"):
+        shutil.rmtree(partial, ignore_errors=True)  # left by a store interrupted back then
+    for old in tasks.glob("v[0-9]*"):
+        with contextlib.suppress(OSError):
+            old.rmdir()  # only if emptied (a staging leftover keeps it, harmlessly)
+    for folder in tasks.glob("variant=*"):
+        remove_stale_staging(folder)
+
+
 def _json_reads(path: Path) -> bool:
     try:
         json.loads(path.read_text("utf-8"))
@@ -269,3 +295,8 @@ def _replace(temp: Path, path: Path) -> None:
     with temp.open("rb") as file:
         os.fsync(file.fileno())
     os.replace(temp, path)
+
+
+def _same(folder: Path, other: Path | None) -> bool:
+    """Whether two paths name the same folder (one may be relative)."""
+    return other is not None and folder.resolve() == other.resolve()

@@ -16,12 +16,15 @@ from pathlib import Path
 from sim.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_NOT_MET, EXIT_OK
 from sim.experiment.capacity import Target, search_capacity, sweep_warnings
 from sim.experiment.catalogue import SweepFolderError, read_tables
-from sim.experiment.executors import ExecutorError, NoWorkersError, make_executor
+from sim.experiment.executors import Executor, ExecutorError, NoWorkersError, make_executor
 from sim.experiment.figures import figure_names
 from sim.experiment.knee import search_knee
 from sim.experiment.plan import Plan, PlanError
 from sim.experiment.progress import SweepProgress
 from sim.experiment.report import DEFAULT_FIGURES, print_comparison, print_curve, print_knee
+from sim.experiment.shards import collect as collect_store
+from sim.experiment.shards import run_shard
+from sim.experiment.store import Shard
 from sim.experiment.sweep import Precision, run_sweep
 from sim.outputs.folders import slug
 from sim.run.guard import limits_of, too_large
@@ -56,18 +59,22 @@ def sweep(args: argparse.Namespace) -> int:
         precision = [Precision.parse(p) for p in args.precision]
         if args.max_replications < args.replications:
             raise PlanError("--max-replications must be ≥ --replications")
+        shard = _shard(args, precision)
         out = (
             args.out
             if args.out is not None
-            else Path("sweeps") / f"{slug(plan.base.name)}-{plan.token()}"
+            else args.store or Path("sweeps") / f"{slug(plan.base.name)}-{plan.token()}"
         )
         executor = make_executor(args.executor, args.workers, args.scheduler)
     except BAD_INPUT as exc:
         return _bad(exc)
+    if shard is not None:
+        return _run_shard(args, plan, shard, executor)
     bar = None if args.quiet else SweepProgress(plan.base.name)
     try:
         result = run_sweep(plan, out, args.replications, executor, precision,
-                           args.max_replications, progress=bar)  # fmt: skip
+                           args.max_replications, progress=bar, store=args.store,
+                           keep=args.keep)  # fmt: skip
     except NoWorkersError as exc:
         print(f"error: {exc}\nfolder: {out}", file=sys.stderr)
         return EXIT_FAILED
@@ -107,6 +114,69 @@ def sweep(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_NOT_MET
+    return EXIT_OK
+
+
+def _shard(args: argparse.Namespace, precision: list[Precision]) -> Shard | None:
+    """The ``--shard`` asked for, checked against the options it cannot go with."""
+    if args.shard is None:
+        return None
+    if args.store is None:
+        raise PlanError("--shard needs --store DIR: a folder every job of the array sees")
+    if args.out is not None:
+        raise PlanError("--shard writes no table, so --out has no use: "
+                        "sscard-sim sweep collect STORE --out DIR writes them")  # fmt: skip
+    if precision:
+        raise PlanError("--precision needs every task's figures; it cannot go with --shard")
+    return Shard.parse(args.shard)
+
+
+def _run_shard(args: argparse.Namespace, plan: Plan, shard: Shard, executor: Executor) -> int:
+    """Run one shard into the store; print what it did and what to do next."""
+    bar = (
+        None
+        if args.quiet
+        else SweepProgress(f"{plan.base.name} shard {shard.index}/{shard.count}")
+    )
+    try:
+        done = run_shard(plan, args.store, args.replications, shard, executor, args.keep,
+                         progress=bar)  # fmt: skip
+    except NoWorkersError as exc:
+        print(f"error: {exc}\nstore: {args.store}", file=sys.stderr)
+        return EXIT_FAILED
+    except BAD_INPUT as exc:
+        return _bad(exc)
+    finally:
+        if bar is not None:
+            bar.close()
+        executor.close()
+    print(
+        f"shard {shard.index}/{shard.count}: {done.tasks} of "
+        f"{len(plan.variants) * args.replications} tasks: {done.ran} run, {done.skipped} done "
+        f"earlier, {done.failed} failed, in {done.wall_time_s:.1f}s ({executor.name}, "
+        f"{executor.workers} worker(s))"
+    )
+    print(f"store: {args.store}")
+    if done.failed:
+        print(f"{done.failed} task(s) failed (errors in {args.store}/shards/{shard.name}.json); "
+              "run the same command again to retry them", file=sys.stderr)  # fmt: skip
+        return EXIT_FAILED
+    print(f"when every shard has ended: sscard-sim sweep collect {args.store}")
+    return EXIT_OK
+
+
+def collect(args: argparse.Namespace) -> int:
+    """``sscard-sim sweep collect``: the sweep folder of a store that shards have filled."""
+    try:
+        result = collect_store(args.store, args.out)
+        tasks, summary, stored = read_tables(result.folder)
+    except BAD_INPUT as exc:
+        return _bad(exc)
+    if not args.quiet:
+        print_comparison(tasks, summary, stored)
+    print(f"collect: {result.tasks.num_rows} tasks of {summary.num_rows} variant(s) × "
+          f"{result.replications} replication(s), in {result.wall_time_s:.1f}s")  # fmt: skip
+    print(f"folder: {result.folder}")
     return EXIT_OK
 
 
@@ -198,4 +268,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "report": report,
     "capacity": capacity,
     "knee": knee,
+    "collect": collect,
 }

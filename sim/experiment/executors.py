@@ -279,7 +279,8 @@ class DaskExecutor:
 
     Each task is submitted as one future under a unique key. Workers need
     sscard-sim installed (the same version); they need no access to the sweep
-    folder, since results come back with the outcome.
+    folder, since results come back with the outcome (with a store, they write
+    the task folders there and only the task's row comes back).
     """
 
     name = "dask"

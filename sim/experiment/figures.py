@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.outputs.results import STATIONS, SUMMARY
+from sim.outputs.results import MANIFEST, STATIONS, SUMMARY
 
 __all__ = [
     "HEADLINE",
@@ -33,6 +33,7 @@ __all__ = [
     "headline",
     "is_proportion",
     "node_figure",
+    "task_row",
     "trials_column",
     "trials_columns",
 ]
@@ -230,3 +231,16 @@ def warmup_cut(folder: Path) -> float:
     """The warm-up cut a run applied (estimated with ``warmup: auto``), in seconds."""
     summary = json.loads((folder / SUMMARY).read_text("utf-8"))
     return float(summary["window"]["from_s"])
+
+
+def task_row(folder: Path) -> dict[str, float]:
+    """A finished task's part of its ``sweep.parquet`` row: warm-up cut, figures, wall time.
+
+    Read by a worker that wrote the folder into a store, or by the sweep from its own
+    folder: the same function, so the same bytes either way.
+    """
+    manifest = json.loads((folder / MANIFEST).read_text("utf-8"))
+    row: dict[str, float] = {"warmup_s": warmup_cut(folder)}
+    row.update(headline(folder))
+    row["wall_time_s"] = float(manifest.get("wall_time_s") or float("nan"))
+    return row

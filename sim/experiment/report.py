@@ -115,7 +115,8 @@ def print_comparison(
         print_table(console, table)
     failed = [r for r in tasks.to_pylist() if r["status"] == FAILED]
     for r in failed[:10]:
-        console.print(f"failed: {r['variant']}/rep-{r['replication']:03d}: {r['error']}",
+        where = f"variant={r['variant']}/replication={r['replication']:03d}"
+        console.print(f"failed: {where}: {r['error']}",
                       highlight=False, soft_wrap=True)  # fmt: skip
     if len(failed) > 10:
         console.print(f"… and {len(failed) - 10} more failed task(s); see sweep.parquet")

@@ -5,7 +5,8 @@ records a failed task and carries on, and writes ``sweep.parquet`` and
 ``summary.parquet`` at the end, also when interrupted (the tasks not run are
 ``pending``). With precision targets it adds replications to every variant,
 round by round, until each target figure's 95% half-width is under its target
-in every variant, or a maximum is reached.
+in every variant, or a maximum is reached. With a store, workers write the task
+folders there (see :mod:`sim.experiment.store`) and ``folder`` gets the tables.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from sim.experiment.figures import figure_names
 from sim.experiment.plan import Plan, PlanError
 from sim.experiment.progress import SweepProgress
 from sim.experiment.stats import replications_for
+from sim.experiment.store import Store
 from sim.experiment.summary import figure_intervals, summarise_sweep
 from sim.experiment.task import FAILED, OK, TaskKey, TaskOutcome, TaskSpec, describe, run_task
+from sim.experiment.taskfiles import KEEP_ALL
 
 __all__ = ["Precision", "SweepResult", "run_sweep"]
 
@@ -86,6 +89,8 @@ def run_sweep(
     max_replications: int = 100,
     runner: Runner = run_task,
     progress: SweepProgress | None = None,
+    store: str | Path | None = None,
+    keep: str = KEEP_ALL,
 ) -> SweepResult:
     """Run ``replications`` of every variant of ``plan`` into ``folder``; resume if begun.
 
@@ -98,6 +103,9 @@ def run_sweep(
         max_replications: The most replications precision targets may ask for.
         runner: The function that runs one task (tests substitute a failing one).
         progress: A progress bar to drive.
+        store: A folder every worker sees: they write the task folders there
+            (``folder`` may be the store itself).
+        keep: Which files each task folder keeps (``summary``, ``tables``, ``all``).
 
     Raises:
         SweepFolderError: ``folder`` holds another sweep.
@@ -105,7 +113,8 @@ def run_sweep(
     if replications < 1:
         raise PlanError(f"--replications must be ≥ 1, got {replications}")
     started = time.perf_counter()
-    catalogue = Catalogue.open(folder, plan)
+    shared = _open_store(store, plan, replications)
+    catalogue = Catalogue.open(folder, plan, shared)
     executor = executor if executor is not None else InProcessExecutor()
     outcomes: dict[TaskKey, TaskOutcome] = {}
     n, ran, skipped, met = replications, 0, 0, None
@@ -119,7 +128,7 @@ def run_sweep(
             attempted.update(keys)
             if progress is not None:
                 progress.start(len(keys), len(keys) - len(todo))
-            specs = [TaskSpec(k, plan.task_scenario(k)) for k in todo]
+            specs = [TaskSpec(k, plan.task_scenario(k), keep, str(shared or "")) for k in todo]
             for outcome in executor.run(runner, specs):
                 ran += 1
                 if outcome.status == OK:
@@ -146,9 +155,17 @@ def run_sweep(
         summary = summarise_sweep(tasks, plan)
         catalogue.write_tables(tasks, summary)
         catalogue.write_plan(n)
+        _open_store(store, plan, n)
     failed = sum(1 for o in outcomes.values() if o.status == FAILED)
     wall = time.perf_counter() - started
     return SweepResult(Path(folder), tasks, summary, n, ran, skipped, failed, met, wall)
+
+
+def _open_store(store: str | Path | None, plan: Plan, replications: int) -> Path | None:
+    """The store's absolute path (the same for every worker), described for ``collect``."""
+    if store is None:
+        return None
+    return Store.open(store, plan, replications).root.resolve()
 
 
 def _needs(tasks: pa.Table, plan: Plan, target: Precision, most: int) -> tuple[bool, int]:

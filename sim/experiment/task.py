@@ -4,8 +4,10 @@ A task is a pure function of its scenario (which carries the seed): it runs in
 a scratch folder wherever an executor puts it (a local process, a Dask worker
 on another machine) and returns the folder's files as bytes, so only the
 process that owns the sweep folder writes to it, and no shared file system is
-needed. An exception inside the run is caught and returned as a failed outcome
-with its error text; the sweep records it and carries on.
+needed. With a store (a folder every worker sees) the worker writes the task
+folder there itself and hands back only the task's row of ``sweep.parquet``.
+An exception inside the run is caught and returned as a failed outcome with
+its error text; the sweep records it and carries on.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pathlib import Path
 
 import attrs
 
+from sim.experiment.figures import task_row
+from sim.experiment.taskfiles import KEEP_ALL, TASKS, kept, task_name, write_task_folder
 from sim.outputs.folders import remove_stale
 from sim.run.api import run_once
 from sim.scenario import Scenario
@@ -40,8 +44,8 @@ class TaskKey:
 
     @property
     def name(self) -> str:
-        """``v000/rep-000``: the task's folder below ``tasks/``."""
-        return f"v{self.variant:03d}/rep-{self.replication:03d}"
+        """``variant=v000/replication=000``: the task's folder below ``tasks/``."""
+        return task_name(self.variant, self.replication)
 
 
 @attrs.frozen
@@ -50,6 +54,10 @@ class TaskSpec:
 
     key: TaskKey
     scenario: Scenario
+    keep: str = KEEP_ALL
+    """Which files the task folder keeps (``--keep``)."""
+    store: str = ""
+    """The store the worker writes the task folder into; empty: hand the files back."""
 
 
 @attrs.frozen
@@ -62,6 +70,8 @@ class TaskOutcome:
     files: dict[str, bytes] = attrs.Factory(dict)
     wall_time_s: float = 0.0
     host: str = ""
+    row: dict[str, float] | None = None
+    """The task's figures, when its worker wrote the folder into a store (files empty)."""
 
 
 TASK_MARK = "sscard-task-"
@@ -78,11 +88,22 @@ def run_task(spec: TaskSpec) -> TaskOutcome:
         with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
             out = Path(scratch) / "run"
             run_once(spec.scenario, out)
-            files = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+            files = kept({p.name: p.read_bytes() for p in sorted(out.iterdir())}, spec.keep)
+        row = _store(spec, files) if spec.store else None
     except Exception as exc:  # a failed task is data, not a crash of the sweep
         wall = time.perf_counter() - started
         return TaskOutcome(spec.key, FAILED, describe(exc), wall_time_s=wall, host=host)
-    return TaskOutcome(spec.key, OK, "", files, time.perf_counter() - started, host)
+    wall = time.perf_counter() - started
+    if row is not None:
+        return TaskOutcome(spec.key, OK, "", {}, wall, host, row)
+    return TaskOutcome(spec.key, OK, "", files, wall, host)
+
+
+def _store(spec: TaskSpec, files: dict[str, bytes]) -> dict[str, float]:
+    """Write the task folder into the store (unless there already) and read its row back."""
+    folder = Path(spec.store) / TASKS / spec.key.name
+    write_task_folder(folder, files)
+    return task_row(folder)
 
 
 def describe(exc: BaseException) -> str:

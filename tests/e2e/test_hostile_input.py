@@ -143,7 +143,7 @@ def test_resume_redoes_a_broken_task_and_keeps_the_rest(
     assert main(argv) == 0
     before = tmp_path / "before.parquet"
     before.write_bytes((out / "sweep.parquet").read_bytes())
-    task = out / "tasks" / "v000" / "rep-001"
+    task = out / "tasks" / "variant=v000" / "replication=001"
     assert (task / "checksums.sha256").is_file()
     if damage == "truncate summary":
         (task / "summary.json").write_bytes((task / "summary.json").read_bytes()[:100])

@@ -76,7 +76,7 @@ def test_results_do_not_depend_on_executor_or_workers(
     assert expected_tasks.num_rows == 12
     assert tasks.equals(expected_tasks)
     assert summary.equals(expected_summary)
-    for task in ("v000/rep-000", "v003/rep-002"):
+    for task in ("variant=v000/replication=000", "variant=v003/replication=002"):
         a = (in_process / "tasks" / task / "transactions.parquet").read_bytes()
         assert a == (out / "tasks" / task / "transactions.parquet").read_bytes()
 
@@ -88,9 +88,9 @@ def test_failed_task_does_not_stop_the_sweep_and_rerun_resumes(tmp_path: Path) -
     out = tmp_path / "sweep"
     base = [a if a != "3" else "1" for a in SWEEP]  # the same sweep with 1 replication
     assert sim(*base, "--workers", "1", "--out", str(out)).returncode == 0
-    kept = out / "tasks" / "v001" / "rep-000" / "summary.json"
+    kept = out / "tasks" / "variant=v001" / "replication=000" / "summary.json"
     stamp = kept.stat().st_mtime_ns
-    blocker = out / "tasks" / "v002" / "rep-001"
+    blocker = out / "tasks" / "variant=v002" / "replication=001"
     blocker.write_text("not a results folder")
     done = sim(*SWEEP, "--workers", "2", "--out", str(out))
     assert done.returncode == 1

@@ -20,7 +20,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from sim.experiment import DaskExecutor, Plan
+from sim.experiment import DaskExecutor, Plan, run_sweep
 from sim.experiment.executors import NoWorkersError
 from sim.experiment.task import OK, TaskKey, TaskOutcome, TaskSpec, run_task
 from tests.conftest import SCENARIOS
@@ -31,7 +31,7 @@ QUIET = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
 
 
 def kill_worker_once_runner(spec: TaskSpec) -> TaskOutcome:
-    """Kills its worker process the first time task v000/rep-001 runs (marker file in the
+    """Kills its worker process the first time task TaskKey(0, 1) runs (marker file in the
     scenario's description, which changes nothing in a run)."""
     marker = Path(spec.scenario.description)
     if spec.key == TaskKey(0, 1) and not marker.exists():
@@ -138,3 +138,22 @@ def test_losing_every_worker_stops_with_a_clear_error(
         log.close()
         cluster.close(timeout=5)
     assert time.monotonic() - started < 30
+
+
+def test_a_store_on_a_local_cluster_gives_the_in_process_tables(
+    executor: DaskExecutor, tmp_path: Path
+) -> None:
+    """With a store, Dask workers write the task folders and send back their rows only:
+    sweep.parquet (wall time aside), summary.parquet and the tasks' files are those of
+    the sweep run in this process without a store."""
+    plan = Plan.load(SCENARIOS / "smoke.yaml", ["network.national.servers=1,4"],
+                     ["horizon=10min", "warmup=0s"])  # fmt: skip
+    local = run_sweep(plan, tmp_path / "local", 2)
+    stored = run_sweep(plan, tmp_path / "tables", 2, executor, store=tmp_path / "store")
+    assert stored.ran == 4 and stored.failed == 0
+    wall = ["wall_time_s"]
+    assert stored.tasks.drop_columns(wall).equals(local.tasks.drop_columns(wall))
+    assert stored.summary.equals(local.summary)
+    task = Path("tasks") / TaskKey(1, 1).name / "transactions.parquet"
+    assert (tmp_path / "store" / task).read_bytes() == (tmp_path / "local" / task).read_bytes()
+    assert not (tmp_path / "tables" / "tasks").exists()

@@ -14,7 +14,7 @@ from sim.experiment.task import FAILED, OK, TaskKey, TaskOutcome, TaskSpec, run_
 
 
 def crash_once_runner(spec: TaskSpec) -> TaskOutcome:
-    """Kills its worker process the first time task v000/rep-001 runs, like a worker killed
+    """Kills its worker process the first time task TaskKey(0, 1) runs, like a worker killed
     by the out-of-memory killer. A marker file, named in the scenario's description (which
     changes nothing in a run), remembers that it happened."""
     marker = Path(spec.scenario.description)
@@ -25,7 +25,7 @@ def crash_once_runner(spec: TaskSpec) -> TaskOutcome:
 
 
 def always_crash_runner(spec: TaskSpec) -> TaskOutcome:
-    """Kills its worker process whenever task v000/rep-001 runs."""
+    """Kills its worker process whenever task TaskKey(0, 1) runs."""
     if spec.key == TaskKey(0, 1):
         os._exit(1)
     return run_task(spec)

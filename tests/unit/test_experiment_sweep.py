@@ -31,8 +31,9 @@ BROKEN = TaskKey(1, 1)
 
 
 def broken_runner(spec: TaskSpec) -> TaskOutcome:
-    """The real task, except that task v001/rep-001 names a province table that does not
-    exist: the run itself raises while building the model (validation never sees it)."""
+    """The real task, except that task variant=v001/replication=001 names a province table
+    that does not exist: the run itself raises while building the model (validation never
+    sees it)."""
     if spec.key == BROKEN:
         spec = attrs.evolve(spec, scenario=attrs.evolve(spec.scenario, provinces="builtin:1900"))
     return run_task(spec)
@@ -64,7 +65,7 @@ def test_sweep_writes_task_folders_and_both_tables(plan: Plan, tmp_path: Path) -
     summary.parquet one row per variant with intervals and paired differences."""
     result = run_sweep(plan, tmp_path / "sw", 3)
     assert (result.ran, result.skipped, result.failed) == (6, 0, 0)
-    task = tmp_path / "sw" / "tasks" / "v001" / "rep-002"
+    task = tmp_path / "sw" / "tasks" / "variant=v001" / "replication=002"
     assert {p.name for p in task.iterdir()} == {TRANSACTIONS, STATIONS, TIMESERIES, LEDGER,
                                                 CLEARING, SUMMARY, MANIFEST,
                                                 "checksums.sha256"}  # fmt: skip
@@ -125,7 +126,7 @@ def test_rerunning_skips_finished_tasks_and_adds_replications(plan: Plan, tmp_pa
     and finished task folders are left untouched."""
     folder = tmp_path / "sw"
     first = run_sweep(plan, folder, 2)
-    done = folder / "tasks" / "v000" / "rep-001" / SUMMARY
+    done = folder / "tasks" / "variant=v000" / "replication=001" / SUMMARY
     stamp = done.stat().st_mtime_ns
     again = run_sweep(plan, folder, 2)
     assert (again.ran, again.skipped) == (0, 4)
@@ -152,7 +153,7 @@ def test_a_failed_task_is_recorded_and_the_sweep_carries_on(plan: Plan, tmp_path
     ]
     assert "builtin:1900" in failed[0]["error"] and failed[0]["error"].startswith("KeyError")
     assert failed[0]["settle_p99_local_s"] is None
-    assert not (folder / "tasks" / "v001" / "rep-001").exists()
+    assert not (folder / "tasks" / "variant=v001" / "replication=001").exists()
     summary = pq.read_table(folder / "summary.parquet").to_pylist()
     assert (summary[1]["replications"], summary[1]["failed"]) == (2, 1)
     assert summary[1]["national_utilisation_n"] == 2
