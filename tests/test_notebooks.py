@@ -24,8 +24,9 @@ import nbformat
 from tests.notebook_runner import NOTEBOOKS, execute, notebook_paths
 
 REFRESH = "refresh the committed outputs with `python -m tests.notebook_runner`"
-BUDGET_S = 110.0
-"""A notebook must run in under two minutes on two cores; this leaves a margin."""
+BUDGET_S = 300.0
+"""A guard against a runaway notebook, not a speed test (the machines are shared and noisy;
+speed is measured in benchmarks/): each runs in 10-80 s alone on two cores."""
 EXPECTED = {
     "01_baseline_day.ipynb",
     "02_cross_province_settlement.ipynb",
