@@ -9,19 +9,62 @@ the requester has closed a transaction and none of its messages is left in the
 network, the protocol forgets the key and checks the home's final word against
 the requester's outcome; a settlement the requester never accepted is undone
 there (reconciliation), and counted.
+
+With card states (:mod:`sim.world.cards`) every platform also looks the card up
+first (:class:`CardCheck`): a frozen, replaced or expired card is refused at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import simpy
 
 from sim.money.policy import PolicyTable
 from sim.network.nodes import Answer, Message, Platform
+from sim.world.cards import CardBook
+from sim.world.domain import CardState, Reason
 from sim.world.transaction import Transaction
 
-__all__ = ["Answer", "KeyBook", "ReverseHandler", "SettleHandler", "VerifyHandler"]
+__all__ = [
+    "REFUSAL_REASONS",
+    "Answer",
+    "CardCheck",
+    "KeyBook",
+    "ReverseHandler",
+    "SettleHandler",
+    "VerifyHandler",
+]
+
+_REFUSALS = {
+    CardState.FROZEN: Answer.CARD_FROZEN,
+    CardState.REPLACED: Answer.CARD_REPLACED,
+    CardState.EXPIRED: Answer.CARD_EXPIRED,
+}
+REFUSAL_REASONS: dict[Answer, Reason] = {
+    Answer.CARD_FROZEN: Reason.CARD_FROZEN,
+    Answer.CARD_REPLACED: Reason.CARD_REPLACED,
+    Answer.CARD_EXPIRED: Reason.CARD_EXPIRED,
+}
+"""The reason a requester records for each refusal of a card."""
+
+
+class CardCheck:
+    """A platform's look-up of the card presented: its state now, refused unless active."""
+
+    __slots__ = ("book", "exempt")
+
+    def __init__(self, book: CardBook, exempt: Collection[int]) -> None:
+        self.book = book
+        self.exempt = frozenset(exempt)
+        """Service codes not refused for their card (a desk replacing a frozen card)."""
+
+    def refusal(self, txn: Transaction, now: float) -> Answer | None:
+        """The refusal of the transaction's card at ``now``, or ``None`` if it may go on."""
+        if txn.service in self.exempt:
+            return None
+        state = self.book.state(txn.holder, txn.card, now)
+        return None if state is CardState.ACTIVE else _REFUSALS[state]
 
 
 class KeyBook:
@@ -53,6 +96,7 @@ class SettleHandler:
 
     __slots__ = (
         "book",
+        "cards",
         "duplicates",
         "env",
         "node",
@@ -83,6 +127,8 @@ class SettleHandler:
         """Settle requests that arrived after their key had been reversed."""
         self.on_undo: Callable[[Transaction, int, float], None] | None = None
         """Told (transaction, fund share, now) of every settlement undone, for the books."""
+        self.cards: CardCheck | None = None
+        """The card look-up, when the scenario has card states."""
 
     def service_time(self, msg: Message) -> float:
         """Settlement processing time of the transaction's service at this node."""
@@ -105,6 +151,9 @@ class SettleHandler:
         msg.result = answer
 
     def _decide(self, txn: Transaction) -> Answer:
+        refused = self.cards.refusal(txn, self.env.now) if self.cards is not None else None
+        if refused is not None:
+            return refused
         if txn.cross and not txn.filed:
             return Answer.NOT_FILED
         if txn.ineligible:
@@ -164,18 +213,23 @@ class ReverseHandler:
 class VerifyHandler:
     """A verification at a node (the card platform's QR check, a home platform's card check).
 
-    A lookup that is always valid in this model; it takes the node's own service time.
+    Valid unless the scenario has card states and the card is not active; it takes
+    the node's own service time.
     """
 
-    __slots__ = ("node",)
+    __slots__ = ("cards", "node")
 
     def __init__(self, node: Platform) -> None:
         self.node = node
+        self.cards: CardCheck | None = None
+        """The card look-up, when the scenario has card states."""
 
     def service_time(self, _msg: Message) -> float:
         """Verification time at the node."""
         return self.node.service_time()
 
     def handle(self, msg: Message) -> None:
-        """Mark the code verified."""
-        msg.result = Answer.VERIFIED
+        """Mark the code verified, or refused for the card's state."""
+        cards = self.cards
+        refused = cards.refusal(msg.exchange.txn, self.node.env.now) if cards is not None else None
+        msg.result = Answer.VERIFIED if refused is None else refused

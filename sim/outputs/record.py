@@ -69,6 +69,8 @@ FIELDS: tuple[Field, ...] = (
           optional=True, default=-1),
     Field("arrival_s", np.float64, "arrival", "arrival time", batch="time_s"),
     Field("amount_fen", np.int64, "arrival", "the bill, fare, credit or withdrawal, in fen"),
+    Field("card_state", np.uint8, "arrival", "state of the card presented, at arrival",
+          optional=True),
     Field("start_s", np.float64, "end", "time service started at the point or node"),
     Field("end_s", np.float64, "end", "time the transaction reached its terminal state"),
     Field("settle_s", np.float64, "end",
@@ -101,6 +103,7 @@ class Vocabularies:
     level: pa.Array
     outcome: pa.Array
     reason: pa.Array
+    card_state: pa.Array
 
 
 Make = Callable[[Arrays, int, Vocabularies], pa.Array]
@@ -169,6 +172,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("amount_fen", pa.int64(), _plain("amount_fen", np.int64), "amount (fen)"),
     Column("fund_fen", pa.int64(), _plain("fund_fen", np.int64), "fund share (fen)"),
     Column("personal_fen", pa.int64(), _plain("personal_fen", np.int64), "personal share (fen)"),
+    Column("card_state", _CATEGORY, _code("card_state", "card_state"),
+           "the card's state at arrival (active, frozen, replaced, expired)"),
 )  # fmt: skip
 """Every column of ``transactions.parquet``, in file order (the contract notebooks rely on)."""
 

@@ -17,6 +17,7 @@ import attrs
 from sim.scenario import units
 from sim.scenario.card_desk import CardDeskService
 from sim.scenario.card_services import LibraryService, PensionPayoutService, TransitService
+from sim.scenario.cards import CardsSpec
 from sim.scenario.families import FAMILIES
 from sim.scenario.faults import FaultsSpec
 from sim.scenario.frozen import FrozenDict, freeze
@@ -68,6 +69,7 @@ __all__ = [
     "AdvanceSpec",
     "AnyService",
     "CardDeskService",
+    "CardsSpec",
     "CatalogueSpec",
     "ClearingSpec",
     "Constant",
@@ -429,6 +431,8 @@ class Scenario:
     clearing: ClearingSpec = ClearingSpec()
     faults: FaultsSpec = FaultsSpec()  # noqa: RUF009 - a frozen attrs instance
     outputs: OutputsSpec = OutputsSpec()
+    cards: CardsSpec | None = None
+    """Card states (loss, freeze, replacement, expiry); default: every card stays active."""
 
     def check(self) -> Problems:
         """Rules spanning the top-level keys."""

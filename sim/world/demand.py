@@ -63,6 +63,10 @@ class ArrivalBatch:
     point: npt.NDArray[np.int64]
     channel: npt.NDArray[np.uint8]
     level: npt.NDArray[np.uint8]
+    card_state: npt.NDArray[np.uint8] = attrs.field(
+        default=attrs.Factory(lambda self: np.zeros(self.time_s.size, np.uint8), takes_self=True)
+    )
+    """State of the card presented at arrival (:mod:`sim.world.cards`); all active without it."""
 
     @property
     def size(self) -> int:
@@ -76,8 +80,11 @@ class ArrivalBatch:
         return cross
 
 
-COLUMNS: tuple[str, ...] = tuple(f.name for f in attrs.fields(ArrivalBatch))[4:]
-"""The per-arrival columns every stream provides (see :func:`defaults`)."""
+COLUMNS: tuple[str, ...] = tuple(
+    f.name for f in attrs.fields(ArrivalBatch)[4:] if f.name != "card_state"
+)
+"""The per-arrival columns every stream provides (see :func:`defaults`); the card
+state is stamped on the merged batch."""
 
 
 class IdRanges(Protocol):

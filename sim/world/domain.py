@@ -81,6 +81,24 @@ class Reason(IntEnum):
 
     BLOCKED = 8
     """Turned away unserved: the point's queue was at its ``queue_limit``."""
+    CARD_FROZEN = 9
+    """Refused online: the card was reported lost and is frozen."""
+    CARD_REPLACED = 10
+    """Refused online: the card was replaced by a new one and is dead."""
+    CARD_EXPIRED = 11
+    """Refused online: the card has expired and is not yet renewed."""
+
+
+class CardState(IntEnum):
+    """The state of the card a holder presents, as the platforms know it (``card_state``)."""
+
+    ACTIVE = 0
+    FROZEN = 1
+    """Reported lost (挂失): refused online at once, offline once the hot list has it."""
+    REPLACED = 2
+    """A new card was issued: this one is dead."""
+    EXPIRED = 3
+    """Past its validity, not yet renewed."""
 
 
 # The service labels (the ``service`` column) and their codes come from the family
