@@ -23,7 +23,7 @@ import simpy
 from sim.money.policy import PolicyTable
 from sim.network.nodes import Answer, Message, Platform
 from sim.world.cards import CardBook
-from sim.world.domain import CardState, Reason
+from sim.world.domain import CardState, FraudKind, Reason
 from sim.world.transaction import Transaction
 
 __all__ = [
@@ -63,7 +63,11 @@ class CardCheck:
         """The refusal of the transaction's card at ``now``, or ``None`` if it may go on."""
         if txn.service in self.exempt:
             return None
-        state = self.book.state(txn.holder, txn.card, now)
+        batch = txn.batch
+        if batch is not None and batch.fraud[txn.row] == FraudKind.STOLEN:
+            state = self.book.old_card(txn.holder, now)  # the thief holds the old card
+        else:
+            state = self.book.state(txn.holder, txn.card, now)
         return None if state is CardState.ACTIVE else _REFUSALS[state]
 
 

@@ -71,6 +71,7 @@ FIELDS: tuple[Field, ...] = (
     Field("amount_fen", np.int64, "arrival", "the bill, fare, credit or withdrawal, in fen"),
     Field("card_state", np.uint8, "arrival", "state of the card presented, at arrival",
           optional=True),
+    Field("fraud", np.uint8, "arrival", "the true kind of fraud (none: genuine)", optional=True),
     Field("start_s", np.float64, "end", "time service started at the point or node"),
     Field("end_s", np.float64, "end", "time the transaction reached its terminal state"),
     Field("settle_s", np.float64, "end",
@@ -104,6 +105,7 @@ class Vocabularies:
     outcome: pa.Array
     reason: pa.Array
     card_state: pa.Array
+    fraud: pa.Array
 
 
 Make = Callable[[Arrays, int, Vocabularies], pa.Array]
@@ -174,6 +176,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("personal_fen", pa.int64(), _plain("personal_fen", np.int64), "personal share (fen)"),
     Column("card_state", _CATEGORY, _code("card_state", "card_state"),
            "the card's state at arrival (active, frozen, replaced, expired)"),
+    Column("fraud", _CATEGORY, _code("fraud", "fraud"),
+           "the true kind of fraud (stolen, cloned, replayed_qr, lent, duplicate_bill) or none"),
 )  # fmt: skip
 """Every column of ``transactions.parquet``, in file order (the contract notebooks rely on)."""
 

@@ -41,7 +41,17 @@ from sim.outputs.record import (
 )
 from sim.scenario.families import SERVICES
 from sim.world.demand import ArrivalBatch
-from sim.world.domain import CardKind, CardState, Channel, Level, Outcome, Reason, Scheme, labels
+from sim.world.domain import (
+    CardKind,
+    CardState,
+    Channel,
+    FraudKind,
+    Level,
+    Outcome,
+    Reason,
+    Scheme,
+    labels,
+)
 from sim.world.transaction import Transaction
 
 __all__ = [
@@ -278,6 +288,7 @@ class TransactionFile:
             outcome=pa.array(labels(Outcome), pa.string()),
             reason=pa.array(labels(Reason), pa.string()),
             card_state=pa.array(labels(CardState), pa.string()),
+            fraud=pa.array(labels(FraudKind), pa.string()),
         )
         self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
             path, self.schema, **parquet_options(self.schema)

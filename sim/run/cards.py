@@ -1,8 +1,10 @@
-"""Wiring the card states into a run: the book drawn, and every platform checking it.
+"""Wiring the card states and the fraud into a run.
 
-:mod:`sim.world.cards` keeps the states; the platforms that refuse a card are
-in the network layer (:class:`sim.network.settlement.CardCheck`). This is where
-the two meet when :func:`sim.run.model.build` builds a run.
+:mod:`sim.world.cards` keeps the states and :mod:`sim.world.fraud` draws the
+fraud; the platforms that refuse a card are in the network layer
+(:class:`sim.network.settlement.CardCheck`) and the points where fraud is tried
+are the medical families' (:mod:`sim.services.medical`). This is where they meet
+when :func:`sim.run.model.build` builds a run.
 """
 
 from __future__ import annotations
@@ -11,11 +13,16 @@ from sim.engine.streams import Streams
 from sim.network.protocol import Protocol
 from sim.network.settlement import CardCheck
 from sim.scenario import Scenario
-from sim.scenario.families import codes_unchecked
+from sim.scenario.families import SERVICE_CODES, codes_unchecked
+from sim.services import ServiceRuntime
 from sim.world.cards import CardBook, build_cards
+from sim.world.fraud import FraudDraws, MedicalStream
 from sim.world.population import Population
 
-__all__ = ["card_book"]
+__all__ = ["LENT_AT", "card_book", "fraud_draws"]
+
+LENT_AT = ("medical_outpatient", "pharmacy")
+"""Where a card is lent: a treatment or a purchase at a desk that does not check faces."""
 
 
 def card_book(
@@ -34,3 +41,25 @@ def card_book(
                        streams.generator("cards"), desk)  # fmt: skip
     protocol.check_cards(CardCheck(book, codes_unchecked()))
     return book
+
+
+def fraud_draws(
+    scenario: Scenario,
+    population: Population,
+    streams: Streams,
+    cards: CardBook | None,
+    services: dict[str, ServiceRuntime],
+) -> FraudDraws | None:
+    """The run's fraud, drawn at the medical services; none when no kind can happen."""
+    spec = scenario.fraud
+    if spec is None or not spec.attempted:
+        return None
+    medical = scenario.services.medical()
+    arrivals: dict[str, MedicalStream] = {name: services[name].arrivals[0] for name in medical}  # type: ignore[misc]
+    return FraudDraws(
+        spec, cards, population, arrivals,
+        {name: m.amount for name, m in medical.items()},
+        {name: m.filed_in_advance for name, m in medical.items()},
+        tuple(SERVICE_CODES[name] for name in LENT_AT if name in medical),
+        float(scenario.horizon), streams.generator("fraud"),
+    )  # fmt: skip

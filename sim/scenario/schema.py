@@ -20,6 +20,7 @@ from sim.scenario.card_services import LibraryService, PensionPayoutService, Tra
 from sim.scenario.cards import CardsSpec
 from sim.scenario.families import FAMILIES
 from sim.scenario.faults import FaultsSpec
+from sim.scenario.fraud import ClonedSpec, FraudSpec, StolenSpec
 from sim.scenario.frozen import FrozenDict, freeze
 from sim.scenario.medical_services import MedicalService, SettlementSpec
 from sim.scenario.primitives import (
@@ -72,9 +73,11 @@ __all__ = [
     "CardsSpec",
     "CatalogueSpec",
     "ClearingSpec",
+    "ClonedSpec",
     "Constant",
     "Distribution",
     "Exponential",
+    "FraudSpec",
     "Gamma",
     "HolderRate",
     "HospitalPointsSpec",
@@ -103,6 +106,7 @@ __all__ = [
     "Scenario",
     "ServicesSpec",
     "SettlementSpec",
+    "StolenSpec",
     "TransitService",
     "Uniform",
     "Warmup",
@@ -433,6 +437,8 @@ class Scenario:
     outputs: OutputsSpec = OutputsSpec()
     cards: CardsSpec | None = None
     """Card states (loss, freeze, replacement, expiry); default: every card stays active."""
+    fraud: FraudSpec | None = None
+    """Fraud attempted on the cards, labelled (``fraud`` column); default: none."""
 
     def check(self) -> Problems:
         """Rules spanning the top-level keys."""

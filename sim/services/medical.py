@@ -238,6 +238,10 @@ class MedicalArrivals:
             **self._points(site, rng),
         }
 
+    def points_at(self, site: npt.NDArray[np.int64], rng: np.random.Generator) -> Columns:
+        """A point (and its level) at each site, drawn from ``rng`` (the fraud's rows)."""
+        return self._points(site, rng)
+
     def _points(self, site: npt.NDArray[np.int64], rng: np.random.Generator) -> Columns:
         """Each patient's hospital level (by the level shares) and a point of that level."""
         level = (rng.random(site.size)[:, None] >= self.level_cum[site, :2]).sum(axis=1)

@@ -32,9 +32,9 @@ import numpy.typing as npt
 from sim.engine.distributions import sample
 from sim.scenario.cards import CardsSpec
 from sim.world.demand import ArrivalBatch
-from sim.world.domain import CardKind, CardState
+from sim.world.domain import CardKind, CardState, FraudKind
 
-__all__ = ["HISTORY_S", "ROW_BYTES", "CardBook", "build_cards", "expected_bytes"]
+__all__ = ["HISTORY_S", "LOSS", "ROW_BYTES", "CardBook", "build_cards", "expected_bytes"]
 
 HISTORY_S = 30 * 86400.0
 """How long before the start losses and expiries are drawn from."""
@@ -133,8 +133,12 @@ class CardBook:
         holder: npt.NDArray[np.int64],
         card: npt.NDArray[np.uint8],
         time_s: npt.NDArray[np.float64],
+        old: npt.NDArray[np.bool_] | None = None,
     ) -> npt.NDArray[np.uint8]:
-        """:meth:`state` of each (holder, card, time), for a batch of arrivals."""
+        """:meth:`state` of each (holder, card, time), for a batch of arrivals.
+
+        Where ``old`` is set (a thief's use of a lost card) it is the old card's state.
+        """
         out = np.zeros(holder.size, dtype=np.uint8)
         if not self.rows or not holder.size:
             return out
@@ -142,13 +146,17 @@ class CardBook:
         hit = pos < self.holder.size
         hit[hit] = self.holder[pos[hit]] == holder[hit]
         for i in np.flatnonzero(hit).tolist():
-            out[i] = self.state(int(holder[i]), int(card[i]), float(time_s[i]))
+            if old is not None and old[i]:
+                out[i] = self.old_card(int(holder[i]), float(time_s[i]))
+            else:
+                out[i] = self.state(int(holder[i]), int(card[i]), float(time_s[i]))
         return out
 
     def stamp(self, batches: Iterator[ArrivalBatch]) -> Iterator[ArrivalBatch]:
         """The arrival batches with their ``card_state`` at arrival."""
         for batch in batches:
-            batch.card_state = self.states(batch.holder, batch.card, batch.time_s)
+            old = batch.fraud == FraudKind.STOLEN
+            batch.card_state = self.states(batch.holder, batch.card, batch.time_s, old)
             yield batch
 
     def due_at_desk(self, t0_s: float, t1_s: float) -> npt.NDArray[np.int64]:

@@ -89,6 +89,22 @@ class Reason(IntEnum):
     """Refused online: the card has expired and is not yet renewed."""
 
 
+class FraudKind(IntEnum):
+    """The true kind of fraud a transaction is (``fraud`` column), ``NONE`` for a genuine one."""
+
+    NONE = 0
+    STOLEN = 1
+    """A thief using a lost card, before or after the holder's report."""
+    CLONED = 2
+    """A clone of the holder's chip, used in another province."""
+    REPLAYED_QR = 3
+    """An e-card QR code captured and used again within its validity."""
+    LENT = 4
+    """Another person's treatment on the holder's card."""
+    DUPLICATE_BILL = 5
+    """A point sending a bill again under a new key."""
+
+
 class CardState(IntEnum):
     """The state of the card a holder presents, as the platforms know it (``card_state``)."""
 
