@@ -81,6 +81,8 @@ class Answer(IntEnum):
     """The card was replaced and is dead: refused."""
     CARD_EXPIRED = 8
     """The card has expired: refused."""
+    FLAGGED = 9
+    """A detection rule flagged the request: refused (:mod:`sim.network.detection`)."""
 
 
 class Sender(Protocol):

@@ -21,6 +21,7 @@ from typing import Any
 
 from sim.engine.kernel import Environment, call_later
 from sim.money.policy import PolicyTable
+from sim.network.detection import HomeRules, QrRule
 from sim.network.nodes import Answer, Message, Network, Role, Route
 from sim.network.settlement import CardCheck, ReverseHandler, SettleHandler, VerifyHandler
 from sim.world.domain import Outcome
@@ -209,6 +210,13 @@ class Protocol:
         handlers: list[SettleHandler | VerifyHandler] = [*self.settlers, *self.verifiers]
         for handler in handlers:
             handler.cards = check
+
+    def detect(self, home: HomeRules, qr: QrRule, refuse: bool) -> None:
+        """Have the home platforms and the card platform run the fraud detection rules."""
+        for settler in self.settlers:
+            settler.rules, settler.refuse_flagged = home, refuse
+        card_platform = self.verifiers[-1]
+        card_platform.rules, card_platform.refuse_flagged = qr, refuse
 
     # --- requests -----------------------------------------------------------------
 

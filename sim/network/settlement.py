@@ -21,6 +21,7 @@ from collections.abc import Callable, Collection
 import simpy
 
 from sim.money.policy import PolicyTable
+from sim.network.detection import HomeRules, QrRule
 from sim.network.nodes import Answer, Message, Platform
 from sim.world.cards import CardBook
 from sim.world.domain import CardState, FraudKind, Reason
@@ -45,8 +46,9 @@ REFUSAL_REASONS: dict[Answer, Reason] = {
     Answer.CARD_FROZEN: Reason.CARD_FROZEN,
     Answer.CARD_REPLACED: Reason.CARD_REPLACED,
     Answer.CARD_EXPIRED: Reason.CARD_EXPIRED,
+    Answer.FLAGGED: Reason.FRAUD_SUSPECTED,
 }
-"""The reason a requester records for each refusal of a card."""
+"""The reason a requester records for each refusal of a card or of a flagged request."""
 
 
 class CardCheck:
@@ -106,7 +108,9 @@ class SettleHandler:
         "node",
         "on_undo",
         "policy",
+        "refuse_flagged",
         "refused_after_reversal",
+        "rules",
         "service_times",
         "settled",
     )
@@ -133,11 +137,15 @@ class SettleHandler:
         """Told (transaction, fund share, now) of every settlement undone, for the books."""
         self.cards: CardCheck | None = None
         """The card look-up, when the scenario has card states."""
+        self.rules: HomeRules | None = None
+        """The fraud detection rules, when the scenario has any."""
+        self.refuse_flagged = True
 
     def service_time(self, msg: Message) -> float:
-        """Settlement processing time of the transaction's service at this node."""
+        """Settlement processing time of the transaction's service at this node (and its rules)."""
         draw = self.service_times[msg.exchange.txn.service]
-        return draw() if draw is not None else self.node.service_time()
+        base = draw() if draw is not None else self.node.service_time()
+        return base if self.rules is None else base + self.rules.cost_s
 
     def handle(self, msg: Message) -> None:
         """Decide once per key; a repeated key gets the first decision back."""
@@ -158,6 +166,10 @@ class SettleHandler:
         refused = self.cards.refusal(txn, self.env.now) if self.cards is not None else None
         if refused is not None:
             return refused
+        if self.rules is not None:
+            txn.flagged_by = self.rules.check(txn, self.env.now)
+            if txn.flagged_by and self.refuse_flagged:
+                return Answer.FLAGGED
         if txn.cross and not txn.filed:
             return Answer.NOT_FILED
         if txn.ineligible:
@@ -221,19 +233,27 @@ class VerifyHandler:
     the node's own service time.
     """
 
-    __slots__ = ("cards", "node")
+    __slots__ = ("cards", "node", "refuse_flagged", "rules")
 
     def __init__(self, node: Platform) -> None:
         self.node = node
         self.cards: CardCheck | None = None
         """The card look-up, when the scenario has card states."""
+        self.rules: QrRule | None = None
+        """The card platform's QR single-use rule, when the scenario runs it."""
+        self.refuse_flagged = True
 
     def service_time(self, _msg: Message) -> float:
-        """Verification time at the node."""
-        return self.node.service_time()
+        """Verification time at the node (and its rule's)."""
+        base = self.node.service_time()
+        return base if self.rules is None else base + self.rules.cost_s
 
     def handle(self, msg: Message) -> None:
         """Mark the code verified, or refused for the card's state."""
-        cards = self.cards
-        refused = cards.refusal(msg.exchange.txn, self.node.env.now) if cards is not None else None
+        txn, now, cards = msg.exchange.txn, self.node.env.now, self.cards
+        refused = cards.refusal(txn, now) if cards is not None else None
+        if refused is None and self.rules is not None:
+            txn.flagged_by = self.rules.check(txn, now)
+            if txn.flagged_by and self.refuse_flagged:
+                refused = Answer.FLAGGED
         msg.result = Answer.VERIFIED if refused is None else refused

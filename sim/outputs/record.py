@@ -82,6 +82,8 @@ FIELDS: tuple[Field, ...] = (
     Field("attempts", np.int8, "end", "settlement attempts sent (retries included)"),
     Field("fund_fen", np.int64, "end", "the fund's share of the bill, in fen"),
     Field("personal_fen", np.int64, "end", "the holder's share of the bill, in fen"),
+    Field("flagged_by", np.uint8, "end", "the detection rule that flagged it (none: none did)",
+          optional=True),
 )  # fmt: skip
 """Every field of the record, in the order of a row group's columns."""
 
@@ -106,6 +108,7 @@ class Vocabularies:
     reason: pa.Array
     card_state: pa.Array
     fraud: pa.Array
+    flagged_by: pa.Array
 
 
 Make = Callable[[Arrays, int, Vocabularies], pa.Array]
@@ -178,6 +181,8 @@ COLUMNS: tuple[Column, ...] = (
            "the card's state at arrival (active, frozen, replaced, expired)"),
     Column("fraud", _CATEGORY, _code("fraud", "fraud"),
            "the true kind of fraud (stolen, cloned, replayed_qr, lent, duplicate_bill) or none"),
+    Column("flagged_by", _CATEGORY, _code("flagged_by", "flagged_by"),
+           "the detection rule that flagged it, or none"),
 )  # fmt: skip
 """Every column of ``transactions.parquet``, in file order (the contract notebooks rely on)."""
 

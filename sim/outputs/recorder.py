@@ -45,6 +45,7 @@ from sim.world.domain import (
     CardKind,
     CardState,
     Channel,
+    FlagRule,
     FraudKind,
     Level,
     Outcome,
@@ -289,6 +290,7 @@ class TransactionFile:
             reason=pa.array(labels(Reason), pa.string()),
             card_state=pa.array(labels(CardState), pa.string()),
             fraud=pa.array(labels(FraudKind), pa.string()),
+            flagged_by=pa.array(labels(FlagRule), pa.string()),
         )
         self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
             path, self.schema, **parquet_options(self.schema)

@@ -10,6 +10,7 @@ when :func:`sim.run.model.build` builds a run.
 from __future__ import annotations
 
 from sim.engine.streams import Streams
+from sim.network.detection import HomeRules, QrRule
 from sim.network.protocol import Protocol
 from sim.network.settlement import CardCheck
 from sim.scenario import Scenario
@@ -19,7 +20,7 @@ from sim.world.cards import CardBook, build_cards
 from sim.world.fraud import FraudDraws, MedicalStream
 from sim.world.population import Population
 
-__all__ = ["LENT_AT", "card_book", "fraud_draws"]
+__all__ = ["LENT_AT", "card_book", "detect_fraud", "fraud_draws"]
 
 LENT_AT = ("medical_outpatient", "pharmacy")
 """Where a card is lent: a treatment or a purchase at a desk that does not check faces."""
@@ -63,3 +64,12 @@ def fraud_draws(
         tuple(SERVICE_CODES[name] for name in LENT_AT if name in medical),
         float(scenario.horizon), streams.generator("fraud"),
     )  # fmt: skip
+
+
+def detect_fraud(scenario: Scenario, protocol: Protocol, fraud: FraudDraws | None) -> None:
+    """Have the platforms run the scenario's detection rules (none without the section)."""
+    spec = scenario.detection
+    if spec is None or not spec.any:
+        return
+    cloned_at = fraud.cloned_at if fraud is not None else {}
+    protocol.detect(HomeRules(spec, cloned_at), QrRule(spec), spec.refuse)

@@ -44,7 +44,7 @@ from sim.outputs.recorder import (
 )
 from sim.outputs.theory import node_theory
 from sim.outputs.warmup import AutoWarmup, checkpoints_needed
-from sim.run.cards import card_book, fraud_draws
+from sim.run.cards import card_book, detect_fraud, fraud_draws
 from sim.scenario import Scenario, dump_scenario
 from sim.scenario.families import SERVICES, medical_labels
 from sim.scenario.faults import FaultsSpec
@@ -142,8 +142,9 @@ def build(scenario: Scenario, workdir: Path) -> Model:
         arrivals += runtime.arrivals
     stations += [node.stats for node in network.nodes]
     stations += [node.stats for runtime in services.values() for node in runtime.nodes]
-    demand = Demand(clock, horizon, arrivals, fraud_draws(scenario, population, streams, cards,
-                                                          services))  # fmt: skip
+    fraud = fraud_draws(scenario, population, streams, cards, services)
+    detect_fraud(scenario, protocol, fraud)
+    demand = Demand(clock, horizon, arrivals, fraud)
     batches = demand.batches(ids=ids)
     feed = ArrivalFeed(env, batches if cards is None else cards.stamp(batches), recorder, handlers)
     faults = FaultInjector(

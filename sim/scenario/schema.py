@@ -18,6 +18,7 @@ from sim.scenario import units
 from sim.scenario.card_desk import CardDeskService
 from sim.scenario.card_services import LibraryService, PensionPayoutService, TransitService
 from sim.scenario.cards import CardsSpec
+from sim.scenario.detection import DetectionSpec, RuleSpec, WindowRuleSpec
 from sim.scenario.families import FAMILIES
 from sim.scenario.faults import FaultsSpec
 from sim.scenario.fraud import ClonedSpec, FraudSpec, StolenSpec
@@ -75,6 +76,7 @@ __all__ = [
     "ClearingSpec",
     "ClonedSpec",
     "Constant",
+    "DetectionSpec",
     "Distribution",
     "Exponential",
     "FraudSpec",
@@ -103,6 +105,7 @@ __all__ = [
     "Rate",
     "RatioTable",
     "RetrySpec",
+    "RuleSpec",
     "Scenario",
     "ServicesSpec",
     "SettlementSpec",
@@ -110,6 +113,7 @@ __all__ = [
     "TransitService",
     "Uniform",
     "Warmup",
+    "WindowRuleSpec",
 ]
 
 # --- services ----------------------------------------------------------------------
@@ -439,6 +443,8 @@ class Scenario:
     """Card states (loss, freeze, replacement, expiry); default: every card stays active."""
     fraud: FraudSpec | None = None
     """Fraud attempted on the cards, labelled (``fraud`` column); default: none."""
+    detection: DetectionSpec | None = None
+    """Fraud detection rules at the platforms (``flagged_by`` column); default: none run."""
 
     def check(self) -> Problems:
         """Rules spanning the top-level keys."""

@@ -71,6 +71,10 @@ class ArrivalBatch:
         default=attrs.Factory(lambda self: np.zeros(self.time_s.size, np.uint8), takes_self=True)
     )
     """The true kind of fraud of each arrival (:mod:`sim.world.fraud`); none without it."""
+    token_s: npt.NDArray[np.float64] = attrs.field(
+        default=attrs.Factory(lambda self: self.time_s.copy(), takes_self=True)
+    )
+    """When the e-card QR code presented was issued: the arrival itself, but for a replay."""
 
     @property
     def size(self) -> int:
@@ -84,7 +88,7 @@ class ArrivalBatch:
         return cross
 
 
-LABELS: tuple[str, ...] = ("card_state", "fraud")
+LABELS: tuple[str, ...] = ("card_state", "fraud", "token_s")
 """Columns set on the merged batch rather than by the streams (all zeros without them)."""
 COLUMNS: tuple[str, ...] = tuple(
     f.name for f in attrs.fields(ArrivalBatch)[4:] if f.name not in LABELS

@@ -87,6 +87,8 @@ class Reason(IntEnum):
     """Refused online: the card was replaced by a new one and is dead."""
     CARD_EXPIRED = 11
     """Refused online: the card has expired and is not yet renewed."""
+    FRAUD_SUSPECTED = 12
+    """Refused online: a detection rule flagged the request (``flagged_by`` says which)."""
 
 
 class FraudKind(IntEnum):
@@ -103,6 +105,20 @@ class FraudKind(IntEnum):
     """Another person's treatment on the holder's card."""
     DUPLICATE_BILL = 5
     """A point sending a bill again under a new key."""
+
+
+class FlagRule(IntEnum):
+    """The detection rule that flagged a transaction (``flagged_by``), ``NONE`` if none did."""
+
+    NONE = 0
+    COUNTER_SEQUENCE = 1
+    """The chip's application counter did not increase (a clone used the same values)."""
+    IMPOSSIBLE_TRAVEL = 2
+    """Used in another province too soon after the last use."""
+    QR_SINGLE_USE = 3
+    """An e-card QR code seen before (a replay)."""
+    DUPLICATE_BILL = 4
+    """The same bill (holder, point, amount) seen before under another key."""
 
 
 class CardState(IntEnum):

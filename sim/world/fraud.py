@@ -51,6 +51,7 @@ _DTYPES = {
     **dict.fromkeys(("site", "holder", "home", "amount_fen", "point"), np.int64),
     **dict.fromkeys(("filed", "ineligible"), np.bool_),
     "time_s": np.float64,
+    "token_s": np.float64,
 }
 """The arrival batch's columns and their types (kept through every concatenation)."""
 
@@ -87,6 +88,8 @@ class FraudDraws:
         self.lent_codes = np.array(lent_codes, dtype=np.uint8)
         self.rng = rng
         self._pending: Rows = _empty()
+        self.cloned_at: dict[int, float] = {}
+        """When each cloned holder's chip was copied (the first clone of a holder)."""
         target = streams[spec.service]
         parts = [
             self._users(FraudKind.STOLEN, *self._stolen(cards, horizon_s), target,
@@ -129,6 +132,8 @@ class FraudDraws:
         n = int(self.rng.poisson(self.population.size * rate * (horizon_s + lasts) / 86400.0))
         holder = self.rng.integers(0, self.population.size, n).astype(np.int64)
         start = self.rng.random(n) * (horizon_s + lasts) - lasts
+        for h, t in zip(holder.tolist(), start.tolist(), strict=True):
+            self.cloned_at.setdefault(h, t)
         row, time_s = self._uses(start, lasts, cloned.uses_per_day, horizon_s)
         return holder[row], time_s
 
@@ -186,7 +191,7 @@ class FraudDraws:
 
     def _replays(self, columns: Rows, rows: npt.NDArray[np.int64]) -> Rows:
         """Each row's QR code used again at another point of its province, within its validity."""
-        copy = {k: columns[k][rows] for k in COLUMNS}
+        copy = {k: columns[k][rows] for k in (*COLUMNS, "token_s")}  # the code replayed
         within = float(self.spec.replay_within)
         copy["time_s"] = copy["time_s"] + self.rng.random(rows.size) * within
         for code, stream in self.streams.items():
@@ -207,8 +212,10 @@ def _elsewhere(
 
 
 def _labelled(columns: Rows, kind: FraudKind) -> Rows:
+    """New rows of one kind: a QR code of their own unless they copy one (``token_s`` given)."""
     n = columns["time_s"].size
     return {
+        "token_s": columns["time_s"].copy(),
         **columns,
         "card_state": np.zeros(n, dtype=np.uint8),
         "fraud": np.full(n, int(kind), dtype=np.uint8),
