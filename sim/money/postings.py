@@ -18,10 +18,12 @@ import numpy.typing as npt
 
 from sim.scenario.families import codes_moving
 from sim.world.domain import Outcome, Reason
+from sim.world.fraud import WALKS_AWAY, fraud_losses
 
 __all__ = [
     "Account",
     "AccountKind",
+    "Bearer",
     "PostingKind",
     "expected_movements",
     "transaction_postings",
@@ -59,6 +61,17 @@ class AccountKind(IntEnum):
     """The transit operators of a province."""
     CASH = 9
     """Cash in holders' hands (withdrawn from card accounts)."""
+    LOSSES = 10
+    """Money lost to fraud, by province and bearer (``point``: a :class:`Bearer` code)."""
+
+
+class Bearer(IntEnum):
+    """Who bears a fraud loss (the ``point`` of a ``LOSSES`` account)."""
+
+    FUND = 0
+    TRANSIT_OPERATOR = 1
+    BANK = 2
+    HOLDER = 3
 
 
 class PostingKind(IntEnum):
@@ -83,6 +96,10 @@ class PostingKind(IntEnum):
     """Hospital → the fund that paid a fund share, when its settlement is undone (冲正):
     by a reversal, or at reconciliation of a late success. The settlement's own fund
     share posting stays, at the time it was made."""
+    FRAUD_LOSS = 12
+    """The bearer → its ``LOSSES`` account: what an accepted fraudulent settlement took
+    from it (the fund's share; the holder's share, but for a lent card). A memo pair:
+    the money itself moved with the settlement's shares."""
 
 
 NATIONAL_PROVINCE = -1
@@ -104,8 +121,9 @@ def transaction_postings(columns: Mapping[str, npt.NDArray[Any]]) -> dict[str, n
     """
     service, outcome = columns["service"], columns["outcome"]
     settled = outcome == Outcome.SETTLED
+    fund_lost, holder_lost = fraud_losses(columns)
     medical = np.isin(service, MEDICAL)
-    served = columns["reason"] != Reason.BLOCKED  # turned away at a full queue: no bill
+    served = _billed(columns)
     paid = settled & medical
     cross = columns["site"] != columns["home"]
     credit = settled & np.isin(service, CREDITS)
@@ -129,11 +147,21 @@ def transaction_postings(columns: Mapping[str, npt.NDArray[Any]]) -> dict[str, n
         (settled & np.isin(service, WITHDRAWALS) & (columns["amount_fen"] > 0),
          PostingKind.WITHDRAWAL, "amount_fen", "end_s", (AccountKind.CARD, "home"),
          (AccountKind.CASH, "home")),
+        (fund_lost > 0, PostingKind.FRAUD_LOSS, "fund_fen", "end_s",
+         (AccountKind.FUND, "home"), (AccountKind.LOSSES, "home")),
+        (holder_lost > 0, PostingKind.FRAUD_LOSS, "personal_fen", "end_s",
+         (AccountKind.HOLDERS, "home"), (AccountKind.LOSSES, "home")),
     ]  # fmt: skip
+    bearers = (Bearer.FUND, Bearer.HOLDER)  # of the two loss rules, the last ones
     parts = []
     for mask, kind, amount, time, (from_kind, from_prov), (to_kind, to_prov) in rules:
         rows = np.flatnonzero(mask)
         hospital = to_kind == AccountKind.HOSPITAL
+        point = (columns["point"][rows].astype(np.int64) if hospital
+                 else np.full(rows.size, -1, dtype=np.int64))  # fmt: skip
+        if to_kind == AccountKind.LOSSES:
+            bearer = bearers[0] if from_kind == AccountKind.FUND else bearers[1]
+            point = np.full(rows.size, int(bearer), dtype=np.int64)
         parts.append({
             "row": rows,
             "txn_id": columns["txn_id"][rows],
@@ -148,8 +176,7 @@ def transaction_postings(columns: Mapping[str, npt.NDArray[Any]]) -> dict[str, n
             "to_province": columns[to_prov][rows].astype(np.int64),
             "to_service": (columns["service"][rows].astype(np.int64) if hospital
                            else np.full(rows.size, -1, dtype=np.int64)),
-            "to_point": (columns["point"][rows].astype(np.int64) if hospital
-                         else np.full(rows.size, -1, dtype=np.int64)),
+            "to_point": point,
         })  # fmt: skip
     merged = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     order = np.lexsort((merged["kind"], merged["row"]))  # by transaction, then rule
@@ -161,13 +188,29 @@ def expected_movements(columns: Mapping[str, npt.NDArray[Any]]) -> tuple[Ints, I
 
     Fund side: a settled medical bill's fund share. Everything else: the rest of a
     medical bill (personal share, or the whole bill if not settled); a landed credit
-    twice (fund → bank → card); a debited fare or a withdrawal once; nothing else.
+    twice (fund → bank → card); a debited fare or a withdrawal once; an accepted
+    fraud's losses once more (:func:`fraud_losses`); nothing else.
     """
     service, settled = columns["service"], columns["outcome"] == Outcome.SETTLED
-    medical = np.isin(service, MEDICAL) & (columns["reason"] != Reason.BLOCKED)
+    medical = np.isin(service, MEDICAL) & _billed(columns)
     amount = columns["amount_fen"].astype(np.int64)
     fund = np.where(medical & settled, columns["fund_fen"], 0).astype(np.int64)
     other = np.where(medical, amount - fund, 0)
+    fund_lost, holder_lost = fraud_losses(columns)
+    other += fund_lost + holder_lost  # written off as fraud losses
     other += np.where(settled & np.isin(service, CREDITS), 2 * amount, 0)
     other += np.where(settled & np.isin(service, FARES + WITHDRAWALS), amount, 0)
     return fund, other
+
+
+def _billed(columns: Mapping[str, npt.NDArray[Any]]) -> npt.NDArray[np.bool_]:
+    """Rows whose bill someone pays: all but those turned away and refused frauds.
+
+    A patient turned away at a full queue has no bill; the author of a refused fraud
+    walks away (a settled fraud's shares are paid).
+    """
+    billed: npt.NDArray[np.bool_] = columns["reason"] != Reason.BLOCKED
+    fraud = columns.get("fraud")
+    if fraud is not None:
+        billed &= ~np.isin(fraud, WALKS_AWAY) | (columns["outcome"] == Outcome.SETTLED)
+    return billed

@@ -34,6 +34,7 @@ from sim.network.faults import FaultInjector, window_figures
 from sim.network.nodes import Network
 from sim.network.protocol import Protocol
 from sim.outputs import results
+from sim.outputs.fraud import fraud_figures
 from sim.outputs.metrics import STATION_SCHEMA, station_table
 from sim.outputs.recorder import (
     IdCounter,
@@ -306,6 +307,8 @@ def _collect(
     if scenario.faults != FaultsSpec():
         columns = ["service", "arrival_s", "outcome", "reason", "settle_latency_s"]
         summary["faults"] = _fault_figures(model, results.pq_read(path, columns))
+    if scenario.fraud is not None or scenario.detection is not None:
+        summary["fraud"] = fraud_figures(path, warmup_s)
     summary["settlement_nodes"] = node_theory(stations)
     manifest = {
         "scenario": dump_scenario(scenario),

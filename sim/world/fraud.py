@@ -26,25 +26,31 @@ other streams draw exactly as before.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from sim.engine.distributions import sample_fen
+from sim.scenario.families import codes_moving
 from sim.scenario.fraud import FraudSpec
 from sim.scenario.primitives import Distribution
 from sim.world.cards import LOSS, CardBook
 from sim.world.demand import COLUMNS, LABELS, ArrivalBatch, Columns, holder_columns
-from sim.world.domain import CardKind, FraudKind
+from sim.world.domain import CardKind, FraudKind, Outcome
 from sim.world.population import Population
 
-__all__ = ["FraudDraws", "MedicalStream"]
+__all__ = ["WALKS_AWAY", "FraudDraws", "MedicalStream", "fraud_losses"]
+
+Fen = npt.NDArray[np.int64]
+"""Money per row, in fen."""
 
 Rows = dict[str, Any]
 """Aligned columns of arrivals (the batch's, and the fraud's own)."""
 
 ECARD = int(CardKind.ECARD)
+MEDICAL = codes_moving("bill")
 _ALL = (*COLUMNS, *LABELS)
 _DTYPES = {
     **dict.fromkeys(("service", "card", "scheme", "channel", "level", *LABELS), np.uint8),
@@ -199,6 +205,30 @@ class FraudDraws:
             for key, value in stream.points_at(copy["site"][mine], self.rng).items():
                 copy[key][mine] = value
         return _labelled(copy, FraudKind.REPLAYED_QR)
+
+
+WALKS_AWAY = (FraudKind.STOLEN, FraudKind.CLONED, FraudKind.REPLAYED_QR, FraudKind.DUPLICATE_BILL)
+"""Fraud whose attempt, unless settled, moves no money (nobody pays a refused fraud)."""
+
+
+def fraud_losses(
+    columns: Mapping[str, npt.NDArray[Any]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Per row, what fraud took from the fund and from the holder, in fen.
+
+    An accepted (settled) fraudulent medical bill: its fund share from the fund, and
+    its personal share from the holder's account, but for a lent card (the borrower
+    paid their own share). A genuine row, or a refused attempt, took nothing.
+    """
+    fraud = columns.get("fraud")
+    if fraud is None:
+        zero = np.zeros(columns["service"].size, dtype=np.int64)
+        return zero, zero
+    taken = (fraud != FraudKind.NONE) & (columns["outcome"] == Outcome.SETTLED)
+    taken &= np.isin(columns["service"], MEDICAL)
+    fund = np.where(taken, columns["fund_fen"], 0).astype(np.int64)
+    holder = np.where(taken & (fraud != FraudKind.LENT), columns["personal_fen"], 0)
+    return fund, holder.astype(np.int64)
 
 
 def _elsewhere(

@@ -133,9 +133,11 @@ def test_with_every_rule_off_nothing_is_flagged(tmp_path: Path) -> None:
     assert "fraud_suspected" not in set(txns["reason"])
 
 
-def test_a_rule_that_only_marks_lets_the_request_settle(tmp_path: Path) -> None:
+def test_a_rule_that_only_marks_lets_the_request_settle(
+    marked: tuple[dict[str, list[Any]], Any, Any],
+) -> None:
     """``refuse: false``: flagged requests are settled, and marked."""
-    txns = run(tmp_path, detection={**RULES, "refuse": False})
+    txns = marked[0]
     flagged = [i for i, f in enumerate(txns["flagged_by"]) if f != "none"]
     assert flagged
     assert "fraud_suspected" not in {txns["reason"][i] for i in flagged}
@@ -149,3 +151,55 @@ def test_a_rule_costs_its_time_in_the_settlement_path(tmp_path: Path) -> None:
     medical = [s for svc, s in zip(txns["service"], txns["settle_latency_s"], strict=True)
                if svc.startswith(("medical", "pharmacy")) and s is not None]  # fmt: skip
     assert medical and min(medical) >= 1.0
+
+
+@pytest.fixture(scope="module")
+def marked(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, list[Any]], Any, Any]:
+    """Every rule on, only marking: the transactions, the summary and the ledger's file."""
+    from sim.outputs.results import Result
+
+    folder = tmp_path_factory.mktemp("marked")
+    model = build(smoke(cards=CARDS, fraud=FRAUD, detection={**RULES, "refuse": False}), folder)
+    result: Result = simulate(model)
+    txns = pq.read_table(folder / "transactions.parquet").to_pydict()
+    return txns, result.summary, pq.read_table(folder / "ledger.parquet").to_pydict()
+
+
+def test_losses_equal_the_accepted_fraudulent_settlements(
+    marked: tuple[dict[str, list[Any]], Any, Any],
+) -> None:
+    """Summary and ledger: the fund and holder shares of settled fraud, to the fen."""
+    txns, summary, ledger = marked
+    fund = holder = 0
+    for i, kind in enumerate(txns["fraud"]):
+        if kind != "none" and txns["outcome"][i] == "settled":
+            fund += txns["fund_fen"][i]
+            holder += 0 if kind == "lent" else txns["personal_fen"][i]
+    lost = summary["fraud"]["lost_fen"]
+    assert fund > 0 and holder > 0
+    assert (lost["fund"], lost["holder"]) == (fund, holder)
+    legs = zip(ledger["kind"], ledger["account"], ledger["amount_fen"], strict=True)
+    booked = sum(a for k, account, a in legs if k == "fraud_loss" and account == "losses")
+    assert booked == fund + holder
+    assert summary["ledger"]["balances_fen"]["losses"] == fund + holder
+    assert all(summary["ledger"]["checks"].values())
+
+
+def test_the_summary_counts_each_kind_and_each_rule(
+    marked: tuple[dict[str, list[Any]], Any, Any],
+) -> None:
+    """Attempts split into caught, refused for the card, and missed; rules into hits and alarms."""
+    txns, summary, _ = marked
+    kinds, rules = summary["fraud"]["kinds"], summary["fraud"]["rules"]
+    for kind, figures in kinds.items():
+        mine = [i for i, k in enumerate(txns["fraud"]) if k == kind]
+        assert figures["attempts"] == len(mine)
+        assert figures["caught"] == sum(txns["flagged_by"][i] != "none" for i in mine)
+        assert figures["caught"] + figures["missed"] + figures["refused_for_the_card"] >= len(mine)
+    assert kinds["duplicate_bill"]["caught"] > 0
+    assert kinds["duplicate_bill"]["detection_delay_s"]["p50"] >= 0
+    flags = sum(r["flags"] for r in rules.values())
+    assert flags == sum(f != "none" for f in txns["flagged_by"])
+    genuine = sum(f != "none" and k == "none" for f, k in zip(txns["flagged_by"], txns["fraud"],
+                                                               strict=True))  # fmt: skip
+    assert summary["fraud"]["false_alarms"] == genuine
