@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from sim.scenario.families import codes_moving
 from sim.world.domain import Outcome, Reason
-from sim.world.fraud import WALKS_AWAY, fraud_losses
+from sim.world.fraud import WALKS_AWAY, losses
 
 __all__ = [
     "Account",
@@ -96,11 +96,20 @@ class PostingKind(IntEnum):
     """Hospital → the fund that paid a fund share, when its settlement is undone (冲正):
     by a reversal, or at reconciliation of a late success. The settlement's own fund
     share posting stays, at the time it was made."""
-    FRAUD_LOSS = 12
-    """The bearer → its ``LOSSES`` account: what an accepted fraudulent settlement took
-    from it (the fund's share; the holder's share, but for a lent card). A memo pair:
-    the money itself moved with the settlement's shares."""
+    LOSS = 12
+    """The bearer → its ``LOSSES`` account: what a card that should not have worked took
+    from it (:func:`sim.world.fraud.losses`): an accepted fraud's shares or fare, a fare
+    refused at upload. A memo pair: the shares moved with the settlement, and the
+    refused fare is the ride the operator gave."""
 
+
+BEARERS = {
+    AccountKind.FUND: Bearer.FUND,
+    AccountKind.HOLDERS: Bearer.HOLDER,
+    AccountKind.CARD: Bearer.HOLDER,
+    AccountKind.TRANSIT: Bearer.TRANSIT_OPERATOR,
+}
+"""Who bears a loss posted from each kind of account."""
 
 NATIONAL_PROVINCE = -1
 Account = tuple[int, int, int, int]
@@ -121,7 +130,7 @@ def transaction_postings(columns: Mapping[str, npt.NDArray[Any]]) -> dict[str, n
     """
     service, outcome = columns["service"], columns["outcome"]
     settled = outcome == Outcome.SETTLED
-    fund_lost, holder_lost = fraud_losses(columns)
+    fund_lost, holder_lost, card_lost, operator_lost = losses(columns)
     medical = np.isin(service, MEDICAL)
     served = _billed(columns)
     paid = settled & medical
@@ -147,12 +156,15 @@ def transaction_postings(columns: Mapping[str, npt.NDArray[Any]]) -> dict[str, n
         (settled & np.isin(service, WITHDRAWALS) & (columns["amount_fen"] > 0),
          PostingKind.WITHDRAWAL, "amount_fen", "end_s", (AccountKind.CARD, "home"),
          (AccountKind.CASH, "home")),
-        (fund_lost > 0, PostingKind.FRAUD_LOSS, "fund_fen", "end_s",
+        (fund_lost > 0, PostingKind.LOSS, "fund_fen", "end_s",
          (AccountKind.FUND, "home"), (AccountKind.LOSSES, "home")),
-        (holder_lost > 0, PostingKind.FRAUD_LOSS, "personal_fen", "end_s",
+        (holder_lost > 0, PostingKind.LOSS, "personal_fen", "end_s",
          (AccountKind.HOLDERS, "home"), (AccountKind.LOSSES, "home")),
+        (card_lost > 0, PostingKind.LOSS, "amount_fen", "end_s",
+         (AccountKind.CARD, "home"), (AccountKind.LOSSES, "home")),
+        (operator_lost > 0, PostingKind.LOSS, "amount_fen", "end_s",
+         (AccountKind.TRANSIT, "site"), (AccountKind.LOSSES, "site")),
     ]  # fmt: skip
-    bearers = (Bearer.FUND, Bearer.HOLDER)  # of the two loss rules, the last ones
     parts = []
     for mask, kind, amount, time, (from_kind, from_prov), (to_kind, to_prov) in rules:
         rows = np.flatnonzero(mask)
@@ -160,8 +172,7 @@ def transaction_postings(columns: Mapping[str, npt.NDArray[Any]]) -> dict[str, n
         point = (columns["point"][rows].astype(np.int64) if hospital
                  else np.full(rows.size, -1, dtype=np.int64))  # fmt: skip
         if to_kind == AccountKind.LOSSES:
-            bearer = bearers[0] if from_kind == AccountKind.FUND else bearers[1]
-            point = np.full(rows.size, int(bearer), dtype=np.int64)
+            point = np.full(rows.size, int(BEARERS[from_kind]), dtype=np.int64)
         parts.append({
             "row": rows,
             "txn_id": columns["txn_id"][rows],
@@ -189,15 +200,15 @@ def expected_movements(columns: Mapping[str, npt.NDArray[Any]]) -> tuple[Ints, I
     Fund side: a settled medical bill's fund share. Everything else: the rest of a
     medical bill (personal share, or the whole bill if not settled); a landed credit
     twice (fund → bank → card); a debited fare or a withdrawal once; an accepted
-    fraud's losses once more (:func:`fraud_losses`); nothing else.
+    fraud's or a refused fare's losses once more (:func:`sim.world.fraud.losses`);
+    nothing else.
     """
     service, settled = columns["service"], columns["outcome"] == Outcome.SETTLED
     medical = np.isin(service, MEDICAL) & _billed(columns)
     amount = columns["amount_fen"].astype(np.int64)
     fund = np.where(medical & settled, columns["fund_fen"], 0).astype(np.int64)
     other = np.where(medical, amount - fund, 0)
-    fund_lost, holder_lost = fraud_losses(columns)
-    other += fund_lost + holder_lost  # written off as fraud losses
+    other += sum(losses(columns))  # written off as losses, by bearer
     other += np.where(settled & np.isin(service, CREDITS), 2 * amount, 0)
     other += np.where(settled & np.isin(service, FARES + WITHDRAWALS), amount, 0)
     return fund, other

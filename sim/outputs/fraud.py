@@ -19,12 +19,12 @@ from sim.outputs.metrics import percentiles
 from sim.outputs.results import codes
 from sim.scenario.families import SERVICES
 from sim.world.domain import FlagRule, FraudKind, Outcome, Reason, labels
-from sim.world.fraud import fraud_losses
+from sim.world.fraud import losses
 
 __all__ = ["COLUMNS", "RULE_TARGETS", "fraud_figures"]
 
 COLUMNS = ["service", "holder_id", "arrival_s", "end_s", "outcome", "reason", "fraud",
-           "flagged_by", "fund_fen", "personal_fen"]  # fmt: skip
+           "flagged_by", "amount_fen", "fund_fen", "personal_fen"]  # fmt: skip
 """The columns the figures are read from."""
 
 RULE_TARGETS: dict[str, tuple[str, ...]] = {
@@ -46,8 +46,9 @@ def fraud_figures(path: Path, warmup_s: float) -> dict[str, Any]:
     check); ``detection_delay_s``, per holder caught, from the first attempt on
     their card to the first catch; ``lost_fen`` by bearer. Per rule: its ``flags``,
     ``hits`` (on the kinds it is meant for, :data:`RULE_TARGETS`), ``false_alarms``
-    (on genuine rows) and flags ``on_other_fraud``. No kind is tried at transit
-    gates or banks, so their losses are 0.
+    (on genuine rows) and flags ``on_other_fraud``. No kind is tried at banks, so
+    their losses are 0. ``fares_refused_at_upload_fen``: every fare the operator
+    lost to a card let through offline, fraud or not.
     """
     table = pq.read_table(path, columns=COLUMNS)
     c = {name: table[name] for name in COLUMNS}
@@ -56,12 +57,14 @@ def fraud_figures(path: Path, warmup_s: float) -> dict[str, Any]:
     rule = codes(c["flagged_by"], labels(FlagRule))[keep]
     outcome = codes(c["outcome"], labels(Outcome))[keep]
     reason = codes(c["reason"], labels(Reason))[keep]
-    fund, personal = (c[k].to_numpy()[keep] for k in ("fund_fen", "personal_fen"))
+    amount, fund, personal = (c[k].to_numpy()[keep] for k in ("amount_fen", "fund_fen",
+                                                               "personal_fen"))  # fmt: skip
     service = codes(c["service"], list(SERVICES))[keep]
-    fund_lost, holder_lost = fraud_losses({
-        "fraud": kind, "outcome": outcome, "service": service,
-        "fund_fen": fund, "personal_fen": personal,
+    fund_lost, holder_lost, card_lost, operator_lost = losses({
+        "fraud": kind, "outcome": outcome, "reason": reason, "service": service,
+        "amount_fen": amount, "fund_fen": fund, "personal_fen": personal,
     })  # fmt: skip
+    holder_lost = holder_lost + card_lost
     holder = c["holder_id"].to_numpy()[keep]
     arrival, end = c["arrival_s"].to_numpy()[keep], c["end_s"].to_numpy()[keep]
     kinds: dict[str, dict[str, Any]] = {}
@@ -81,7 +84,7 @@ def fraud_figures(path: Path, warmup_s: float) -> dict[str, Any]:
             ),
             "lost_fen": {
                 "fund": int(fund_lost[mine].sum()),
-                "transit_operator": 0,
+                "transit_operator": int(operator_lost[mine].sum()),
                 "bank": 0,
                 "holder": int(holder_lost[mine].sum()),
             },
@@ -103,6 +106,7 @@ def fraud_figures(path: Path, warmup_s: float) -> dict[str, Any]:
         "rules": rules,
         "lost_fen": {b: sum(k["lost_fen"][b] for k in kinds.values()) for b in bearers},
         "false_alarms": int(((rule != FlagRule.NONE) & (kind == FraudKind.NONE)).sum()),
+        "fares_refused_at_upload_fen": int(operator_lost.sum()),
     }
 
 

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from sim.engine.streams import Streams
 from sim.network.detection import HomeRules, QrRule
+from sim.network.hotlist import HotList
 from sim.network.protocol import Protocol
 from sim.network.settlement import CardCheck
 from sim.scenario import Scenario
 from sim.scenario.families import SERVICE_CODES, codes_unchecked
 from sim.services import ServiceRuntime
 from sim.world.cards import CardBook, build_cards
-from sim.world.fraud import FraudDraws, MedicalStream
+from sim.world.fraud import FraudDraws, PointStream
 from sim.world.population import Population
 
-__all__ = ["LENT_AT", "card_book", "detect_fraud", "fraud_draws"]
+__all__ = ["LENT_AT", "card_book", "detect_fraud", "fraud_draws", "hot_list"]
 
 LENT_AT = ("medical_outpatient", "pharmacy")
 """Where a card is lent: a treatment or a purchase at a desk that does not check faces."""
@@ -56,13 +57,15 @@ def fraud_draws(
     if spec is None or not spec.attempted:
         return None
     medical = scenario.services.medical()
-    arrivals: dict[str, MedicalStream] = {name: services[name].arrivals[0] for name in medical}  # type: ignore[misc]
+    arrivals: dict[str, PointStream] = {name: services[name].arrivals[0] for name in medical}  # type: ignore[misc]
+    gates = scenario.services.transit
+    transit = (services["transit"].arrivals[0], gates.fare) if gates is not None else None
     return FraudDraws(
         spec, cards, population, arrivals,
         {name: m.amount for name, m in medical.items()},
         {name: m.filed_in_advance for name, m in medical.items()},
         tuple(SERVICE_CODES[name] for name in LENT_AT if name in medical),
-        float(scenario.horizon), streams.generator("fraud"),
+        float(scenario.horizon), streams.generator("fraud"), transit,  # type: ignore[arg-type]
     )  # fmt: skip
 
 
@@ -73,3 +76,20 @@ def detect_fraud(scenario: Scenario, protocol: Protocol, fraud: FraudDraws | Non
         return
     cloned_at = fraud.cloned_at if fraud is not None else {}
     protocol.detect(HomeRules(spec, cloned_at), QrRule(spec), spec.refuse)
+
+
+def hot_list(
+    scenario: Scenario, streams: Streams, cards: CardBook | None,
+    services: dict[str, ServiceRuntime],
+) -> HotList | None:  # fmt: skip
+    """The transit readers' hot list and the clearing's card check (with transit and cards)."""
+    transit = services.get("transit")
+    if cards is None or transit is None or scenario.cards is None:
+        return None
+    gates = transit.readers
+    spec = scenario.cards
+    key = int(streams.generator("cards:hotlist").integers(0, 2**63))
+    hotlist = HotList(cards, float(spec.hotlist_every), spec.hotlist_miss, gates.offline, key)
+    gates.hotlist = hotlist
+    gates.flow.cards = CardCheck(cards, codes_unchecked())
+    return hotlist

@@ -45,7 +45,7 @@ from sim.outputs.recorder import (
 )
 from sim.outputs.theory import node_theory
 from sim.outputs.warmup import AutoWarmup, checkpoints_needed
-from sim.run.cards import card_book, detect_fraud, fraud_draws
+from sim.run.cards import card_book, detect_fraud, fraud_draws, hot_list
 from sim.scenario import Scenario, dump_scenario
 from sim.scenario.families import SERVICES, medical_labels
 from sim.scenario.faults import FaultsSpec
@@ -143,6 +143,7 @@ def build(scenario: Scenario, workdir: Path) -> Model:
         arrivals += runtime.arrivals
     stations += [node.stats for node in network.nodes]
     stations += [node.stats for runtime in services.values() for node in runtime.nodes]
+    hot_list(scenario, streams, cards, services)
     fraud = fraud_draws(scenario, population, streams, cards, services)
     detect_fraud(scenario, protocol, fraud)
     demand = Demand(clock, horizon, arrivals, fraud)

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import attrs
 
-from sim.scenario.primitives import IN_DURATION, Constant, Distribution, Exponential, HolderRate
+from sim.scenario.primitives import (
+    IN_DURATION,
+    Constant,
+    Distribution,
+    Exponential,
+    HolderRate,
+    Problems,
+)
 from sim.scenario.primitives import PerHolderPerYear as _PerYear
-from sim.scenario.units_types import Quantity
+from sim.scenario.units_types import DurationS, Quantity, greater_than, share
 
 __all__ = ["CardsSpec"]
 
@@ -47,6 +54,16 @@ class CardsSpec:
     """Whether reporting the physical card lost freezes the holder's e-card too."""
     expiry: HolderRate = _PerYear(0.0)  # noqa: RUF009 - a frozen attrs instance
     """Physical cards reaching their expiry date per holder (the e-card does not expire)."""
+    hotlist_every: DurationS = attrs.field(default=DurationS(3600.0), validator=greater_than(0))
+    """How often the transit operator pushes the hot list of blocked cards to its readers."""
+    hotlist_miss: float = attrs.field(default=0.0, validator=share)
+    """Probability that a reader misses one push (it keeps the list it had)."""
+
+    def check(self) -> Problems:
+        """A reader that missed every push would never learn of a blocked card."""
+        if self.hotlist_miss >= 1.0:
+            return [("hotlist_miss", f"must be < 1, got {self.hotlist_miss:g}")]
+        return []
 
     @property
     def changes(self) -> bool:

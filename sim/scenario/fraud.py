@@ -11,7 +11,8 @@ import attrs
 
 from sim.scenario.primitives import HolderRate
 from sim.scenario.primitives import PerHolderPerYear as _PerYear
-from sim.scenario.units_types import DurationS, at_least, greater_than, share
+from sim.scenario.units_types import DurationS, at_least, greater_than
+from sim.scenario.units_types import share as a_share
 
 __all__ = ["ClonedSpec", "FraudSpec", "StolenSpec"]
 
@@ -20,12 +21,14 @@ __all__ = ["ClonedSpec", "FraudSpec", "StolenSpec"]
 class StolenSpec:
     """Lost cards that were stolen and used by the thief, before and after the report."""
 
-    share: float = attrs.field(default=0.0, validator=share)
+    share: float = attrs.field(default=0.0, validator=a_share)
     """Share of the lost cards (``cards.loss``) that a thief uses."""
     uses_per_day: float = attrs.field(default=3.0, validator=at_least(0))
     """The thief's uses per day, from the loss on."""
     gives_up_after: DurationS = attrs.field(default=DurationS(3 * 86400.0), validator=at_least(0))
     """How long after the loss the thief keeps trying (refused or not)."""
+    at_transit: float = attrs.field(default=0.0, validator=a_share)
+    """Share of the thief's uses made at transit gates (with ``services.transit``)."""
 
 
 @attrs.frozen
@@ -53,13 +56,13 @@ class FraudSpec:
     """The medical service where stolen and cloned cards are used."""
     stolen: StolenSpec = StolenSpec()
     cloned: ClonedSpec = ClonedSpec()
-    replayed_qr: float = attrs.field(default=0.0, validator=share)
+    replayed_qr: float = attrs.field(default=0.0, validator=a_share)
     """Share of e-card medical visits whose QR code is captured and replayed elsewhere."""
     replay_within: DurationS = attrs.field(default=DurationS(60.0), validator=greater_than(0))
     """The QR code's validity: a replay comes within it."""
-    lent: float = attrs.field(default=0.0, validator=share)
+    lent: float = attrs.field(default=0.0, validator=a_share)
     """Share of outpatient and pharmacy visits by another person on the holder's card."""
-    duplicate_bill: float = attrs.field(default=0.0, validator=share)
+    duplicate_bill: float = attrs.field(default=0.0, validator=a_share)
     """Share of medical bills a point sends again under a new key."""
     duplicate_after: DurationS = attrs.field(default=DurationS(600.0), validator=greater_than(0))
     """How long after the bill its duplicate is sent."""

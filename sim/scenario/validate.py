@@ -362,6 +362,9 @@ def _check_fraud(scenario: Scenario) -> list[Problem]:
     if fraud.stolen.share > 0 and (cards is None or cards.loss.per_holder_per_day == 0):
         problems.append(Problem("fraud.stolen.share", "stolen cards are lost ones: give "
                                                       "cards.loss a rate above 0"))  # fmt: skip
+    if fraud.stolen.at_transit > 0 and scenario.services.transit is None:
+        problems.append(Problem("fraud.stolen.at_transit", "thieves at transit gates need "
+                                                           "services.transit"))  # fmt: skip
     return problems
 
 

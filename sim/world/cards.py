@@ -128,6 +128,11 @@ class CardBook:
             return REPLACED if self._kind[row] == LOSS else EXPIRED
         return self.state(holder, 0, now)
 
+    def has_new_card(self, holder: int, now: float) -> bool:
+        """Whether ``holder`` holds a new (or renewed) physical card at ``now``."""
+        row = self.rows.get(holder)
+        return row is not None and now >= self._renewed[row]
+
     def states(
         self,
         holder: npt.NDArray[np.int64],

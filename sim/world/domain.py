@@ -89,6 +89,8 @@ class Reason(IntEnum):
     """Refused online: the card has expired and is not yet renewed."""
     FRAUD_SUSPECTED = 12
     """Refused online: a detection rule flagged the request (``flagged_by`` says which)."""
+    HOT_LISTED = 13
+    """Refused at a transit gate: the card is on the reader's hot list, or expired."""
 
 
 class FraudKind(IntEnum):

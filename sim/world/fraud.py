@@ -7,8 +7,9 @@ platforms, and its ``fraud`` column says what it truly is (the ground truth a
 detection rule is scored against). The kinds (``docs/cards.md``):
 
 - **stolen**: a thief uses a lost card (a ``fraud.stolen.share`` of
-  ``cards.loss``) at ``fraud.service`` in the holder's province of residence,
-  from the loss on: accepted before the report, refused after it;
+  ``cards.loss``) at ``fraud.service`` in the holder's province of residence (or
+  at its transit gates, ``at_transit`` of the uses), from the loss on: accepted
+  before the report, refused after it (at a gate: once its hot list has it);
 - **cloned**: a clone of a holder's chip used in another province;
 - **replayed_qr**: an e-card medical visit's QR code used again at another point
   of the same province within its validity;
@@ -38,10 +39,10 @@ from sim.scenario.fraud import FraudSpec
 from sim.scenario.primitives import Distribution
 from sim.world.cards import LOSS, CardBook
 from sim.world.demand import COLUMNS, LABELS, ArrivalBatch, Columns, holder_columns
-from sim.world.domain import CardKind, FraudKind, Outcome
+from sim.world.domain import CardKind, FraudKind, Outcome, Reason
 from sim.world.population import Population
 
-__all__ = ["WALKS_AWAY", "FraudDraws", "MedicalStream", "fraud_losses"]
+__all__ = ["WALKS_AWAY", "FraudDraws", "PointStream", "losses"]
 
 Fen = npt.NDArray[np.int64]
 """Money per row, in fen."""
@@ -51,6 +52,9 @@ Rows = dict[str, Any]
 
 ECARD = int(CardKind.ECARD)
 MEDICAL = codes_moving("bill")
+FARES = codes_moving("fare")
+CARD_REASONS = (Reason.CARD_FROZEN, Reason.CARD_REPLACED, Reason.CARD_EXPIRED)
+DECLINED = Outcome.DECLINED
 _ALL = (*COLUMNS, *LABELS)
 _DTYPES = {
     **dict.fromkeys(("service", "card", "scheme", "channel", "level", *LABELS), np.uint8),
@@ -62,8 +66,8 @@ _DTYPES = {
 """The arrival batch's columns and their types (kept through every concatenation)."""
 
 
-class MedicalStream(Protocol):
-    """What the fraud needs of a medical service's arrival stream."""
+class PointStream(Protocol):
+    """What the fraud needs of a family's arrival stream: its code, and points to use."""
 
     code: int
 
@@ -80,12 +84,13 @@ class FraudDraws:
         spec: FraudSpec,
         cards: CardBook | None,
         population: Population,
-        streams: dict[str, MedicalStream],
+        streams: dict[str, PointStream],
         amounts: dict[str, Distribution],
         filed_share: dict[str, float],
         lent_codes: tuple[int, ...],
         horizon_s: float,
         rng: np.random.Generator,
+        transit: tuple[PointStream, Distribution] | None = None,
     ) -> None:
         self.spec = spec
         self.population = population
@@ -96,12 +101,23 @@ class FraudDraws:
         self._pending: Rows = _empty()
         self.cloned_at: dict[int, float] = {}
         """When each cloned holder's chip was copied (the first clone of a holder)."""
-        target = streams[spec.service]
-        parts = [
-            self._users(FraudKind.STOLEN, *self._stolen(cards, horizon_s), target,
-                        amounts[spec.service], filed_share[spec.service], far=False),
-            self._users(FraudKind.CLONED, *self._cloned(horizon_s), target,
-                        amounts[spec.service], filed_share[spec.service], far=True),
+        target, amount, filed = (
+            streams[spec.service],
+            amounts[spec.service],
+            filed_share[spec.service],
+        )
+        holder, time_s = self._stolen(cards, horizon_s)
+        gate = np.zeros(holder.size, dtype=np.bool_)
+        parts = []
+        if transit is not None and spec.stolen.at_transit:
+            gate = self.rng.random(holder.size) < spec.stolen.at_transit
+            parts.append(self._users(FraudKind.STOLEN, holder[gate], time_s[gate], *transit,
+                                     1.0, far=False))  # fmt: skip
+        parts += [
+            self._users(FraudKind.STOLEN, holder[~gate], time_s[~gate], target, amount, filed,
+                        far=False),
+            self._users(FraudKind.CLONED, *self._cloned(horizon_s), target, amount, filed,
+                        far=True),
         ]  # fmt: skip
         self._pending = _sorted(_concat([self._pending, *parts]))
 
@@ -148,7 +164,7 @@ class FraudDraws:
         kind: FraudKind,
         holder: npt.NDArray[np.int64],
         time_s: npt.NDArray[np.float64],
-        stream: MedicalStream,
+        stream: PointStream,
         amount: Distribution,
         filed_share: float,
         far: bool,
@@ -211,24 +227,32 @@ WALKS_AWAY = (FraudKind.STOLEN, FraudKind.CLONED, FraudKind.REPLAYED_QR, FraudKi
 """Fraud whose attempt, unless settled, moves no money (nobody pays a refused fraud)."""
 
 
-def fraud_losses(
-    columns: Mapping[str, npt.NDArray[Any]],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Per row, what fraud took from the fund and from the holder, in fen.
+def losses(columns: Mapping[str, npt.NDArray[Any]]) -> tuple[Fen, Fen, Fen, Fen]:
+    """Per row, what a card that should not have worked took, in fen, by whom it was borne.
 
-    An accepted (settled) fraudulent medical bill: its fund share from the fund, and
-    its personal share from the holder's account, but for a lent card (the borrower
-    paid their own share). A genuine row, or a refused attempt, took nothing.
+    (fund, holder's medical account, holder's card account, transit operator): an
+    accepted (settled) fraudulent medical bill takes its fund share from the fund
+    and its personal share from the holder (but for a lent card: the borrower paid
+    their own share); an accepted fraudulent fare is debited from the holder's card
+    account; a tap let through offline and refused at its upload (the card was
+    frozen, replaced or expired) is a ride the operator gave for nothing, fraud or
+    not. A refused attempt took nothing.
     """
+    n = columns["service"].size
+    zero = np.zeros(n, dtype=np.int64)
+    service, settled = columns["service"], columns["outcome"] == Outcome.SETTLED
+    fares = np.isin(service, FARES)
+    refused = fares & np.isin(columns["reason"], CARD_REASONS) & (columns["outcome"] == DECLINED)
+    operator = np.where(refused, columns["amount_fen"], 0).astype(np.int64)
     fraud = columns.get("fraud")
     if fraud is None:
-        zero = np.zeros(columns["service"].size, dtype=np.int64)
-        return zero, zero
-    taken = (fraud != FraudKind.NONE) & (columns["outcome"] == Outcome.SETTLED)
-    taken &= np.isin(columns["service"], MEDICAL)
-    fund = np.where(taken, columns["fund_fen"], 0).astype(np.int64)
-    holder = np.where(taken & (fraud != FraudKind.LENT), columns["personal_fen"], 0)
-    return fund, holder.astype(np.int64)
+        return zero, zero, zero, operator
+    taken = (fraud != FraudKind.NONE) & settled
+    medical = taken & np.isin(service, MEDICAL)
+    fund = np.where(medical, columns["fund_fen"], 0).astype(np.int64)
+    holder = np.where(medical & (fraud != FraudKind.LENT), columns["personal_fen"], 0)
+    card = np.where(taken & fares & (fraud != FraudKind.LENT), columns["amount_fen"], 0)
+    return fund, holder.astype(np.int64), card.astype(np.int64), operator
 
 
 def _elsewhere(

@@ -179,7 +179,7 @@ def test_losses_equal_the_accepted_fraudulent_settlements(
     assert fund > 0 and holder > 0
     assert (lost["fund"], lost["holder"]) == (fund, holder)
     legs = zip(ledger["kind"], ledger["account"], ledger["amount_fen"], strict=True)
-    booked = sum(a for k, account, a in legs if k == "fraud_loss" and account == "losses")
+    booked = sum(a for k, account, a in legs if k == "loss" and account == "losses")
     assert booked == fund + holder
     assert summary["ledger"]["balances_fen"]["losses"] == fund + holder
     assert all(summary["ledger"]["checks"].values())
