@@ -475,22 +475,25 @@ cards_specs = st.builds(
     ecard_delay=duration_distributions,
     freeze_ecard=st.booleans(),
     expiry=holder_rates,
+    hotlist_every=durations_s,
+    hotlist_miss=st.floats(0.0, 1.0, exclude_max=True),
 )
 """A card-states section."""
 
 
 @st.composite
 def fraud_specs(
-    draw: st.DrawFn, medical: tuple[str, ...], cards: CardsSpec | None
+    draw: st.DrawFn, medical: tuple[str, ...], cards: CardsSpec | None, transit: bool
 ) -> FraudSpec | None:
     """A fraud section at one of the scenario's medical services (none without one)."""
     if not medical:
         return None
     lost = cards is not None and cards.loss.per_holder_per_day > 0
+    gates = draw(shares) if transit else 0.0
     return FraudSpec(
         service=draw(st.sampled_from(medical)),
         stolen=StolenSpec(draw(shares) if lost else 0.0, draw(st.floats(0.0, 100.0)),
-                          draw(st.just(0.0) | durations_s)),
+                          draw(st.just(0.0) | durations_s), gates),
         cloned=ClonedSpec(draw(holder_rates), draw(st.floats(0.0, 100.0)),
                           draw(st.just(0.0) | durations_s)),
         replayed_qr=draw(shares),
@@ -583,7 +586,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         faults=draw(faults_specs(enabled)),
         outputs=OutputsSpec(draw(st.booleans()), sample_every),
         cards=cards,
-        fraud=draw(st.none() | fraud_specs(medical, cards)),
+        fraud=draw(st.none() | fraud_specs(medical, cards, "transit" in enabled)),
         detection=draw(st.none() | detection_specs),
     )
 
