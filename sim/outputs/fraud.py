@@ -35,15 +35,16 @@ RULE_TARGETS: dict[str, tuple[str, ...]] = {
 }
 """The kinds each rule is meant for: its flags on them are hits, on genuine rows false alarms."""
 
-_CARD_REFUSALS = (Reason.CARD_FROZEN, Reason.CARD_REPLACED, Reason.CARD_EXPIRED)
+_CARD_REFUSALS = (Reason.CARD_FROZEN, Reason.CARD_REPLACED, Reason.CARD_EXPIRED,
+                  Reason.HOT_LISTED)  # fmt: skip
 
 
 def fraud_figures(path: Path, warmup_s: float) -> dict[str, Any]:
     """Per kind and per rule, over the arrivals from ``warmup_s`` on.
 
     Per kind: ``attempts``; ``accepted`` (settled); ``refused_for_the_card`` (frozen,
-    replaced, expired); ``caught`` (flagged by a rule); ``missed`` (past every
-    check); ``detection_delay_s``, per holder caught, from the first attempt on
+    replaced, expired, hot-listed); ``caught`` (flagged by a rule); ``missed`` (accepted
+    without a flag); ``detection_delay_s``, per holder caught, from the first attempt on
     their card to the first catch; ``lost_fen`` by bearer. Per rule: its ``flags``,
     ``hits`` (on the kinds it is meant for, :data:`RULE_TARGETS`), ``false_alarms``
     (on genuine rows) and flags ``on_other_fraud``. No kind is tried at banks, so
@@ -76,9 +77,7 @@ def fraud_figures(path: Path, warmup_s: float) -> dict[str, Any]:
             "accepted": int((mine & (outcome == Outcome.SETTLED)).sum()),
             "refused_for_the_card": int((mine & np.isin(reason, _CARD_REFUSALS)).sum()),
             "caught": int(caught.sum()),
-            "missed": int(
-                (mine & (rule == FlagRule.NONE) & ~np.isin(reason, _CARD_REFUSALS)).sum()
-            ),
+            "missed": int((mine & (rule == FlagRule.NONE) & (outcome == Outcome.SETTLED)).sum()),
             "detection_delay_s": percentiles(
                 _delays(holder[mine], arrival[mine], end[mine], caught[mine])
             ),

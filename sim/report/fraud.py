@@ -114,34 +114,39 @@ def fraud_outcomes(run: RunFrames) -> Figure:
 
 
 def hotlist_losses(runs: Sequence[RunFrames]) -> Figure:
-    """Fares lost to cards let through offline, against the hot-list interval, one point a run."""
-    fig, axes = new_figure(width=8.0, height=4.4)
+    """Frozen-card taps let through offline (their fares lost) and refused at the gate.
+
+    One point per run, against its ``cards.hotlist_every``; each point of the
+    let-through line is labelled with the fares the operator lost.
+    """
+    fig, axes = new_figure(width=8.5, height=4.6)
     ax = axes[0, 0]
-    points = sorted(
-        (parse_duration(run.scenario["cards"]["hotlist_every"]) / 3600.0,
-         run.summary.get("fraud", {}).get("fares_refused_at_upload_fen", 0) / 100.0,
-         _let_through(run))
-        for run in runs
-    )  # fmt: skip
+    points = sorted((parse_duration(run.scenario["cards"]["hotlist_every"]) / 3600.0,
+                     *_gate_counts(run)) for run in runs)  # fmt: skip
     if not points:
         empty(ax, "no run")
         return fig
-    hours, lost, through = (np.array(column) for column in zip(*points, strict=True))
-    ax.plot(hours, lost, marker="o", color=SERIES[3], label="fares lost to the operator (¥)")
+    hours, through, refused, lost = (np.array(column) for column in zip(*points, strict=True))
+    ax.plot(hours, through, marker="o", color=SERIES[3],
+            label="let through offline, refused at upload (fare lost)")  # fmt: skip
+    ax.plot(hours, refused, marker="s", color=SERIES[0], linestyle="--",
+            label="refused at the gate (on its hot list)")  # fmt: skip
+    for x, y, fen in zip(hours, through, lost, strict=True):
+        ax.annotate(f"¥{fen / 100:,.0f}", (x, y), textcoords="offset points", xytext=(4, 6),
+                    fontsize=8.5, color=SERIES[3])  # fmt: skip
     finish(ax, "Hot-list interval against offline losses", "hot-list interval (h)",
-           "fares refused at upload (¥)")  # fmt: skip
-    twin = ax.twinx()
-    twin.plot(hours, through, marker="s", color=SERIES[0], linestyle="--",
-              label="frozen-card taps let through")  # fmt: skip
-    twin.set_ylabel("taps let through offline")
-    handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-    fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+           "taps of blocked cards")  # fmt: skip
+    ax.legend(fontsize=8.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2,
+              frameon=False)  # fmt: skip
     return fig
 
 
-def _let_through(run: RunFrames) -> int:
-    """Taps of cards let through at the gate and refused at their upload."""
+def _gate_counts(run: RunFrames) -> tuple[int, int, int]:
+    """Transit taps let through and refused at upload, refused at the gate, and the fen lost."""
     txns = run.transactions
     transit = txns["service"].astype(str) == "transit"
-    refused = txns["reason"].astype(str).isin(["card_frozen", "card_replaced", "card_expired"])
-    return int((transit & refused).sum())
+    reason = txns["reason"].astype(str)
+    through = transit & reason.isin(["card_frozen", "card_replaced", "card_expired"])
+    at_gate = transit & (reason == "hot_listed")
+    lost = int(txns.loc[through, "amount_fen"].sum())
+    return int(through.sum()), int(at_gate.sum()), lost

@@ -153,12 +153,17 @@ def test_a_rule_costs_its_time_in_the_settlement_path(tmp_path: Path) -> None:
     assert medical and min(medical) >= 1.0
 
 
+MARKED: list[Path] = []
+"""The folder of the ``marked`` run, once it has run."""
+
+
 @pytest.fixture(scope="module")
 def marked(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, list[Any]], Any, Any]:
     """Every rule on, only marking: the transactions, the summary and the ledger's file."""
     from sim.outputs.results import Result
 
     folder = tmp_path_factory.mktemp("marked")
+    MARKED.append(folder)
     model = build(smoke(cards=CARDS, fraud=FRAUD, detection={**RULES, "refuse": False}), folder)
     result: Result = simulate(model)
     txns = pq.read_table(folder / "transactions.parquet").to_pydict()
@@ -188,14 +193,16 @@ def test_losses_equal_the_accepted_fraudulent_settlements(
 def test_the_summary_counts_each_kind_and_each_rule(
     marked: tuple[dict[str, list[Any]], Any, Any],
 ) -> None:
-    """Attempts split into caught, refused for the card, and missed; rules into hits and alarms."""
+    """Attempts counted as caught, accepted and missed (accepted unflagged); rules' alarms."""
     txns, summary, _ = marked
     kinds, rules = summary["fraud"]["kinds"], summary["fraud"]["rules"]
     for kind, figures in kinds.items():
         mine = [i for i, k in enumerate(txns["fraud"]) if k == kind]
         assert figures["attempts"] == len(mine)
         assert figures["caught"] == sum(txns["flagged_by"][i] != "none" for i in mine)
-        assert figures["caught"] + figures["missed"] + figures["refused_for_the_card"] >= len(mine)
+        accepted = [i for i in mine if txns["outcome"][i] == "settled"]
+        assert figures["accepted"] == len(accepted)
+        assert figures["missed"] == sum(txns["flagged_by"][i] == "none" for i in accepted)
     assert kinds["duplicate_bill"]["caught"] > 0
     assert kinds["duplicate_bill"]["detection_delay_s"]["p50"] >= 0
     flags = sum(r["flags"] for r in rules.values())
@@ -203,3 +210,18 @@ def test_the_summary_counts_each_kind_and_each_rule(
     genuine = sum(f != "none" and k == "none" for f, k in zip(txns["flagged_by"], txns["fraud"],
                                                                strict=True))  # fmt: skip
     assert summary["fraud"]["false_alarms"] == genuine
+
+
+def test_the_report_draws_the_fraud_plot_for_a_fraud_run(
+    marked: tuple[dict[str, list[Any]], Any, Any], tmp_path: Path
+) -> None:
+    """`report` writes fraud.png for a run with fraud; its rule table agrees with the summary."""
+    from sim.report import load_run, rule_scores, write_report
+
+    run = load_run(MARKED[0])
+    written = write_report(run, tmp_path)
+    assert "fraud.png" in [p.name for p in written.pngs]
+    scores = rule_scores(run.transactions)
+    for rule, figures in marked[1]["fraud"]["rules"].items():
+        assert scores.loc[rule, "hits"] == figures["hits"], rule
+        assert scores.loc[rule, "false alarms"] == figures["false_alarms"], rule
