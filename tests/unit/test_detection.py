@@ -213,14 +213,15 @@ def test_the_summary_counts_each_kind_and_each_rule(
 
 
 def test_the_report_draws_the_fraud_plot_for_a_fraud_run(
-    marked: tuple[dict[str, list[Any]], Any, Any], tmp_path: Path
+    marked: tuple[dict[str, list[Any]], Any, Any],
 ) -> None:
-    """`report` writes fraud.png for a run with fraud; its rule table agrees with the summary."""
-    from sim.report import load_run, rule_scores, write_report
+    """`report`'s fraud plot applies to a fraud run; its rule table agrees with the summary."""
+    from sim.report import PLOTS, load_run, png_bytes, rule_scores
 
     run = load_run(MARKED[0])
-    written = write_report(run, tmp_path)
-    assert "fraud.png" in [p.name for p in written.pngs]
+    (plot,) = [p for p in PLOTS if p.name == "fraud"]
+    assert plot.applies(run)
+    assert png_bytes(plot.draw(run)).startswith(b"\x89PNG")
     scores = rule_scores(run.transactions)
     for rule, figures in marked[1]["fraud"]["rules"].items():
         assert scores.loc[rule, "hits"] == figures["hits"], rule
