@@ -31,6 +31,8 @@ from sim.scenario.card_services import (
     TransitStationsSpec,
     WithdrawalsSpec,
 )
+from sim.scenario.cards import CardsSpec
+from sim.scenario.detection import DetectionSpec, RuleSpec, WindowRuleSpec
 from sim.scenario.faults import (
     LINK_CLASSES,
     FaultsSpec,
@@ -40,6 +42,7 @@ from sim.scenario.faults import (
     RandomOutagesSpec,
     ReaderFaultSpec,
 )
+from sim.scenario.fraud import ClonedSpec, FraudSpec, StolenSpec
 from sim.scenario.schema import (
     MAX_CV,
     MIN_CV,
@@ -464,6 +467,56 @@ def card_desk_services(draw: st.DrawFn) -> CardDeskService:
     )
 
 
+cards_specs = st.builds(
+    CardsSpec,
+    loss=holder_rates,
+    report_delay=duration_distributions,
+    desk_delay=duration_distributions,
+    ecard_delay=duration_distributions,
+    freeze_ecard=st.booleans(),
+    expiry=holder_rates,
+    hotlist_every=durations_s,
+    hotlist_miss=st.floats(0.0, 1.0, exclude_max=True),
+)
+"""A card-states section."""
+
+
+@st.composite
+def fraud_specs(
+    draw: st.DrawFn, medical: tuple[str, ...], cards: CardsSpec | None, transit: bool
+) -> FraudSpec | None:
+    """A fraud section at one of the scenario's medical services (none without one)."""
+    if not medical:
+        return None
+    lost = cards is not None and cards.loss.per_holder_per_day > 0
+    gates = draw(shares) if transit else 0.0
+    return FraudSpec(
+        service=draw(st.sampled_from(medical)),
+        stolen=StolenSpec(draw(shares) if lost else 0.0, draw(st.floats(0.0, 100.0)),
+                          draw(st.just(0.0) | durations_s), gates),
+        cloned=ClonedSpec(draw(holder_rates), draw(st.floats(0.0, 100.0)),
+                          draw(st.just(0.0) | durations_s)),
+        replayed_qr=draw(shares),
+        replay_within=draw(durations_s),
+        lent=draw(shares),
+        duplicate_bill=draw(shares),
+        duplicate_after=draw(durations_s),
+    )  # fmt: skip
+
+
+rule_specs = st.builds(RuleSpec, st.just(0.0) | durations_s)
+window_rule_specs = st.builds(WindowRuleSpec, durations_s, st.just(0.0) | durations_s)
+detection_specs = st.builds(
+    DetectionSpec,
+    counter_sequence=st.none() | rule_specs,
+    impossible_travel=st.none() | window_rule_specs,
+    qr_single_use=st.none() | window_rule_specs,
+    duplicate_bill=st.none() | window_rule_specs,
+    refuse=st.booleans(),
+)
+"""A detection section: any rules, refusing or marking."""
+
+
 SERVICE_STRATEGIES: dict[str, st.SearchStrategy[object]] = {
     "medical_outpatient": medical_services,
     "medical_inpatient": medical_services,
@@ -513,6 +566,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     if holders is None:
         holders = float(simulated_provinces_holders(region))
     scale = draw(st.floats(min(1.0, 1.0 / holders), 1.0))
+    cards = draw(st.none() | cards_specs)
     return Scenario(
         name=draw(texts),
         start=draw(aware_datetimes()),
@@ -531,6 +585,9 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         clearing=draw(fund_clearing_specs(horizon)),
         faults=draw(faults_specs(enabled)),
         outputs=OutputsSpec(draw(st.booleans()), sample_every),
+        cards=cards,
+        fraud=draw(st.none() | fraud_specs(medical, cards, "transit" in enabled)),
+        detection=draw(st.none() | detection_specs),
     )
 
 

@@ -32,6 +32,7 @@ EXPECTED = {
     "02_cross_province_settlement.ipynb",
     "03_capacity_planning.ipynb",
     "04_faults.ipynb",
+    "05_card_fraud.ipynb",
 }
 
 
@@ -44,7 +45,7 @@ def _printed(cell: Any) -> str:
     return "".join(o.text for o in cell.outputs if o.output_type == "stream")
 
 
-def test_the_four_notebooks_are_there() -> None:
+def test_the_five_notebooks_are_there() -> None:
     """The notebooks the README promises exist, and nothing else hides beside them."""
     assert {p.name for p in notebook_paths()} == EXPECTED
 

@@ -31,6 +31,7 @@ from rich.text import Text
 from sim.cli.headlines import (
     MEDICAL,
     SETTLE_MEASURES,
+    card_lines,
     clock,
     count,
     day_lines,
@@ -287,6 +288,7 @@ def print_summary(
         ]
     lines += family_lines(summary.get("figures", {}))
     lines += node_load_lines(summary)
+    lines += card_lines(summary)
     lines += money_lines(summary)
     lines += [
         protocol_line(summary["protocol"]),

@@ -19,6 +19,7 @@ __all__ = [
     "MEDICAL",
     "PROTOCOL_NOTES",
     "SETTLE_MEASURES",
+    "card_lines",
     "clock",
     "count",
     "day_lines",
@@ -135,6 +136,33 @@ def money_lines(summary: dict[str, Any]) -> list[str]:
             f"¥{clearing['gross_obligations_fen'] / 100:,.2f}, net transfers "
             f"¥{clearing['net_transfers_fen'] / 100:,.2f} (netting ratio "
             f"{clearing['netting_ratio']:.3f})"
+        )
+    return lines
+
+
+def card_lines(summary: dict[str, Any]) -> list[str]:
+    """Card states and fraud, when the scenario has them (``docs/cards.md``)."""
+    lines = []
+    cards = summary.get("cards")
+    if cards:
+        lines.append(
+            f"cards: {cards['lost']:,} lost, {cards['reported']:,} reported, "
+            f"{cards['expired']:,} expired, {cards['renewed']:,} renewed in the run; "
+            f"{cards['frozen_at_end']:,} still frozen at its end"
+        )
+    fraud = summary.get("fraud")
+    if fraud:
+        kinds = ", ".join(
+            f"{name} {k['attempts']:,} ({k['caught']:,} caught, {k['missed']:,} missed)"
+            for name, k in fraud["kinds"].items() if k["attempts"]
+        )  # fmt: skip
+        lost = fraud["lost_fen"]
+        lines.append(f"fraud attempts: {kinds or 'none'}")
+        lines.append(
+            f"fraud lost: fund ¥{lost['fund'] / 100:,.2f}, holders ¥{lost['holder'] / 100:,.2f}, "
+            f"transit operators ¥{lost['transit_operator'] / 100:,.2f}; fares refused at upload "
+            f"¥{fraud['fares_refused_at_upload_fen'] / 100:,.2f}; "
+            f"{fraud['false_alarms']:,} false alarm(s)"
         )
     return lines
 

@@ -18,10 +18,12 @@ import numpy.typing as npt
 
 from sim.scenario.families import codes_moving
 from sim.world.domain import Outcome, Reason
+from sim.world.fraud import WALKS_AWAY, losses
 
 __all__ = [
     "Account",
     "AccountKind",
+    "Bearer",
     "PostingKind",
     "expected_movements",
     "transaction_postings",
@@ -59,6 +61,17 @@ class AccountKind(IntEnum):
     """The transit operators of a province."""
     CASH = 9
     """Cash in holders' hands (withdrawn from card accounts)."""
+    LOSSES = 10
+    """Money lost to fraud, by province and bearer (``point``: a :class:`Bearer` code)."""
+
+
+class Bearer(IntEnum):
+    """Who bears a fraud loss (the ``point`` of a ``LOSSES`` account)."""
+
+    FUND = 0
+    TRANSIT_OPERATOR = 1
+    BANK = 2
+    HOLDER = 3
 
 
 class PostingKind(IntEnum):
@@ -83,7 +96,20 @@ class PostingKind(IntEnum):
     """Hospital → the fund that paid a fund share, when its settlement is undone (冲正):
     by a reversal, or at reconciliation of a late success. The settlement's own fund
     share posting stays, at the time it was made."""
+    LOSS = 12
+    """The bearer → its ``LOSSES`` account: what a card that should not have worked took
+    from it (:func:`sim.world.fraud.losses`): an accepted fraud's shares or fare, a fare
+    refused at upload. A memo pair: the shares moved with the settlement, and the
+    refused fare is the ride the operator gave."""
 
+
+BEARERS = {
+    AccountKind.FUND: Bearer.FUND,
+    AccountKind.HOLDERS: Bearer.HOLDER,
+    AccountKind.CARD: Bearer.HOLDER,
+    AccountKind.TRANSIT: Bearer.TRANSIT_OPERATOR,
+}
+"""Who bears a loss posted from each kind of account."""
 
 NATIONAL_PROVINCE = -1
 Account = tuple[int, int, int, int]
@@ -104,8 +130,9 @@ def transaction_postings(columns: Mapping[str, npt.NDArray[Any]]) -> dict[str, n
     """
     service, outcome = columns["service"], columns["outcome"]
     settled = outcome == Outcome.SETTLED
+    fund_lost, holder_lost, card_lost, operator_lost = losses(columns)
     medical = np.isin(service, MEDICAL)
-    served = columns["reason"] != Reason.BLOCKED  # turned away at a full queue: no bill
+    served = _billed(columns)
     paid = settled & medical
     cross = columns["site"] != columns["home"]
     credit = settled & np.isin(service, CREDITS)
@@ -129,11 +156,23 @@ def transaction_postings(columns: Mapping[str, npt.NDArray[Any]]) -> dict[str, n
         (settled & np.isin(service, WITHDRAWALS) & (columns["amount_fen"] > 0),
          PostingKind.WITHDRAWAL, "amount_fen", "end_s", (AccountKind.CARD, "home"),
          (AccountKind.CASH, "home")),
+        (fund_lost > 0, PostingKind.LOSS, "fund_fen", "end_s",
+         (AccountKind.FUND, "home"), (AccountKind.LOSSES, "home")),
+        (holder_lost > 0, PostingKind.LOSS, "personal_fen", "end_s",
+         (AccountKind.HOLDERS, "home"), (AccountKind.LOSSES, "home")),
+        (card_lost > 0, PostingKind.LOSS, "amount_fen", "end_s",
+         (AccountKind.CARD, "home"), (AccountKind.LOSSES, "home")),
+        (operator_lost > 0, PostingKind.LOSS, "amount_fen", "end_s",
+         (AccountKind.TRANSIT, "site"), (AccountKind.LOSSES, "site")),
     ]  # fmt: skip
     parts = []
     for mask, kind, amount, time, (from_kind, from_prov), (to_kind, to_prov) in rules:
         rows = np.flatnonzero(mask)
         hospital = to_kind == AccountKind.HOSPITAL
+        point = (columns["point"][rows].astype(np.int64) if hospital
+                 else np.full(rows.size, -1, dtype=np.int64))  # fmt: skip
+        if to_kind == AccountKind.LOSSES:
+            point = np.full(rows.size, int(BEARERS[from_kind]), dtype=np.int64)
         parts.append({
             "row": rows,
             "txn_id": columns["txn_id"][rows],
@@ -148,8 +187,7 @@ def transaction_postings(columns: Mapping[str, npt.NDArray[Any]]) -> dict[str, n
             "to_province": columns[to_prov][rows].astype(np.int64),
             "to_service": (columns["service"][rows].astype(np.int64) if hospital
                            else np.full(rows.size, -1, dtype=np.int64)),
-            "to_point": (columns["point"][rows].astype(np.int64) if hospital
-                         else np.full(rows.size, -1, dtype=np.int64)),
+            "to_point": point,
         })  # fmt: skip
     merged = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     order = np.lexsort((merged["kind"], merged["row"]))  # by transaction, then rule
@@ -161,13 +199,29 @@ def expected_movements(columns: Mapping[str, npt.NDArray[Any]]) -> tuple[Ints, I
 
     Fund side: a settled medical bill's fund share. Everything else: the rest of a
     medical bill (personal share, or the whole bill if not settled); a landed credit
-    twice (fund → bank → card); a debited fare or a withdrawal once; nothing else.
+    twice (fund → bank → card); a debited fare or a withdrawal once; an accepted
+    fraud's or a refused fare's losses once more (:func:`sim.world.fraud.losses`);
+    nothing else.
     """
     service, settled = columns["service"], columns["outcome"] == Outcome.SETTLED
-    medical = np.isin(service, MEDICAL) & (columns["reason"] != Reason.BLOCKED)
+    medical = np.isin(service, MEDICAL) & _billed(columns)
     amount = columns["amount_fen"].astype(np.int64)
     fund = np.where(medical & settled, columns["fund_fen"], 0).astype(np.int64)
     other = np.where(medical, amount - fund, 0)
+    other += sum(losses(columns))  # written off as losses, by bearer
     other += np.where(settled & np.isin(service, CREDITS), 2 * amount, 0)
     other += np.where(settled & np.isin(service, FARES + WITHDRAWALS), amount, 0)
     return fund, other
+
+
+def _billed(columns: Mapping[str, npt.NDArray[Any]]) -> npt.NDArray[np.bool_]:
+    """Rows whose bill someone pays: all but those turned away and refused frauds.
+
+    A patient turned away at a full queue has no bill; the author of a refused fraud
+    walks away (a settled fraud's shares are paid).
+    """
+    billed: npt.NDArray[np.bool_] = columns["reason"] != Reason.BLOCKED
+    fraud = columns.get("fraud")
+    if fraud is not None:
+        billed &= ~np.isin(fraud, WALKS_AWAY) | (columns["outcome"] == Outcome.SETTLED)
+    return billed

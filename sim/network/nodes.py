@@ -75,6 +75,14 @@ class Answer(IntEnum):
     """No answer: the requester ran out of attempts (never sent by a node)."""
     REVERSED = 5
     """The key was reversed: nothing is (or will be) settled under it."""
+    CARD_FROZEN = 6
+    """The card is frozen (reported lost): refused (:mod:`sim.world.cards`)."""
+    CARD_REPLACED = 7
+    """The card was replaced and is dead: refused."""
+    CARD_EXPIRED = 8
+    """The card has expired: refused."""
+    FLAGGED = 9
+    """A detection rule flagged the request: refused (:mod:`sim.network.detection`)."""
 
 
 class Sender(Protocol):

@@ -21,8 +21,9 @@ from typing import Any
 
 from sim.engine.kernel import Environment, call_later
 from sim.money.policy import PolicyTable
+from sim.network.detection import HomeRules, QrRule
 from sim.network.nodes import Answer, Message, Network, Role, Route
-from sim.network.settlement import ReverseHandler, SettleHandler, VerifyHandler
+from sim.network.settlement import CardCheck, ReverseHandler, SettleHandler, VerifyHandler
 from sim.world.domain import Outcome
 from sim.world.transaction import Transaction
 
@@ -182,14 +183,16 @@ class Protocol:
         self.settlers = [SettleHandler(env, node, policy, settle_times)
                          for node in network.provincial]  # fmt: skip
         self.reversers = [ReverseHandler(settler) for settler in self.settlers]
-        for node, settler, reverser in zip(network.provincial, self.settlers, self.reversers,
-                                           strict=True):  # fmt: skip
+        # A home platform vouches for its card; the card platform checks e-card QR codes.
+        self.verifiers = [VerifyHandler(node) for node in [*network.provincial,
+                                                           network.card_platform]]  # fmt: skip
+        for node, settler, reverser, verifier in zip(
+            network.provincial, self.settlers, self.reversers, self.verifiers, strict=False
+        ):
             node.handlers[Role.SETTLE] = settler
             node.handlers[Role.REVERSE] = reverser
-            node.handlers[Role.VERIFY] = VerifyHandler(
-                node
-            )  # a home platform vouches for its card
-        network.card_platform.handlers[Role.VERIFY] = VerifyHandler(network.card_platform)
+            node.handlers[Role.VERIFY] = verifier
+        network.card_platform.handlers[Role.VERIFY] = self.verifiers[-1]
         self.attempts = 0
         self.retries = 0
         self.timeouts = 0
@@ -201,6 +204,19 @@ class Protocol:
         self.settled_by_requesters = 0
         self.kept_by_homes = 0
         self.violations: list[str] = []
+
+    def check_cards(self, check: CardCheck) -> None:
+        """Have every platform look the card up before settling or verifying it."""
+        handlers: list[SettleHandler | VerifyHandler] = [*self.settlers, *self.verifiers]
+        for handler in handlers:
+            handler.cards = check
+
+    def detect(self, home: HomeRules, qr: QrRule, refuse: bool) -> None:
+        """Have the home platforms and the card platform run the fraud detection rules."""
+        for settler in self.settlers:
+            settler.rules, settler.refuse_flagged = home, refuse
+        card_platform = self.verifiers[-1]
+        card_platform.rules, card_platform.refuse_flagged = qr, refuse
 
     # --- requests -----------------------------------------------------------------
 

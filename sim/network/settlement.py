@@ -9,19 +9,68 @@ the requester has closed a transaction and none of its messages is left in the
 network, the protocol forgets the key and checks the home's final word against
 the requester's outcome; a settlement the requester never accepted is undone
 there (reconciliation), and counted.
+
+With card states (:mod:`sim.world.cards`) every platform also looks the card up
+first (:class:`CardCheck`): a frozen, replaced or expired card is refused at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import simpy
 
 from sim.money.policy import PolicyTable
+from sim.network.detection import HomeRules, QrRule
 from sim.network.nodes import Answer, Message, Platform
+from sim.world.cards import CardBook
+from sim.world.domain import CardState, FraudKind, Reason
 from sim.world.transaction import Transaction
 
-__all__ = ["Answer", "KeyBook", "ReverseHandler", "SettleHandler", "VerifyHandler"]
+__all__ = [
+    "REFUSAL_REASONS",
+    "Answer",
+    "CardCheck",
+    "KeyBook",
+    "ReverseHandler",
+    "SettleHandler",
+    "VerifyHandler",
+]
+
+_REFUSALS = {
+    CardState.FROZEN: Answer.CARD_FROZEN,
+    CardState.REPLACED: Answer.CARD_REPLACED,
+    CardState.EXPIRED: Answer.CARD_EXPIRED,
+}
+REFUSAL_REASONS: dict[Answer, Reason] = {
+    Answer.CARD_FROZEN: Reason.CARD_FROZEN,
+    Answer.CARD_REPLACED: Reason.CARD_REPLACED,
+    Answer.CARD_EXPIRED: Reason.CARD_EXPIRED,
+    Answer.FLAGGED: Reason.FRAUD_SUSPECTED,
+}
+"""The reason a requester records for each refusal of a card or of a flagged request."""
+
+
+class CardCheck:
+    """A platform's look-up of the card presented: its state now, refused unless active."""
+
+    __slots__ = ("book", "exempt")
+
+    def __init__(self, book: CardBook, exempt: Collection[int]) -> None:
+        self.book = book
+        self.exempt = frozenset(exempt)
+        """Service codes not refused for their card (a desk replacing a frozen card)."""
+
+    def refusal(self, txn: Transaction, now: float) -> Answer | None:
+        """The refusal of the transaction's card at ``now``, or ``None`` if it may go on."""
+        if txn.service in self.exempt:
+            return None
+        batch = txn.batch
+        if batch is not None and batch.fraud[txn.row] == FraudKind.STOLEN:
+            state = self.book.old_card(txn.holder, now)  # the thief holds the old card
+        else:
+            state = self.book.state(txn.holder, txn.card, now)
+        return None if state is CardState.ACTIVE else _REFUSALS[state]
 
 
 class KeyBook:
@@ -53,12 +102,15 @@ class SettleHandler:
 
     __slots__ = (
         "book",
+        "cards",
         "duplicates",
         "env",
         "node",
         "on_undo",
         "policy",
+        "refuse_flagged",
         "refused_after_reversal",
+        "rules",
         "service_times",
         "settled",
     )
@@ -83,11 +135,17 @@ class SettleHandler:
         """Settle requests that arrived after their key had been reversed."""
         self.on_undo: Callable[[Transaction, int, float], None] | None = None
         """Told (transaction, fund share, now) of every settlement undone, for the books."""
+        self.cards: CardCheck | None = None
+        """The card look-up, when the scenario has card states."""
+        self.rules: HomeRules | None = None
+        """The fraud detection rules, when the scenario has any."""
+        self.refuse_flagged = True
 
     def service_time(self, msg: Message) -> float:
-        """Settlement processing time of the transaction's service at this node."""
+        """Settlement processing time of the transaction's service at this node (and its rules)."""
         draw = self.service_times[msg.exchange.txn.service]
-        return draw() if draw is not None else self.node.service_time()
+        base = draw() if draw is not None else self.node.service_time()
+        return base if self.rules is None else base + self.rules.cost_s
 
     def handle(self, msg: Message) -> None:
         """Decide once per key; a repeated key gets the first decision back."""
@@ -105,6 +163,13 @@ class SettleHandler:
         msg.result = answer
 
     def _decide(self, txn: Transaction) -> Answer:
+        refused = self.cards.refusal(txn, self.env.now) if self.cards is not None else None
+        if refused is not None:
+            return refused
+        if self.rules is not None:
+            txn.flagged_by = self.rules.check(txn, self.env.now)
+            if txn.flagged_by and self.refuse_flagged:
+                return Answer.FLAGGED
         if txn.cross and not txn.filed:
             return Answer.NOT_FILED
         if txn.ineligible:
@@ -164,18 +229,31 @@ class ReverseHandler:
 class VerifyHandler:
     """A verification at a node (the card platform's QR check, a home platform's card check).
 
-    A lookup that is always valid in this model; it takes the node's own service time.
+    Valid unless the scenario has card states and the card is not active; it takes
+    the node's own service time.
     """
 
-    __slots__ = ("node",)
+    __slots__ = ("cards", "node", "refuse_flagged", "rules")
 
     def __init__(self, node: Platform) -> None:
         self.node = node
+        self.cards: CardCheck | None = None
+        """The card look-up, when the scenario has card states."""
+        self.rules: QrRule | None = None
+        """The card platform's QR single-use rule, when the scenario runs it."""
+        self.refuse_flagged = True
 
     def service_time(self, _msg: Message) -> float:
-        """Verification time at the node."""
-        return self.node.service_time()
+        """Verification time at the node (and its rule's)."""
+        base = self.node.service_time()
+        return base if self.rules is None else base + self.rules.cost_s
 
     def handle(self, msg: Message) -> None:
-        """Mark the code verified."""
-        msg.result = Answer.VERIFIED
+        """Mark the code verified, or refused for the card's state."""
+        txn, now, cards = msg.exchange.txn, self.node.env.now, self.cards
+        refused = cards.refusal(txn, now) if cards is not None else None
+        if refused is None and self.rules is not None:
+            txn.flagged_by = self.rules.check(txn, now)
+            if txn.flagged_by and self.refuse_flagged:
+                refused = Answer.FLAGGED
+        msg.result = Answer.VERIFIED if refused is None else refused

@@ -69,6 +69,9 @@ FIELDS: tuple[Field, ...] = (
           optional=True, default=-1),
     Field("arrival_s", np.float64, "arrival", "arrival time", batch="time_s"),
     Field("amount_fen", np.int64, "arrival", "the bill, fare, credit or withdrawal, in fen"),
+    Field("card_state", np.uint8, "arrival", "state of the card presented, at arrival",
+          optional=True),
+    Field("fraud", np.uint8, "arrival", "the true kind of fraud (none: genuine)", optional=True),
     Field("start_s", np.float64, "end", "time service started at the point or node"),
     Field("end_s", np.float64, "end", "time the transaction reached its terminal state"),
     Field("settle_s", np.float64, "end",
@@ -79,6 +82,8 @@ FIELDS: tuple[Field, ...] = (
     Field("attempts", np.int8, "end", "settlement attempts sent (retries included)"),
     Field("fund_fen", np.int64, "end", "the fund's share of the bill, in fen"),
     Field("personal_fen", np.int64, "end", "the holder's share of the bill, in fen"),
+    Field("flagged_by", np.uint8, "end", "the detection rule that flagged it (none: none did)",
+          optional=True),
 )  # fmt: skip
 """Every field of the record, in the order of a row group's columns."""
 
@@ -101,6 +106,9 @@ class Vocabularies:
     level: pa.Array
     outcome: pa.Array
     reason: pa.Array
+    card_state: pa.Array
+    fraud: pa.Array
+    flagged_by: pa.Array
 
 
 Make = Callable[[Arrays, int, Vocabularies], pa.Array]
@@ -169,6 +177,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("amount_fen", pa.int64(), _plain("amount_fen", np.int64), "amount (fen)"),
     Column("fund_fen", pa.int64(), _plain("fund_fen", np.int64), "fund share (fen)"),
     Column("personal_fen", pa.int64(), _plain("personal_fen", np.int64), "personal share (fen)"),
+    Column("card_state", _CATEGORY, _code("card_state", "card_state"),
+           "the card's state at arrival (active, frozen, replaced, expired)"),
+    Column("fraud", _CATEGORY, _code("fraud", "fraud"),
+           "the true kind of fraud (stolen, cloned, replayed_qr, lent, duplicate_bill) or none"),
+    Column("flagged_by", _CATEGORY, _code("flagged_by", "flagged_by"),
+           "the detection rule that flagged it, or none"),
 )  # fmt: skip
 """Every column of ``transactions.parquet``, in file order (the contract notebooks rely on)."""
 

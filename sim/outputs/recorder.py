@@ -40,7 +40,18 @@ from sim.outputs.record import (
 )
 from sim.scenario.families import SERVICES
 from sim.world.demand import ArrivalBatch
-from sim.world.domain import CardKind, Channel, Level, Outcome, Reason, Scheme, labels
+from sim.world.domain import (
+    CardKind,
+    CardState,
+    Channel,
+    FlagRule,
+    FraudKind,
+    Level,
+    Outcome,
+    Reason,
+    Scheme,
+    labels,
+)
 from sim.world.transaction import Transaction
 
 __all__ = [
@@ -276,6 +287,9 @@ class TransactionFile:
             level=pa.array(labels(Level), pa.string()),
             outcome=pa.array(labels(Outcome), pa.string()),
             reason=pa.array(labels(Reason), pa.string()),
+            card_state=pa.array(labels(CardState), pa.string()),
+            fraud=pa.array(labels(FraudKind), pa.string()),
+            flagged_by=pa.array(labels(FlagRule), pa.string()),
         )
         self._sink = ParquetSink(path, self.schema)
 

@@ -9,8 +9,9 @@ displayed; a notebook shows the figure returned by its last line, and
 
 Modules: ``frames`` (loading), ``style`` (how plots look), ``traffic`` (load over
 time), ``latency``, ``outcomes`` (outcomes, fallbacks, direct settlement, fund
-share), ``clearing``, ``capacity`` (sweeps), ``faults``, ``tables``, ``cells`` (how
-the page writes a figure), ``page``.
+share), ``clearing``, ``capacity`` (sweeps), ``faults``, ``fraud`` (fraud, detection
+rules and the hot list), ``tables``, ``cells`` (how the page writes a figure),
+``page``.
 """
 
 from sim.report.capacity import capacity_curve, capacity_table, knee
@@ -24,6 +25,7 @@ from sim.report.frames import (
     load_run,
     load_sweep,
 )
+from sim.report.fraud import fraud_outcomes, hotlist_losses, rule_scores
 from sim.report.latency import ecdf, latency_cdf
 from sim.report.outcomes import (
     direct_settlement_heatmap,
@@ -70,9 +72,11 @@ __all__ = [
     "fault_timeline",
     "fault_windows_table",
     "folder_kind",
+    "fraud_outcomes",
     "fund_share",
     "gross_flows",
     "headline_table",
+    "hotlist_losses",
     "knee",
     "latency_cdf",
     "load_run",
@@ -85,6 +89,7 @@ __all__ = [
     "png_bytes",
     "protocol_table",
     "reason_breakdown",
+    "rule_scores",
     "save_png",
     "service_table",
     "station_timeline",

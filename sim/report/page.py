@@ -21,6 +21,7 @@ from sim.report.cells import format_cell, html_table
 from sim.report.clearing import net_positions_table
 from sim.report.faults import fault_spans, fault_timeline, fault_windows_table
 from sim.report.frames import RunFrames
+from sim.report.fraud import fraud_outcomes, has_fraud
 from sim.report.latency import latency_cdf
 from sim.report.outcomes import outcome_breakdown
 from sim.report.style import png_bytes
@@ -52,6 +53,8 @@ class Plot:
     draw: Callable[[RunFrames], Figure] = attrs.field(repr=False)
     needs_transactions: bool = True
     applies: Callable[[RunFrames], bool] = attrs.field(default=lambda run: True, repr=False)
+    not_applied: str = "the run had no faults"
+    """Why the plot is skipped when it does not apply to the run."""
 
 
 PLOTS: tuple[Plot, ...] = (
@@ -68,6 +71,9 @@ PLOTS: tuple[Plot, ...] = (
     Plot("outcomes", "Outcome of transactions per service.", outcome_breakdown),
     Plot("faults", "Throughput, fallbacks and retries over time; fault windows shaded.",
          fault_timeline, applies=lambda run: bool(fault_spans(run))),
+    Plot("fraud", "How fraud attempts ended per kind; each detection rule's hits against "
+         "its false alarms.", fraud_outcomes, applies=has_fraud,
+         not_applied="the run had no fraud or detection rules"),
 )  # fmt: skip
 """The plots ``sscard-sim report`` writes, in the order of the page."""
 
@@ -92,7 +98,7 @@ def write_report(run: RunFrames, out_dir: str | Path, html_page: bool = False) -
     skipped: list[tuple[str, str]] = []
     for plot in PLOTS:
         if not plot.applies(run):
-            skipped.append((plot.name, "the run had no faults"))
+            skipped.append((plot.name, plot.not_applied))
             continue
         if plot.needs_transactions and not run.has("transactions"):
             skipped.append((plot.name, "the run kept no transactions.parquet"))

@@ -33,6 +33,7 @@ from sim.engine.stations import FOLD_WAITS_AT
 from sim.scenario import Scenario
 from sim.scenario.units import format_bytes
 from sim.services import expected_loads
+from sim.world import cards
 from sim.world.demand import MAX_BATCH
 from sim.world.provinces import ProvinceTable, simulated_provinces
 
@@ -167,6 +168,7 @@ def estimate(scenario: Scenario) -> Estimate:
         + stations * WAITS_BYTES
         + sum(load.memory_bytes for load in loads)
         + sum(load.transactions for load in loads) * TRANSACTION_BYTES
+        + cards.expected_bytes(scenario.cards, holders, horizon)
     )
     exchanges = sum(load.transactions * load.exchanges_per_transaction for load in loads)
     # The requesters' shared timeout wake-up fires at most once per timeout, and only

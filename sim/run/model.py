@@ -35,6 +35,7 @@ from sim.network.faults import FaultInjector, window_figures
 from sim.network.nodes import Network
 from sim.network.protocol import Protocol
 from sim.outputs import results
+from sim.outputs.fraud import fraud_figures
 from sim.outputs.metrics import STATION_SCHEMA, station_table
 from sim.outputs.recorder import (
     IdCounter,
@@ -45,12 +46,14 @@ from sim.outputs.recorder import (
 )
 from sim.outputs.theory import node_theory
 from sim.outputs.warmup import AutoWarmup, checkpoints_needed
+from sim.run.cards import card_book, detect_fraud, fraud_draws, hot_list
 from sim.scenario import Scenario, dump_scenario
 from sim.scenario.families import SERVICES, medical_labels
 from sim.scenario.faults import FaultsSpec
 from sim.scenario.load import with_load
 from sim.services import ServiceContext, ServiceRuntime, build_services
 from sim.world.arrivals import ArrivalFeed
+from sim.world.cards import CardBook
 from sim.world.demand import Demand
 from sim.world.domain import Outcome, Reason, labels
 from sim.world.population import Population, build_population
@@ -84,6 +87,8 @@ class Model:
     faults: FaultInjector
     background: Background | None = None
     """The unsimulated holders' node traffic (``network.load: full``)."""
+    cards: CardBook | None = None
+    """The holders whose card changes state (``cards``), if any can."""
 
 
 def build(scenario: Scenario, workdir: Path) -> Model:
@@ -125,8 +130,9 @@ def build(scenario: Scenario, workdir: Path) -> Model:
         period_boundaries(scenario.clearing, clock, horizon), horizon, ledger,
         initial_advances(scenario, provinces, population, policy),
     )  # fmt: skip
+    cards = card_book(scenario, population, streams, protocol)
     ctx = ServiceContext(env, scenario, clock, provinces, population, streams, network,
-                         protocol, recorder, ledger, clearing, everyone)  # fmt: skip
+                         protocol, recorder, ledger, clearing, everyone, cards)  # fmt: skip
     services = build_services(ctx)
     handlers: list[Callable[[Transaction], None] | None] = [None] * len(SERVICES)
     stations: list[StationStats] = []
@@ -138,8 +144,12 @@ def build(scenario: Scenario, workdir: Path) -> Model:
         arrivals += runtime.arrivals
     stations += [node.stats for node in network.nodes]
     stations += [node.stats for runtime in services.values() for node in runtime.nodes]
-    demand = Demand(clock, horizon, arrivals)
-    feed = ArrivalFeed(env, demand.batches(ids=ids), recorder, handlers)
+    hot_list(scenario, streams, cards, services)
+    fraud = fraud_draws(scenario, population, streams, cards, services)
+    detect_fraud(scenario, protocol, fraud)
+    demand = Demand(clock, horizon, arrivals, fraud)
+    batches = demand.batches(ids=ids)
+    feed = ArrivalFeed(env, batches if cards is None else cards.stamp(batches), recorder, handlers)
     faults = FaultInjector(
         env, scenario.faults, network, provinces.ids,
         {name: target for r in services.values() for name, target in r.failable.items()},
@@ -154,7 +164,7 @@ def build(scenario: Scenario, workdir: Path) -> Model:
                                 changes=scenario.faults.node_changes())  # fmt: skip
     return Model(written, env, provinces, population, demand, network, protocol, recorder,
                  feed, stations, workdir, services, ledger, clearing, faults,
-                 background)  # fmt: skip
+                 background, cards)  # fmt: skip
 
 
 def simulate(model: Model, progress: Progress | None = None) -> results.Result:
@@ -281,6 +291,8 @@ def _collect(
         **money,
     }
     codes = sorted({code for r in model.services.values() for code in [*r.handlers, *r.recorded]})
+    if model.cards is not None:
+        extra["cards"] = model.cards.figures(float(scenario.horizon))
     figures = {name: r.figures() for name, r in model.services.items() if r.figures is not None}
     if figures:
         extra = {**extra, "figures": figures}
@@ -297,6 +309,8 @@ def _collect(
     if scenario.faults != FaultsSpec():
         columns = ["service", "arrival_s", "outcome", "reason", "settle_latency_s"]
         summary["faults"] = _fault_figures(model, results.pq_read(path, columns))
+    if scenario.fraud is not None or scenario.detection is not None:
+        summary["fraud"] = fraud_figures(path, warmup_s)
     summary["settlement_nodes"] = node_theory(stations)
     manifest = {
         "scenario": dump_scenario(scenario),

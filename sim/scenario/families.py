@@ -34,6 +34,7 @@ __all__ = [
     "Label",
     "Money",
     "codes_moving",
+    "codes_unchecked",
     "family",
     "label",
     "medical_labels",
@@ -57,6 +58,9 @@ class Label:
     """What its ``settle_latency_s`` measures, as the console says it."""
     medical: bool = False
     """Settled through the medical insurance platforms (fund shares, fault-window figures)."""
+    card_checked: bool = True
+    """Whether platforms refuse its transactions for a frozen, replaced or expired card
+    (with card states); a desk replacing a lost card is not."""
 
 
 @attrs.frozen
@@ -98,7 +102,7 @@ FAMILIES: tuple[Family, ...] = (
         Label("bank_withdrawal", money="withdrawal", settles="(none: served at the bank)"),
     ), outage_nodes="bank", batch_arrivals=True),
     Family("card_desk", CardDeskService, "sim.services.card_desk",
-           (Label("card_replacement", settles="request → checked by home"),)),
+           (Label("card_replacement", settles="request → checked by home", card_checked=False),)),
 )  # fmt: skip
 """Every family, in the order of their codes: a new family goes at the end, so the
 codes of the others (and the files written before it) keep their meaning."""
@@ -133,3 +137,8 @@ def medical_labels() -> tuple[str, ...]:
 def codes_moving(money: Money) -> tuple[int, ...]:
     """Service codes whose transactions move money this way."""
     return tuple(SERVICE_CODES[lab.name] for lab in LABELS if lab.money == money)
+
+
+def codes_unchecked() -> tuple[int, ...]:
+    """Service codes the platforms never refuse for the card's state."""
+    return tuple(SERVICE_CODES[lab.name] for lab in LABELS if not lab.card_checked)

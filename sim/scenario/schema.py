@@ -17,8 +17,11 @@ import attrs
 from sim.scenario import units
 from sim.scenario.card_desk import CardDeskService
 from sim.scenario.card_services import LibraryService, PensionPayoutService, TransitService
+from sim.scenario.cards import CardsSpec
+from sim.scenario.detection import DetectionSpec, RuleSpec, WindowRuleSpec
 from sim.scenario.families import FAMILIES
 from sim.scenario.faults import FaultsSpec
+from sim.scenario.fraud import ClonedSpec, FraudSpec, StolenSpec
 from sim.scenario.frozen import FrozenDict, freeze
 from sim.scenario.medical_services import MedicalService, SettlementSpec
 from sim.scenario.primitives import (
@@ -68,11 +71,15 @@ __all__ = [
     "AdvanceSpec",
     "AnyService",
     "CardDeskService",
+    "CardsSpec",
     "CatalogueSpec",
     "ClearingSpec",
+    "ClonedSpec",
     "Constant",
+    "DetectionSpec",
     "Distribution",
     "Exponential",
+    "FraudSpec",
     "Gamma",
     "HolderRate",
     "HospitalPointsSpec",
@@ -98,12 +105,15 @@ __all__ = [
     "Rate",
     "RatioTable",
     "RetrySpec",
+    "RuleSpec",
     "Scenario",
     "ServicesSpec",
     "SettlementSpec",
+    "StolenSpec",
     "TransitService",
     "Uniform",
     "Warmup",
+    "WindowRuleSpec",
 ]
 
 # --- services ----------------------------------------------------------------------
@@ -429,6 +439,12 @@ class Scenario:
     clearing: ClearingSpec = ClearingSpec()
     faults: FaultsSpec = FaultsSpec()  # noqa: RUF009 - a frozen attrs instance
     outputs: OutputsSpec = OutputsSpec()
+    cards: CardsSpec | None = None
+    """Card states (loss, freeze, replacement, expiry); default: every card stays active."""
+    fraud: FraudSpec | None = None
+    """Fraud attempted on the cards, labelled (``fraud`` column); default: none."""
+    detection: DetectionSpec | None = None
+    """Fraud detection rules at the platforms (``flagged_by`` column); default: none run."""
 
     def check(self) -> Problems:
         """Rules spanning the top-level keys."""

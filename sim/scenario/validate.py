@@ -94,6 +94,7 @@ def cross_check(scenario: Scenario) -> list[Problem]:
             )
         )
     problems.extend(_check_card_services(scenario, table))
+    problems.extend(_check_fraud(scenario))
     for province_id, rules in scenario.policy.provinces.items():
         if province_id not in ids:
             problems.append(
@@ -344,6 +345,27 @@ def _unknown_ids(keys: Iterable[str], path: str, ids: set[str]) -> list[Problem]
         for pid in keys
         if pid not in ids
     ]
+
+
+def _check_fraud(scenario: Scenario) -> list[Problem]:
+    """Fraud is tried at a medical service of the scenario; stolen cards need lost ones."""
+    fraud = scenario.fraud
+    if fraud is None:
+        return []
+    problems = []
+    medical = scenario.services.medical()
+    if fraud.service not in medical:
+        known = ", ".join(medical) or "none in this scenario"
+        message = f"must be a medical service of the scenario (known: {known})"
+        problems.append(Problem("fraud.service", f"{message}, got {fraud.service!r}"))
+    cards = scenario.cards
+    if fraud.stolen.share > 0 and (cards is None or cards.loss.per_holder_per_day == 0):
+        problems.append(Problem("fraud.stolen.share", "stolen cards are lost ones: give "
+                                                      "cards.loss a rate above 0"))  # fmt: skip
+    if fraud.stolen.at_transit > 0 and scenario.services.transit is None:
+        problems.append(Problem("fraud.stolen.at_transit", "thieves at transit gates need "
+                                                           "services.transit"))  # fmt: skip
+    return problems
 
 
 def _check_card_services(scenario: Scenario, table: ProvinceTable) -> list[Problem]:

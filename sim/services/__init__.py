@@ -30,6 +30,7 @@ from sim.network.protocol import Protocol
 from sim.outputs.recorder import TransactionRecorder
 from sim.scenario import Scenario
 from sim.scenario.families import FAMILIES
+from sim.world.cards import CardBook
 from sim.world.demand import ArrivalStream
 from sim.world.population import Population
 from sim.world.provinces import ProvinceTable
@@ -63,6 +64,8 @@ class ServiceContext:
     clearing: ClearingHouse
     full_population: Population | None = None
     """Every holder of the simulated provinces (``network.load: full``), for the background."""
+    cards: CardBook | None = None
+    """The holders whose card changes state (``cards`` section), if any can."""
 
     def generator(self, name: str) -> np.random.Generator:
         """A named random stream for this run."""

@@ -10,6 +10,11 @@ on the spot or the application is taken for a card made centrally
 holder leaves without a card (fallback, ``verify_timeout``) and comes back
 another day, outside the run.
 
+With card states (:mod:`sim.world.cards`) the holders whose card was lost or
+expired come too, at the first opening hour after they are due
+(``cards.desk_delay``), on top of the ``rate``; their new card works from the
+moment the desk has served them.
+
 This family is also the worked example of ``docs/families.md``: its section is
 :class:`sim.scenario.card_desk.CardDeskService`, and one entry of
 :data:`sim.scenario.families.FAMILIES` makes the schema, the build, the guard,
@@ -36,6 +41,7 @@ from sim.outputs.recorder import TransactionRecorder
 from sim.outputs.text import secs
 from sim.scenario.card_desk import CardDeskService
 from sim.scenario.families import SERVICE_CODES
+from sim.world.cards import CardBook
 from sim.world.demand import (
     Columns,
     OpenHoursDemand,
@@ -53,7 +59,7 @@ if TYPE_CHECKING:
     from sim.scenario import Scenario
     from sim.services import ServiceContext, ServiceLoad, ServiceRuntime
 
-__all__ = ["CardDesks", "DeskArrivals", "build", "expected_load", "headline"]
+__all__ = ["CardDesks", "DeskArrivals", "DueAtDesk", "build", "expected_load", "headline"]
 
 CODE = SERVICE_CODES["card_replacement"]
 SETTLED, FALLBACK = Outcome.SETTLED, Outcome.FALLBACK
@@ -89,6 +95,11 @@ def build(ctx: ServiceContext, name: str, spec: CardDeskService) -> ServiceRunti
     arrivals = DeskArrivals(
         spec, ctx.population, counts, ctx.clock, ctx.generator(f"demand:{name}")
     )
+    if ctx.cards is not None:
+        arrivals.due = DueAtDesk(
+            ctx.cards, spec, ctx.population, counts, ctx.clock, ctx.generator("cards:desk")
+        )
+        counter.cards = ctx.cards
     return ServiceRuntime(
         arrivals=[arrivals],
         handlers={CODE: counter.arrive},
@@ -163,17 +174,56 @@ class DeskArrivals(OpenHoursDemand):
                          population, clock)  # fmt: skip
         self.desk_counts = desk_counts
         self.rng = rng
+        self.due: DueAtDesk | None = None
+        """The holders of the card book due at a desk, if the scenario has card states."""
 
     def draw(self, hour: int, t0_s: float, t1_s: float) -> Columns:
         """Cases in the open part of ``[t0_s, t1_s)``: their holders and desks."""
         a, b = self.open_part(t0_s, t1_s)
         site, time_s = poisson_hour(self.base_rate * self.weights[hour], a, b, self.rng)
         holder = self.population.draw_local(site, self.rng)
+        point = (self.rng.random(site.size) * self.desk_counts[site]).astype(np.int64)
+        if self.due is not None and a < b:
+            more_time, more_holder, more_point = self.due.draw(a, b)
+            time_s = np.concatenate((time_s, more_time))
+            holder = np.concatenate((holder, more_holder))
+            site = np.concatenate((site, self.population.home[more_holder].astype(np.int64)))
+            point = np.concatenate((point, more_point))
         return {
             **holder_columns(CODE, time_s, site, holder, self.population),
-            "point": (self.rng.random(site.size) * self.desk_counts[site]).astype(np.int64),
+            "point": point,
             "channel": np.full(site.size, Channel.COUNTER, dtype=np.uint8),
         }
+
+
+class DueAtDesk:
+    """The card book's holders at a desk of their home province, in its opening hours.
+
+    A holder due while the desks are closed comes when they next open; their desk
+    is drawn from the book's own stream, so the desk's other cases are unchanged.
+    """
+
+    def __init__(self, cards: CardBook, spec: CardDeskService, population: Population,
+                 desk_counts: npt.NDArray[np.int64], clock: Clock,
+                 rng: np.random.Generator) -> None:  # fmt: skip
+        opens, closes = float(spec.opening_hours.opens), float(spec.opening_hours.closes)
+        due = cards.desk_s
+        of_day = clock.second_of_day(due)
+        wait = np.where(of_day < opens, opens - of_day,
+                        np.where(of_day >= closes, 86400.0 - of_day + opens, 0.0))  # fmt: skip
+        self.time_s = np.where(np.isinf(cards.renewed_s), due + wait, np.inf)
+        self.holder = cards.holder
+        self.home = population.home[cards.holder].astype(np.int64)
+        self.desk_counts = desk_counts
+        self.rng = rng
+
+    def draw(self, a: float, b: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64],
+                                                 npt.NDArray[np.int64]]:  # fmt: skip
+        """(times, holders, desks) of the visits in ``[a, b)``."""
+        rows = np.flatnonzero((self.time_s >= a) & (self.time_s < b))
+        home = self.home[rows]
+        desk = (self.rng.random(rows.size) * self.desk_counts[home]).astype(np.int64)
+        return self.time_s[rows], self.holder[rows], desk
 
 
 class CardDesks:
@@ -203,6 +253,8 @@ class CardDesks:
         self.window = window
         self.waits = array("d")
         self.counts = {"cases": 0, "issued_on_the_spot": 0, "applications": 0, "not_checked": 0}
+        self.cards: CardBook | None = None
+        """The card book told of each card issued, if the scenario has card states."""
 
     def arrive(self, txn: Transaction) -> None:
         """A holder comes to a desk of their province and queues."""
@@ -221,7 +273,10 @@ class CardDesks:
         call_later(self.env, self.service_time(), self._served, txn, CODE)
 
     def _served(self, event: Any) -> None:
-        self._end(event.value, SETTLED, NONE)
+        txn: Transaction = event.value
+        if self.cards is not None:
+            self.cards.renew(txn.holder, self.env.now)
+        self._end(txn, SETTLED, NONE)
 
     def _end(self, txn: Transaction, outcome: Outcome, reason: Reason) -> None:
         txn.outcome = outcome

@@ -9,7 +9,9 @@ interconnection (Chengdu–Chongqing) verify each other's holders at their
 interconnected libraries: the site platform forwards over a direct link to the
 home platform and the answer comes back the same way. A holder from elsewhere,
 or at a library outside the interconnection, cannot be verified and is turned
-away (declined, ``not_interconnected``).
+away (declined, ``not_interconnected``). With card states, a card frozen,
+replaced or expired is refused by the platform that checks it (declined, with
+the state as reason).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sim.engine.distributions import sampler, uniform_sampler
 from sim.engine.kernel import Environment, call_later
 from sim.network.nodes import Network, Role, Route
 from sim.network.protocol import Answer, Protocol
+from sim.network.settlement import REFUSAL_REASONS
 from sim.outputs.metrics import percentiles
 from sim.outputs.recorder import TransactionRecorder
 from sim.outputs.text import ms
@@ -321,6 +324,8 @@ class LibraryDesk:
     def _qr_checked(self, txn: Transaction, answer: Answer) -> None:
         if answer is VERIFIED:
             self._ask_home(txn)
+        elif answer in REFUSAL_REASONS:  # the card itself is refused
+            self._end(txn, DECLINED, REFUSAL_REASONS[answer])
         else:
             self._end(txn, FALLBACK, VERIFY_TIMEOUT)
 
@@ -331,7 +336,11 @@ class LibraryDesk:
     def _verified(self, txn: Transaction, answer: Answer) -> None:
         txn.settle_s = self.env.now - txn.asked_s
         if answer is not VERIFIED:
-            self._end(txn, FALLBACK, VERIFY_TIMEOUT)
+            refused = REFUSAL_REASONS.get(answer)
+            if refused is not None:  # the home platform refused the card itself
+                self._end(txn, DECLINED, refused)
+            else:
+                self._end(txn, FALLBACK, VERIFY_TIMEOUT)
             return
         draw = self.service_times[txn.batch.channel[txn.row]]
         call_later(self.env, draw(), self._served, txn, CODE)

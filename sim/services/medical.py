@@ -5,8 +5,9 @@ e-card QR code is first verified online with the card platform), spends the
 service time on the bill, then sends the settlement request and waits for the
 answer. Settled: the patient pays the personal share. Not filed, out of
 retries or unverified: the patient pays in full and claims later (fallback).
-Ineligible: declined. A patient who finds the point's queue at its limit is
-turned away at once, unserved: declined with reason ``blocked``.
+Ineligible, or a card frozen, replaced or expired (with card states, refused by
+the card or home platform): declined. A patient who finds the point's queue at
+its limit is turned away at once, unserved: declined with reason ``blocked``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sim.engine.distributions import sample_fen, sampler
 from sim.engine.kernel import Environment, call_later
 from sim.network.background import BackgroundFlow
 from sim.network.protocol import Answer, Protocol
+from sim.network.settlement import REFUSAL_REASONS
 from sim.outputs.recorder import TransactionRecorder
 from sim.scenario import Scenario
 from sim.scenario.families import SERVICE_CODES
@@ -237,6 +239,10 @@ class MedicalArrivals:
             **self._points(site, rng),
         }
 
+    def points_at(self, site: npt.NDArray[np.int64], rng: np.random.Generator) -> Columns:
+        """A point (and its level) at each site, drawn from ``rng`` (the fraud's rows)."""
+        return self._points(site, rng)
+
     def _points(self, site: npt.NDArray[np.int64], rng: np.random.Generator) -> Columns:
         """Each patient's hospital level (by the level shares) and a point of that level."""
         level = (rng.random(site.size)[:, None] >= self.level_cum[site, :2]).sum(axis=1)
@@ -277,6 +283,7 @@ _OUTCOMES = {
     Answer.NOT_FILED: (Outcome.FALLBACK, Reason.NOT_FILED),
     Answer.INELIGIBLE: (Outcome.DECLINED, Reason.INELIGIBLE),
     Answer.TIMEOUT: (Outcome.FALLBACK, Reason.TIMEOUT),
+    **{answer: (Outcome.DECLINED, reason) for answer, reason in REFUSAL_REASONS.items()},
 }
 
 
@@ -327,6 +334,8 @@ class MedicalDesk:
     def _verified(self, txn: Transaction, answer: Answer) -> None:
         if answer is Answer.VERIFIED:
             call_later(self.env, self.service_time(), self._served, txn, txn.service)
+        elif answer in REFUSAL_REASONS:  # the card platform refused the card itself
+            self._end(txn, Outcome.DECLINED, REFUSAL_REASONS[answer])
         else:
             self._end(txn, Outcome.FALLBACK, Reason.VERIFY_TIMEOUT)
 

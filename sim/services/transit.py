@@ -16,6 +16,12 @@ timeout, up to its retries, then gives them up (not debited: fallback, timeout).
 
 A gate's upload is scheduled only when it has a record waiting, at the next of
 its own upload times (each gate has its own phase), so idle gates cost nothing.
+
+With card states (:mod:`sim.world.cards`) a reader refuses a card on the hot list
+it last received (:mod:`sim.network.hotlist`; declined, ``hot_listed``), and the
+clearing node checks each card online at the debit: a card frozen since the
+reader's list is refused there (declined, ``card_frozen``), the fare lost to the
+operator.
 """
 
 from __future__ import annotations
@@ -33,7 +39,9 @@ from sim.engine.calendar import Clock, hourly_weights
 from sim.engine.distributions import sample_fen, sampler, uniform_sampler
 from sim.engine.kernel import Environment, call_later
 from sim.engine.stations import Station, StationStats
+from sim.network.hotlist import HotList
 from sim.network.nodes import Link, Node
+from sim.network.settlement import REFUSAL_REASONS, CardCheck
 from sim.outputs.metrics import percentiles
 from sim.outputs.recorder import TransactionRecorder
 from sim.outputs.text import ms, secs_whole
@@ -53,7 +61,8 @@ if TYPE_CHECKING:
 __all__ = ["FareClearing", "Gate", "TransitArrivals", "TransitGates", "build", "expected_load"]
 
 CODE = SERVICE_CODES["transit"]
-SETTLED, NONE = Outcome.SETTLED, Reason.NONE
+SETTLED, DECLINED, NONE = Outcome.SETTLED, Outcome.DECLINED, Reason.NONE
+HOT_LISTED = Reason.HOT_LISTED
 SITE, HUB, HOME = 0, 1, 2
 """Stages of an upload: at the site clearing node, the interconnection node, the home node."""
 
@@ -175,6 +184,7 @@ class TransitArrivals:
         station_counts: npt.NDArray[np.int64],
         rng: np.random.Generator,
     ) -> None:
+        self.code = CODE
         self.spec = spec
         self.population = population
         self.station_counts = station_counts
@@ -203,6 +213,11 @@ class TransitArrivals:
             "point": (rng.random(n) * self.station_counts[site]).astype(np.int64),
             "channel": np.full(n, Channel.GATE, dtype=np.uint8),
         }
+
+    def points_at(self, site: npt.NDArray[np.int64], rng: np.random.Generator) -> Columns:
+        """A station (and the gate channel) at each site, drawn from ``rng`` (the fraud's taps)."""
+        point = (rng.random(site.size) * self.station_counts[site]).astype(np.int64)
+        return {"point": point, "channel": np.full(site.size, Channel.GATE, dtype=np.uint8)}
 
 
 class Gate:
@@ -301,6 +316,8 @@ class TransitGates:
         self.records_uploaded = 0
         self.offline: list[list[tuple[float, float]]] = [[] for _ in gates]
         """Per province, windows in which its readers cannot upload (reader faults)."""
+        self.hotlist: HotList | None = None
+        """The readers' hot list, with card states (:mod:`sim.network.hotlist`)."""
 
     def readers_offline(self, province: int, start_s: float, end_s: float) -> None:
         """No uploads from the province's readers in ``[start_s, end_s)``: taps go on."""
@@ -334,12 +351,26 @@ class TransitGates:
         txn.leave_s = now
         gate: Gate = txn.station
         gate.station.release()
+        if self.hotlist is not None and not self._let_through(txn, gate, now):
+            return
         gate.pending.append(txn)
         self.backlog[gate.site].tapped(now)
         if len(gate.pending) == 1:
             call_later(
                 self.env, gate.next_upload(now, self.every_s) - now, self._upload, gate, CODE
             )
+
+    def _let_through(self, txn: Transaction, gate: Gate, now: float) -> bool:
+        """The reader's offline check against its hot list; a refused tap ends here."""
+        assert self.hotlist is not None
+        number = (txn.site * 1_000_003 + txn.point) * 64 + self.gates[txn.site][txn.point].index(
+            gate
+        )
+        if self.hotlist.accepts(txn, number, gate.phase_s, now):
+            return True
+        txn.end_s, txn.outcome, txn.reason = now, DECLINED, HOT_LISTED
+        self.flow.recorder.finish(txn)
+        return False
 
     def _upload(self, event: Any) -> None:
         gate: Gate = event.value
@@ -438,6 +469,8 @@ class FareClearing:
         self.tap_s = array("d")
         self.local_s = array("d")
         self.interconnected_s = array("d")
+        self.cards: CardCheck | None = None
+        """The online card check at the debit, with card states (refused: the fare is lost)."""
 
     def upload(self, records: list[Transaction], site: int) -> None:
         """A gate's records leave for the site province's clearing node."""
@@ -520,6 +553,11 @@ class FareClearing:
         for txn in records:
             txn.end_s = now
             txn.settle_s = now - txn.leave_s
+            refused = self.cards.refusal(txn, now) if self.cards is not None else None
+            if refused is not None:  # let through offline, refused at upload: the fare is lost
+                txn.outcome, txn.reason = DECLINED, REFUSAL_REASONS[refused]
+                self.recorder.finish(txn)
+                continue
             txn.outcome = SETTLED
             txn.reason = NONE
             txn.fund_fen = 0

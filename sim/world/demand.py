@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import attrs
@@ -63,6 +63,18 @@ class ArrivalBatch:
     point: npt.NDArray[np.int64]
     channel: npt.NDArray[np.uint8]
     level: npt.NDArray[np.uint8]
+    card_state: npt.NDArray[np.uint8] = attrs.field(
+        default=attrs.Factory(lambda self: np.zeros(self.time_s.size, np.uint8), takes_self=True)
+    )
+    """State of the card presented at arrival (:mod:`sim.world.cards`); all active without it."""
+    fraud: npt.NDArray[np.uint8] = attrs.field(
+        default=attrs.Factory(lambda self: np.zeros(self.time_s.size, np.uint8), takes_self=True)
+    )
+    """The true kind of fraud of each arrival (:mod:`sim.world.fraud`); none without it."""
+    token_s: npt.NDArray[np.float64] = attrs.field(
+        default=attrs.Factory(lambda self: self.time_s.copy(), takes_self=True)
+    )
+    """When the e-card QR code presented was issued: the arrival itself, but for a replay."""
 
     @property
     def size(self) -> int:
@@ -76,7 +88,11 @@ class ArrivalBatch:
         return cross
 
 
-COLUMNS: tuple[str, ...] = tuple(f.name for f in attrs.fields(ArrivalBatch))[4:]
+LABELS: tuple[str, ...] = ("card_state", "fraud", "token_s")
+"""Columns set on the merged batch rather than by the streams (all zeros without them)."""
+COLUMNS: tuple[str, ...] = tuple(
+    f.name for f in attrs.fields(ArrivalBatch)[4:] if f.name not in LABELS
+)
 """The per-arrival columns every stream provides (see :func:`defaults`)."""
 
 
@@ -236,10 +252,18 @@ def hourly_means(
 class Demand:
     """Merges the services' streams into hourly batches covering the run."""
 
-    def __init__(self, clock: Clock, horizon_s: float, streams: Sequence[ArrivalStream]) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        horizon_s: float,
+        streams: Sequence[ArrivalStream],
+        extend: Callable[[ArrivalBatch], ArrivalBatch] | None = None,
+    ) -> None:
         self.clock = clock
         self.horizon_s = horizon_s
         self.streams = list(streams)
+        self.extend = extend
+        """Adds arrivals drawn from the merged batch (the fraud), before it takes its ids."""
 
     def pieces(self) -> list[tuple[int, float, float]]:
         """(local hour, start, end) of each piece of the run.
@@ -275,6 +299,8 @@ class Demand:
         for index, (hour, t0, t1) in enumerate(self.pieces()):
             parts = [stream.draw(hour, t0, t1) for stream in self.streams]
             batch = _merge(index, t0, t1, next_id, parts)
+            if self.extend is not None:
+                batch = self.extend(batch)
             if ids is not None:
                 batch.first_id = ids.take(batch.size)
             next_id = batch.first_id + batch.size

@@ -81,6 +81,58 @@ class Reason(IntEnum):
 
     BLOCKED = 8
     """Turned away unserved: the point's queue was at its ``queue_limit``."""
+    CARD_FROZEN = 9
+    """Refused online: the card was reported lost and is frozen."""
+    CARD_REPLACED = 10
+    """Refused online: the card was replaced by a new one and is dead."""
+    CARD_EXPIRED = 11
+    """Refused online: the card has expired and is not yet renewed."""
+    FRAUD_SUSPECTED = 12
+    """Refused online: a detection rule flagged the request (``flagged_by`` says which)."""
+    HOT_LISTED = 13
+    """Refused at a transit gate: the card is on the reader's hot list, or expired."""
+
+
+class FraudKind(IntEnum):
+    """The true kind of fraud a transaction is (``fraud`` column), ``NONE`` for a genuine one."""
+
+    NONE = 0
+    STOLEN = 1
+    """A thief using a lost card, before or after the holder's report."""
+    CLONED = 2
+    """A clone of the holder's chip, used in another province."""
+    REPLAYED_QR = 3
+    """An e-card QR code captured and used again within its validity."""
+    LENT = 4
+    """Another person's treatment on the holder's card."""
+    DUPLICATE_BILL = 5
+    """A point sending a bill again under a new key."""
+
+
+class FlagRule(IntEnum):
+    """The detection rule that flagged a transaction (``flagged_by``), ``NONE`` if none did."""
+
+    NONE = 0
+    COUNTER_SEQUENCE = 1
+    """The chip's application counter did not increase (a clone used the same values)."""
+    IMPOSSIBLE_TRAVEL = 2
+    """Used in another province too soon after the last use."""
+    QR_SINGLE_USE = 3
+    """An e-card QR code seen before (a replay)."""
+    DUPLICATE_BILL = 4
+    """The same bill (holder, point, amount) seen before under another key."""
+
+
+class CardState(IntEnum):
+    """The state of the card a holder presents, as the platforms know it (``card_state``)."""
+
+    ACTIVE = 0
+    FROZEN = 1
+    """Reported lost (挂失): refused online at once, offline once the hot list has it."""
+    REPLACED = 2
+    """A new card was issued: this one is dead."""
+    EXPIRED = 3
+    """Past its validity, not yet renewed."""
 
 
 # The service labels (the ``service`` column) and their codes come from the family

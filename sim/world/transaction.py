@@ -29,6 +29,7 @@ class Transaction:
         "cross",
         "end_s",
         "filed",
+        "flagged_by",
         "fund_fen",
         "holder",
         "home",
@@ -98,6 +99,8 @@ class Transaction:
         self.end_s = -1.0
         self.leave_s = -1.0
         self.attempts = 0
+        self.flagged_by = 0
+        """The detection rule that flagged it (:class:`sim.world.domain.FlagRule`), if any."""
         self.outcome = Outcome.FALLBACK
         self.reason = Reason.NONE
         self.fund_fen = 0

@@ -205,18 +205,22 @@ def test_load_run_refuses_what_is_not_a_results_folder(tmp_path: Path) -> None:
     assert folder_kind(SCENARIOS) == ""
 
 
+DRAWN = [plot for plot in PLOTS if plot.name != "fraud"]
+"""The plots of the faults run (it has no fraud): every one but the fraud plot."""
+
+
 def test_report_writes_the_plots_and_a_self_contained_page(run: RunFrames, tmp_path: Path) -> None:
     """Every standard plot is a real PNG; the page embeds each one and loads nothing."""
     report = write_report(run, tmp_path / "out", html_page=True)
-    assert [p.name for p in report.pngs] == [f"{plot.name}.png" for plot in PLOTS]
-    assert report.skipped == ()
+    assert [p.name for p in report.pngs] == [f"{plot.name}.png" for plot in DRAWN]
+    assert report.skipped == (("fraud", "the run had no fraud or detection rules"),)
     for path in report.pngs:
         assert_real_png(path)
     assert report.html is not None
     page = report.html.read_text("utf-8")
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     sources = re.findall(r"""\b(?:src|href)\s*=\s*["']?([^"'\s>]+)""", page, flags=re.I)
-    assert len(sources) == len(PLOTS)
+    assert len(sources) == len(DRAWN)
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert not re.search(r"https?:|<link|<script|@import|url\(", page, flags=re.I)
     assert "medical_outpatient" in page and "Money checks" in page
@@ -302,7 +306,7 @@ def test_report_command_on_a_results_folder(run: RunFrames, tmp_path: Path) -> N
                            "--out", str(out)], capture_output=True, text=True, cwd=ROOT,
                           env=headless, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in out.glob("*.png")) == sorted(f"{p.name}.png" for p in PLOTS)
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(f"{p.name}.png" for p in DRAWN)
     assert (out / "report.html").is_file()
     assert f"wrote {out / 'latency_cdf.png'}" in done.stdout
     assert sorted(p.name for p in run.folder.iterdir()) == before
