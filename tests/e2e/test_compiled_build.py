@@ -32,9 +32,10 @@ RUNS = {
     "payday": ("pension_payday", ["scale=1e-5", "horizon=1d"]),
     "card desk": ("card_replacement", ["scale=1e-4", "horizon=12h"]),
     "full load": ("smoke", ["horizon=30min", "warmup=5min", "network.load=full"]),
+    "card fraud": ("card_fraud", ["horizon=2h"]),
 }
 """Runs compared between the builds: every family, link faults, an outage, auto warm-up, the
-background at full load."""
+background at full load, card states with fraud and detection rules."""
 
 pytestmark = pytest.mark.packaging
 
