@@ -347,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parse(_parser(), argv)
     program = argv is None
-    with _terminate_as_interrupt(keep_ignoring=program):
+    with _terminate_as_interrupt(keep_ignoring=program), _invoked(argv, args):
         try:
             return _dispatch(args)
         except KeyboardInterrupt:
@@ -359,6 +359,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 print("interrupted: no results folder was written", file=sys.stderr)
             return EXIT_INTERRUPTED
+
+
+def _invoked(
+    argv: Sequence[str] | None, args: argparse.Namespace
+) -> contextlib.AbstractContextManager[None]:
+    """The manifests' and plans' record of this command line (``sys.argv`` as run)."""
+    from sim.run.provenance import Invocation, invoked
+
+    redo = sys.argv[1:] if argv is None else list(argv)
+    command = sys.argv if argv is None else ["python", "-m", "sim", *redo]
+    return invoked(Invocation.of_command(command, redo, getattr(args, "scenario", None)))
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -17,14 +17,16 @@ from pathlib import Path
 import attrs
 import pyarrow as pa
 
-from sim.experiment.catalogue import Catalogue
+from sim.experiment.catalogue import PLAN_FILE, SUMMARY_TABLE, SWEEP_TABLE, Catalogue
 from sim.experiment.executors import Executor, InProcessExecutor, Runner
 from sim.experiment.figures import figure_names
 from sim.experiment.plan import Plan, PlanError
 from sim.experiment.progress import SweepProgress
 from sim.experiment.stats import replications_for
 from sim.experiment.summary import figure_intervals, summarise_sweep
+from sim.experiment.sweep_record import stamp_plan, task_invocation
 from sim.experiment.task import FAILED, OK, TaskKey, TaskOutcome, TaskSpec, describe, run_task
+from sim.run.provenance import scenario_file, utc_now
 
 __all__ = ["Precision", "SweepResult", "run_sweep"]
 
@@ -104,7 +106,8 @@ def run_sweep(
     """
     if replications < 1:
         raise PlanError(f"--replications must be ≥ 1, got {replications}")
-    started = time.perf_counter()
+    started, started_utc = time.perf_counter(), utc_now()
+    digest = scenario_file(plan.source)[1]
     catalogue = Catalogue.open(folder, plan)
     executor = executor if executor is not None else InProcessExecutor()
     outcomes: dict[TaskKey, TaskOutcome] = {}
@@ -119,7 +122,8 @@ def run_sweep(
             attempted.update(keys)
             if progress is not None:
                 progress.start(len(keys), len(keys) - len(todo))
-            specs = [TaskSpec(k, plan.task_scenario(k)) for k in todo]
+            specs = [TaskSpec(k, plan.task_scenario(k), task_invocation(plan, k, digest))
+                     for k in todo]  # fmt: skip
             for outcome in executor.run(runner, specs):
                 ran += 1
                 if outcome.status == OK:
@@ -146,6 +150,7 @@ def run_sweep(
         summary = summarise_sweep(tasks, plan)
         catalogue.write_tables(tasks, summary)
         catalogue.write_plan(n)
+        stamp_plan(catalogue.root, PLAN_FILE, plan, n, started_utc, (SWEEP_TABLE, SUMMARY_TABLE))
     failed = sum(1 for o in outcomes.values() if o.status == FAILED)
     wall = time.perf_counter() - started
     return SweepResult(Path(folder), tasks, summary, n, ran, skipped, failed, met, wall)

@@ -21,6 +21,7 @@ import attrs
 
 from sim.outputs.folders import remove_stale
 from sim.run.api import run_once
+from sim.run.provenance import Invocation, invoked
 from sim.scenario import Scenario
 
 __all__ = ["FAILED", "OK", "TaskKey", "TaskOutcome", "TaskSpec", "run_task"]
@@ -50,6 +51,8 @@ class TaskSpec:
 
     key: TaskKey
     scenario: Scenario
+    invocation: Invocation | None = None
+    """What the task's manifest records as its command and redo command."""
 
 
 @attrs.frozen
@@ -77,7 +80,8 @@ def run_task(spec: TaskSpec) -> TaskOutcome:
         prefix = f"{TASK_MARK}{os.getpid()}-"
         with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
             out = Path(scratch) / "run"
-            run_once(spec.scenario, out)
+            with invoked(spec.invocation):
+                run_once(spec.scenario, out)
             files = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
     except Exception as exc:  # a failed task is data, not a crash of the sweep
         wall = time.perf_counter() - started
