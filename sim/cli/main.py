@@ -198,7 +198,17 @@ def _experiment_parsers(commands: Any) -> None:
         action="append",
         default=[],
         metavar="KEY=V1,V2,...",
-        help="a scenario key and its values; several --vary make a full factorial",
+        help="a scenario key and its values; several --vary make a full factorial; "
+        "KEY=LOW..HIGH is a range, sampled by --design",
+    )
+    sweep.add_argument(
+        "--design",
+        choices=["lhs", "sobol"],
+        help="sample the --vary ranges: lhs (Latin hypercube; rank regression "
+        "coefficients) or sobol (Saltelli sample, N·(k+2) variants; Sobol' indices)",
+    )
+    sweep.add_argument(
+        "--samples", type=int, metavar="N", help="points of the --design (sobol: a power of two)"
     )
     sweep.add_argument(
         "--precision",
@@ -542,9 +552,12 @@ def _report(args: argparse.Namespace) -> int:
     if kind == "capacity":
         return _report_capacity(folder, args)
     if kind == "sweep":
+        if (args.html or args.out is not None) and (folder / "sensitivity.parquet").is_file():
+            return _report_sensitivity(folder, args)
         if args.html or args.out is not None:
-            print(f"error: {folder} is a sweep folder; --html and --out apply to a run's "
-                  "results folder (such as its tasks/v000/rep-000)", file=sys.stderr)  # fmt: skip
+            print(f"error: {folder} is a sweep folder without a --design; --html and --out "
+                  "apply to a designed sweep's folder or a run's results folder (such as its "
+                  "tasks/v000/rep-000)", file=sys.stderr)  # fmt: skip
             return EXIT_BAD_INPUT
         from sim.experiment import commands
 
@@ -559,6 +572,23 @@ def _report(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return EXIT_BAD_INPUT
     return _report_run(folder, args.out if args.out is not None else folder / "report", args.html)
+
+
+def _report_sensitivity(folder: Path, args: argparse.Namespace) -> int:
+    """``report --html`` on a designed sweep: its table, then the indices' charts and page."""
+    from sim.experiment import commands
+    from sim.report.sensitivity import write_sensitivity_report
+
+    code = commands.COMMANDS["report"](args)
+    out = args.out if args.out is not None else folder / "report"
+    try:
+        written = write_sensitivity_report(folder, out, args.figures, html_page=args.html)
+    except OSError as exc:
+        print(f"error: cannot write the report into {out}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    for path in written:
+        print(f"wrote {path}")
+    return code
 
 
 def _report_capacity(folder: Path, args: argparse.Namespace) -> int:

@@ -3,9 +3,10 @@
 :func:`run_sweep` skips tasks whose results folder is complete (resume),
 records a failed task and carries on, and writes ``sweep.parquet`` and
 ``summary.parquet`` at the end, also when interrupted (the tasks not run are
-``pending``). With precision targets it adds replications to every variant,
-round by round, until each target figure's 95% half-width is under its target
-in every variant, or a maximum is reached.
+``pending``), and for a designed sweep ``sensitivity.parquet``. With precision
+targets it adds replications to every variant, round by round, until each
+target figure's 95% half-width is under its target in every variant, or a
+maximum is reached.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from sim.experiment.executors import Executor, InProcessExecutor, Runner
 from sim.experiment.figures import figure_names
 from sim.experiment.plan import Plan, PlanError
 from sim.experiment.progress import SweepProgress
+from sim.experiment.sensitivity import SENSITIVITY_TABLE, sensitivity_table
 from sim.experiment.stats import replications_for
 from sim.experiment.summary import figure_intervals, summarise_sweep
 from sim.experiment.sweep_record import stamp_plan, task_invocation
 from sim.experiment.task import FAILED, OK, TaskKey, TaskOutcome, TaskSpec, describe, run_task
+from sim.outputs.results import write_table
 from sim.run.provenance import scenario_file, utc_now
 
 __all__ = ["Precision", "SweepResult", "run_sweep"]
@@ -150,7 +153,11 @@ def run_sweep(
         summary = summarise_sweep(tasks, plan)
         catalogue.write_tables(tasks, summary)
         catalogue.write_plan(n)
-        stamp_plan(catalogue.root, PLAN_FILE, plan, n, started_utc, (SWEEP_TABLE, SUMMARY_TABLE))
+        tables: tuple[str, ...] = (SWEEP_TABLE, SUMMARY_TABLE)
+        if plan.design is not None:
+            write_table(sensitivity_table(tasks, plan), catalogue.root / SENSITIVITY_TABLE)
+            tables = (*tables, SENSITIVITY_TABLE)
+        stamp_plan(catalogue.root, PLAN_FILE, plan, n, started_utc, tables)
     failed = sum(1 for o in outcomes.values() if o.status == FAILED)
     wall = time.perf_counter() - started
     return SweepResult(Path(folder), tasks, summary, n, ran, skipped, failed, met, wall)

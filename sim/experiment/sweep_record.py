@@ -7,7 +7,8 @@ sweep's ``--set``, the variant's values, the replication's seed); its
 ``provenance`` object as a run's manifest (:mod:`sim.run.provenance`), for
 the sweep session that wrote it last, with the sha256 of ``sweep.parquet``,
 ``summary.parquet`` and of each task's ``checksums.sha256`` (which covers
-that task's files).
+that task's files), and, for a designed sweep, the design (method, ranges,
+each variant's role and factor values) that ``sensitivity.parquet`` is read with.
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ def task_invocation(plan: Plan, key: TaskKey, digest: str | None) -> Invocation:
 def sweep_command(plan: Plan, root: Path, replications: int) -> list[str]:
     """The arguments of ``python -m sim`` that make this sweep (for a sweep run from Python)."""
     args = ["sweep", plan.source, *(a for s in plan.sets for a in ("--set", s))]
-    args += [a for f in plan.factors for a in ("--vary", f"{f.key}={','.join(f.values)}")]
+    args += [a for v in plan.vary_args() for a in ("--vary", v)]
+    if plan.design is not None:
+        args += ["--design", plan.design.method, "--samples", str(plan.design.samples)]
     return [*args, "--replications", str(replications), "--out", str(root)]
 
 
@@ -67,6 +70,8 @@ def stamp_plan(
     outputs = {name: root / name for name in tables if (root / name).is_file()}
     for checksums in sorted(root.glob(f"tasks/**/{CHECKSUMS}")):
         outputs[checksums.relative_to(root).as_posix()] = checksums
+    if plan.design is not None:
+        data["design"] = plan.design.record(plan.base.seed)
     sweep = provenance.current()
     if sweep is None:  # run_sweep called from Python: the equivalent command line
         sweep = Invocation.of_command((), sweep_command(plan, root, replications), plan.source)
