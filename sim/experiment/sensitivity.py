@@ -54,14 +54,17 @@ SCHEMA = pa.schema([
 
 
 def _s1_st(ya: Array, yb: Array, yab: Array) -> tuple[Array, Array]:
-    """S1 and ST of each factor (``yab``: factor × sample); NaN if the figure does not vary."""
-    variance = np.var(np.concatenate([ya, yb]), ddof=1)
-    if not variance > 0:
-        nan = np.full(len(yab), math.nan)
-        return nan, nan
-    first = np.mean(yb * (yab - ya), axis=1) / variance
-    total = 0.5 * np.mean((ya - yab) ** 2, axis=1) / variance
-    return first, total
+    """S1 and ST of each factor; NaN where the figure does not vary.
+
+    ``ya`` and ``yb`` are (… × N), ``yab`` (k × … × N): the leading axes are
+    bootstrap resamples, computed all at once.
+    """
+    variance = np.var(np.concatenate([ya, yb], axis=-1), axis=-1, ddof=1)
+    varies = variance > 0
+    scale = np.where(varies, variance, 1.0)
+    first = np.mean(yb * (yab - ya), axis=-1) / scale
+    total = 0.5 * np.mean((ya - yab) ** 2, axis=-1) / scale
+    return np.where(varies, first, math.nan), np.where(varies, total, math.nan)
 
 
 def sobol_indices(
@@ -80,15 +83,11 @@ def sobol_indices(
         ``S1``, ``S1_low``, ``S1_high``, ``ST``, ``ST_low``, ``ST_high`` (k each).
     """
     first, total = _s1_st(ya, yb, yab)
-    n = len(ya)
-    boot = rng.integers(0, n, size=(resamples, n))
-    s1 = np.empty((resamples, len(yab)))
-    st = np.empty_like(s1)
-    for b, rows in enumerate(boot):
-        s1[b], st[b] = _s1_st(ya[rows], yb[rows], yab[:, rows])
+    boot = rng.integers(0, len(ya), size=(resamples, len(ya)))
+    s1, st = _s1_st(ya[boot], yb[boot], yab[:, boot])  # k × resamples
     out = {"S1": first, "ST": total}
     for name, draws in (("S1", s1), ("ST", st)):
-        out[f"{name}_low"], out[f"{name}_high"] = _percentiles(draws)
+        out[f"{name}_low"], out[f"{name}_high"] = _percentiles(draws.T)
     return out
 
 

@@ -7,6 +7,7 @@ coefficients and the regression's R², each with its 95% bootstrap interval.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,10 +74,19 @@ def print_sensitivity(
                 used = row["samples"]
             table_.add_row(*cells, str(used))
         print_table(console, table_)
+        if not any(_finite(r["estimate"]) for r in mine):
+            used = mine[0]["samples"] if mine else 0
+            console.print(f"  no index: {name} does not vary over the {used} usable samples, "
+                          "or they are too few", highlight=False)  # fmt: skip
+            continue
         for row in (r for r in mine if r["measure"] == "R2_rank"):
-            low = not row["estimate"] >= LOW_R2  # NaN too
+            low = not (_finite(row["estimate"]) and row["estimate"] >= LOW_R2)
             console.print(f"  {MEASURES['R2_rank']}: {number(row['estimate'])} "
                           f"{interval_ends(row['low'], row['high'])}"
                           + (f"; below {LOW_R2}: the figure is not monotone and additive in "
                              "the factors, and the SRRCs miss much of it" if low else ""),
                           highlight=False)  # fmt: skip
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
