@@ -26,7 +26,6 @@ from typing import Any
 import attrs
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import qmc
 
 from sim.scenario.units import UnitError, parse_duration, parse_number
 
@@ -151,6 +150,8 @@ class Design:
 
     def points(self, seed: int) -> npt.NDArray[np.float64]:
         """Each variant's factor values (variant × factor), drawn from the scenario's seed."""
+        from scipy.stats import qmc  # deferred: a factorial sweep needs no SciPy
+
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(DESIGN_STREAM,)))
         k, n = len(self.ranges), self.samples
         if self.method == "lhs":

@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-from scipy.stats import rankdata
 
 from sim.experiment.figures import figure_names
 from sim.experiment.plan import Plan
@@ -91,17 +90,29 @@ def sobol_indices(
     return out
 
 
-def _srrc(x: Array, y: Array) -> tuple[Array, float]:
-    """SRRC of each column of ``x`` and the rank regression's R² (NaN when undefined)."""
-    rx = np.asarray(rankdata(x, axis=0), dtype=np.float64)
-    ry = rankdata(y).astype(np.float64)
-    sx, sy = rx.std(axis=0), ry.std()
-    if not sy > 0 or not np.all(sx > 0):
-        return np.full(x.shape[1], math.nan), math.nan
-    zx, zy = (rx - rx.mean(axis=0)) / sx, (ry - ry.mean()) / sy
-    beta, *_ = np.linalg.lstsq(zx, zy, rcond=None)
-    residual = zy - zx @ beta
-    return beta, float(1 - residual @ residual / (zy @ zy))
+def _srrc(x: Array, y: Array) -> tuple[Array, Array]:
+    """SRRC of each factor and the rank regression's R², NaN where undefined.
+
+    ``x`` is (… × n × k), ``y`` (… × n): the leading axes are bootstrap
+    resamples, solved all at once.
+    """
+    from scipy.stats import rankdata  # deferred: planning a sweep needs no SciPy
+
+    rx = np.asarray(rankdata(x, axis=-2), dtype=np.float64)
+    ry = np.asarray(rankdata(y, axis=-1), dtype=np.float64)
+    sx, sy = rx.std(axis=-2, keepdims=True), ry.std(axis=-1, keepdims=True)
+    defined = np.all(sx > 0, axis=(-2, -1)) & (sy[..., 0] > 0)
+    zx = (rx - rx.mean(axis=-2, keepdims=True)) / np.where(sx > 0, sx, 1.0)
+    zy = (ry - ry.mean(axis=-1, keepdims=True)) / np.where(sy > 0, sy, 1.0)
+    gram = np.swapaxes(zx, -1, -2) @ zx
+    rhs = np.swapaxes(zx, -1, -2) @ zy[..., None]
+    k = x.shape[-1]
+    solvable = defined & (np.abs(np.linalg.det(gram)) > 1e-9 * zy.shape[-1] ** k)
+    eye = np.broadcast_to(np.eye(k), gram.shape)
+    beta = np.linalg.solve(np.where(solvable[..., None, None], gram, eye), rhs)[..., 0]
+    residual = zy - (zx @ beta[..., None])[..., 0]
+    r2 = 1 - np.sum(residual**2, axis=-1) / np.where(defined, np.sum(zy**2, axis=-1), 1.0)
+    return (np.where(solvable[..., None], beta, math.nan), np.where(solvable, r2, math.nan))
 
 
 def rank_regression(
@@ -113,15 +124,12 @@ def rank_regression(
         ``SRRC``, ``SRRC_low``, ``SRRC_high`` (k each) and ``R2``, ``R2_low``, ``R2_high``.
     """
     beta, r2 = _srrc(x, y)
-    n = len(y)
-    draws = np.empty((resamples, x.shape[1]))
-    r2s = np.empty(resamples)
-    for b, rows in enumerate(rng.integers(0, n, size=(resamples, n))):
-        draws[b], r2s[b] = _srrc(x[rows], y[rows])
+    boot = rng.integers(0, len(y), size=(resamples, len(y)))
+    draws, r2s = _srrc(x[boot], y[boot])
     low, high = _percentiles(draws)
     r2_low, r2_high = _percentiles(r2s[:, None])
     return {"SRRC": beta, "SRRC_low": low, "SRRC_high": high,
-            "R2": r2, "R2_low": float(r2_low[0]), "R2_high": float(r2_high[0])}  # fmt: skip
+            "R2": float(r2), "R2_low": float(r2_low[0]), "R2_high": float(r2_high[0])}  # fmt: skip
 
 
 def _percentiles(draws: Array) -> tuple[Array, Array]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
+import functools
 import hashlib
 import os
 import platform
@@ -135,12 +136,21 @@ def git_state(path: Path) -> dict[str, Any] | None:
     None when ``git`` is absent, slow, or ``path`` is outside any repository.
     """
     folder = path if path.is_dir() else path.parent
-    commit = _git(folder, "rev-parse", "HEAD")
-    if commit is None:
+    head = _git(folder, "rev-parse", "HEAD", "--show-toplevel")
+    if head is None or len(head.splitlines()) != 2:
         return None
+    commit, root = head.splitlines()
     status = _git(folder, "status", "--porcelain", "--untracked-files=no")
-    root = _git(folder, "rev-parse", "--show-toplevel")
     return {"commit": commit, "dirty": None if status is None else bool(status), "root": root}
+
+
+def _scenario_git(path: str | None, code: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The scenario file's repository: the code's when the file lies in it (no second look)."""
+    if path is None:
+        return None
+    if code is not None and code["root"] and Path(path).resolve().is_relative_to(code["root"]):
+        return code
+    return git_state(Path(path))
 
 
 def _git(folder: Path, *args: str) -> str | None:
@@ -158,12 +168,14 @@ def _git(folder: Path, *args: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+@functools.cache
 def dependencies() -> dict[str, str | None]:
     """Installed version of each of the project's requirements (None: not installed).
 
     The requirements come from the installed package's metadata, or, in a clone
     where the package is not installed, from ``pyproject.toml``; the optional
-    extras are listed when installed.
+    extras are listed when installed. Read once per process (a sweep's tasks
+    would otherwise scan the installed packages each time).
     """
     required, optional = _requirements()
     out: dict[str, str | None] = {}
@@ -238,10 +250,8 @@ def provenance(
         replay: The reproduce command when ``invocation`` gives none.
     """
     scenario_path = invocation.scenario_file if invocation is not None else None
-    git = {
-        "code": git_state(_CODE),
-        "scenario": git_state(Path(scenario_path)) if scenario_path else None,
-    }
+    code = git_state(_CODE)
+    git = {"code": code, "scenario": _scenario_git(scenario_path, code)}
     return {
         "command": list(invocation.command) if invocation and invocation.command else None,
         "started_utc": started_utc,
