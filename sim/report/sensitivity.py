@@ -47,14 +47,18 @@ def sensitivity_chart(frame: pd.DataFrame, figure: str) -> Figure:
         high = rows["high"].to_numpy(dtype=np.float64)
         err = np.vstack([np.where(np.isfinite(low), est - low, 0.0),
                          np.where(np.isfinite(high), high - est, 0.0)])  # fmt: skip
-        ax.barh(y + (j - (len(measures) - 1) / 2) * height, np.nan_to_num(est), height * 0.9,
-                xerr=np.abs(err), color=SERIES[j % len(SERIES)], capsize=3,
+        at = y + (j - (len(measures) - 1) / 2) * height
+        ax.barh(at, np.nan_to_num(est), height * 0.9, xerr=np.abs(err),
+                color=SERIES[j % len(SERIES)], capsize=3,
                 label=f"{measure}: {MEASURES.get(measure, measure)}")  # fmt: skip
+        for where in at[~np.isfinite(est)]:  # a zero-length bar: say there is no index
+            ax.text(0.0, where, " no index", va="center", fontsize=8, color="#555")
     ax.axvline(0.0, color="#444", linewidth=0.8)
     ax.set_yticks(y, factors)
     ax.invert_yaxis()
     described = {f.name: f.description for f in HEADLINE}.get(figure, figure)
-    finish(ax, f"{figure}: {described}", "index (whiskers: 95% bootstrap interval)",
+    what = "coefficient" if measures == ["SRRC"] else "index"
+    finish(ax, f"{figure}: {described}", f"{what} (whiskers: 95% bootstrap interval)",
            legend=True)  # fmt: skip
     return fig
 
