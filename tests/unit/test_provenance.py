@@ -22,6 +22,7 @@ import pytest
 from sim import run_once
 from sim.cli.main import main
 from sim.experiment import Plan, run_sweep
+from sim.experiment.task import TaskKey
 from sim.outputs.results import MANIFEST
 from sim.run import provenance
 from sim.scenario import load_scenario
@@ -123,11 +124,10 @@ def test_sweep_plan_and_task_provenance(tmp_path: Path, smoke_path: Path) -> Non
          "network.national.servers=2,4", "--replications", "1", "--out",
          str(tmp_path / "sweep")])  # fmt: skip
     hashed = stored["outputs_sha256"]
-    assert set(hashed) == {"sweep.parquet", "summary.parquet",
-                           "tasks/v000/rep-000/checksums.sha256",
-                           "tasks/v001/rep-000/checksums.sha256"}  # fmt: skip
+    tasks = [f"tasks/{TaskKey(v, 0).name}/checksums.sha256" for v in (0, 1)]
+    assert set(hashed) == {"sweep.parquet", "summary.parquet", *tasks}
     assert all(hashed[name] == _sha(tmp_path / "sweep" / name) for name in hashed)
-    task = tmp_path / "sweep" / "tasks" / "v001" / "rep-000"
+    task = tmp_path / "sweep" / "tasks" / TaskKey(1, 0).name
     record = json.loads((task / MANIFEST).read_text())["provenance"]
     redo = shlex.split(record["reproduce"]["command"])
     assert redo == ["python", "-m", "sim", "run", str(smoke_path), *SHORT, "--set",
