@@ -122,9 +122,12 @@ def scenario_file(scenario: str | Path | None) -> tuple[str | None, str | None]:
     if scenario is None:
         return None, None
     from sim.scenario import shipped
+    from sim.scenario.yaml_text import MAX_BYTES
 
     path = shipped.resolve(scenario)
-    try:
+    try:  # a regular file no larger than a scenario may be (not /dev/zero, not a pipe)
+        if not path.is_file() or path.stat().st_size > MAX_BYTES:
+            return str(path), None
         return str(path), file_sha256(path)
     except OSError:
         return str(path), None

@@ -146,3 +146,15 @@ def test_git_state_is_null_outside_a_repository_or_without_git(
     assert provenance.git_state(ROOT)["commit"] == _git("rev-parse", "HEAD")  # type: ignore[index]
     monkeypatch.setenv("PATH", str(tmp_path))
     assert provenance.git_state(ROOT) is None
+
+
+def test_scenario_hash_reads_no_device_or_oversized_file(tmp_path: Path) -> None:
+    """/dev/zero and a file larger than a scenario may be get no hash, at once (the command
+    line hashes its scenario before the loader refuses it)."""
+    assert provenance.scenario_file("/dev/zero") == ("/dev/zero", None)
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"#" * (4 * 1024 * 1024 + 1))
+    assert provenance.scenario_file(big) == (str(big), None)
+    small = tmp_path / "s.yaml"
+    small.write_text("name: x\n")
+    assert provenance.scenario_file(small)[1] == _sha(small)
