@@ -201,7 +201,17 @@ def _experiment_parsers(commands: Any) -> None:
         action="append",
         default=[],
         metavar="KEY=V1,V2,...",
-        help="a scenario key and its values; several --vary make a full factorial",
+        help="a scenario key and its values; several --vary make a full factorial; "
+        "KEY=LOW..HIGH is a range, sampled by --design",
+    )
+    sweep.add_argument(
+        "--design",
+        choices=["lhs", "sobol"],
+        help="sample the --vary ranges: lhs (Latin hypercube; rank regression "
+        "coefficients) or sobol (Saltelli sample, N·(k+2) variants; Sobol' indices)",
+    )
+    sweep.add_argument(
+        "--samples", type=int, metavar="N", help="points of the --design (sobol: a power of two)"
     )
     sweep.add_argument(
         "--precision",
@@ -356,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.command = store_options.COLLECT
     else:
         args = _parse(_parser(), argv)
-    with _terminate_as_interrupt(keep_ignoring=program):
+    with _terminate_as_interrupt(keep_ignoring=program), _invoked(argv, args):
         try:
             return _dispatch(args)
         except KeyboardInterrupt:
@@ -368,6 +378,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 print("interrupted: no results folder was written", file=sys.stderr)
             return EXIT_INTERRUPTED
+
+
+def _invoked(
+    argv: Sequence[str] | None, args: argparse.Namespace
+) -> contextlib.AbstractContextManager[None]:
+    """The manifests' and plans' record of this command line (``sys.argv`` as run)."""
+    from sim.run.provenance import Invocation, invoked
+
+    redo = sys.argv[1:] if argv is None else list(argv)
+    command = sys.argv if argv is None else ["python", "-m", "sim", *redo]
+    return invoked(Invocation.of_command(command, redo, getattr(args, "scenario", None)))
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -540,10 +561,12 @@ def _report(args: argparse.Namespace) -> int:
     if kind == "capacity":
         return _report_capacity(folder, args)
     if kind == "sweep":
+        if (args.html or args.out is not None) and (folder / "sensitivity.parquet").is_file():
+            return _report_sensitivity(folder, args)
         if args.html or args.out is not None:
-            print(f"error: {folder} is a sweep folder; --html and --out apply to a run's "
-                  "results folder (such as its tasks/variant=v000/replication=000)",
-                  file=sys.stderr)  # fmt: skip
+            print(f"error: {folder} is a sweep folder without a --design; --html and --out "
+                  "apply to a designed sweep's folder or a run's results folder (such as its "
+                  "tasks/variant=v000/replication=000)", file=sys.stderr)  # fmt: skip
             return EXIT_BAD_INPUT
         from sim.experiment import commands
 
@@ -562,6 +585,23 @@ def _report(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return EXIT_BAD_INPUT
     return _report_run(folder, args.out if args.out is not None else folder / "report", args.html)
+
+
+def _report_sensitivity(folder: Path, args: argparse.Namespace) -> int:
+    """``report --html`` on a designed sweep: its table, then the indices' charts and page."""
+    from sim.experiment import commands
+    from sim.report.sensitivity import write_sensitivity_report
+
+    code = commands.COMMANDS["report"](args)
+    out = args.out if args.out is not None else folder / "report"
+    try:
+        written = write_sensitivity_report(folder, out, args.figures, html_page=args.html)
+    except OSError as exc:
+        print(f"error: cannot write the report into {out}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    for path in written:
+        print(f"wrote {path}")
+    return code
 
 
 def _report_capacity(folder: Path, args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sim.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_NOT_MET, EXIT_OK
@@ -22,6 +22,7 @@ from sim.experiment.knee import search_knee
 from sim.experiment.plan import Plan, PlanError
 from sim.experiment.progress import SweepProgress
 from sim.experiment.report import DEFAULT_FIGURES, print_comparison, print_curve, print_knee
+from sim.experiment.sensitivity_report import print_sensitivity, read_sensitivity
 from sim.experiment.shards import collect as collect_store
 from sim.experiment.shards import run_shard
 from sim.experiment.store import Shard
@@ -51,7 +52,7 @@ def _too_large(plan: Plan, args: argparse.Namespace) -> str:
 def sweep(args: argparse.Namespace) -> int:
     """``sscard-sim sweep``: run the factorial, write the sweep folder, print the table."""
     try:
-        plan = Plan.load(args.scenario, args.vary, args.overrides)
+        plan = Plan.load(args.scenario, args.vary, args.overrides, args.design, args.samples)
         refusal = _too_large(plan, args)
         if refusal:
             print(refusal, file=sys.stderr)
@@ -85,8 +86,7 @@ def sweep(args: argparse.Namespace) -> int:
             bar.close()
         executor.close()
     if not args.quiet:
-        tasks, summary, stored = read_tables(out)
-        print_comparison(tasks, summary, stored)
+        _print_tables(out, DEFAULT_FIGURES)
     for warning in sweep_warnings(plan, result.summary):
         print(f"warning: {warning}", file=sys.stderr)
     total = result.tasks.num_rows
@@ -189,11 +189,22 @@ def report(args: argparse.Namespace) -> int:
         print(f"error: unknown figure(s) {', '.join(unknown)} (known: {known})", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        tasks, summary, stored = read_tables(args.folder)
+        _print_tables(args.folder, figures)
     except SweepFolderError as exc:
         return _bad(exc)
-    print_comparison(tasks, summary, stored, figures)
     return EXIT_OK
+
+
+def _print_tables(folder: Path, figures: Sequence[str]) -> None:
+    """The comparison of the variants, or a designed sweep's sensitivity indices."""
+    tasks, summary, stored = read_tables(folder)
+    indices = read_sensitivity(Path(folder))
+    if indices is None:
+        print_comparison(tasks, summary, stored, figures)
+        return
+    print_sensitivity(indices, stored, figures)
+    print(f"each of the {summary.num_rows} variants' figures: summary.parquet; "
+          "the indices: sensitivity.parquet")  # fmt: skip
 
 
 def capacity(args: argparse.Namespace) -> int:

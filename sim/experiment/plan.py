@@ -6,7 +6,10 @@ mechanism as a single run, so a bad value is reported by key path before
 anything runs. Replication r of every variant gets the same seed, derived from
 the scenario's seed and r only: the named random streams of :mod:`sim.engine.streams`
 then give every variant the same holders and arrivals (common random numbers),
-and variants are compared replication by replication.
+and variants are compared replication by replication. ``--vary key=LOW..HIGH``
+with ``--design lhs|sobol --samples N`` samples the ranges instead of crossing
+lists (:mod:`sim.experiment.design`); each sample is a variant, validated the
+same way.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import attrs
 import numpy as np
 import yaml
 
+from sim.experiment.design import Design, DesignError, Range, is_range
 from sim.experiment.task import TaskKey
 from sim.scenario import Scenario, ScenarioError, dump_scenario, parse_scenario
 from sim.scenario.loader import apply_overrides, read_text, read_yaml
@@ -130,35 +134,69 @@ class Plan:
     variants: tuple[Variant, ...] = attrs.field(repr=False)
     raw: dict[str, Any] = attrs.field(repr=False, eq=False)
     """The scenario file's contents, before ``--set``."""
+    design: Design | None = None
+    """How ranges were sampled (None: the full factorial of lists)."""
 
     @classmethod
-    def load(cls, path: str | Path, vary: Iterable[str] = (), sets: Iterable[str] = ()) -> Plan:
+    def load(
+        cls,
+        path: str | Path,
+        vary: Iterable[str] = (),
+        sets: Iterable[str] = (),
+        design: str | None = None,
+        samples: int | None = None,
+    ) -> Plan:
         """Read the scenario file and plan its variants (see :meth:`from_raw`)."""
         source = str(path)  # the same bounded reader as ``run``: no /dev/zero, no 100 MB file
-        return cls.from_raw(read_yaml(read_text(Path(path), source), source), source, vary, sets)
+        raw = read_yaml(read_text(Path(path), source), source)
+        return cls.from_raw(raw, source, vary, sets, design, samples)
 
     @classmethod
     def from_raw(
-        cls, raw: Any, source: str, vary: Iterable[str] = (), sets: Iterable[str] = ()
+        cls,
+        raw: Any,
+        source: str,
+        vary: Iterable[str] = (),
+        sets: Iterable[str] = (),
+        design: str | None = None,
+        samples: int | None = None,
     ) -> Plan:
         """Apply ``--set`` then each variant's values to a parsed file, and validate all.
 
+        Without ``design`` the variants are the full factorial of the ``--vary``
+        lists; with it (``lhs`` or ``sobol``) every ``--vary`` is a range and the
+        variants are ``samples`` points of the design.
+
         Raises:
             ScenarioError: the file (with ``--set``) is invalid.
-            PlanError: a ``--vary`` is malformed, or some variants are invalid
-                (every problem of every variant is listed).
+            PlanError: a ``--vary`` is malformed, a range has no design (or a list
+                has one), or some variants are invalid (every problem of every
+                variant is listed).
         """
         if not isinstance(raw, dict):
             parse_scenario(raw, source)  # raises, naming what the file holds instead
-        sets = tuple(sets)
+        sets, vary = tuple(sets), tuple(vary)
         resolved = apply_overrides(raw, sets)
         base = parse_scenario(resolved, source)
-        factors = tuple(Factor.parse(v) for v in vary)
-        keys = [f.key for f in factors]
-        if len(set(keys)) != len(keys):
-            raise PlanError("--vary: each key may be varied once")
-        variants = _variants(resolved, source, base, factors)
-        return cls(source, base, sets, factors, variants, raw)
+        if design is None:
+            ranged = [v.partition("=")[0].strip() for v in vary if is_range(v)]
+            if ranged:
+                raise PlanError(f"--vary {ranged[0]}: a range LOW..HIGH needs --design lhs or "
+                                "--design sobol (or list the values: V1,V2,...)")  # fmt: skip
+            if samples is not None:
+                raise PlanError("--samples needs --design lhs or --design sobol")
+            factors = tuple(Factor.parse(v) for v in vary)
+            _unique([f.key for f in factors])
+            combos = list(itertools.product(*(f.values for f in factors)))
+            if len(combos) > MAX_VARIANTS:
+                raise PlanError(f"--vary: {len(combos)} variants (max {MAX_VARIANTS})")
+            rows = [tuple(zip((f.key for f in factors), c, strict=True)) for c in combos]
+            return cls(source, base, sets, factors, _variants(resolved, source, base, rows), raw)
+        made, rows = _sampled(vary, base, design, samples)
+        factors = tuple(Factor(r.key, tuple(dict.fromkeys(row[i][1] for row in rows)))
+                        for i, r in enumerate(made.ranges))  # fmt: skip
+        variants = _variants(resolved, source, base, rows)
+        return cls(source, base, sets, factors, variants, raw, made)
 
     def seed(self, replication: int) -> int:
         """The seed of a replication (the same in every variant)."""
@@ -187,21 +225,56 @@ class Plan:
         text = json.dumps(self.identity(), sort_keys=True)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
 
+    def vary_args(self) -> list[str]:
+        """The ``--vary`` arguments that plan these variants again."""
+        if self.design is not None:
+            return [f"{r.key}={r.written}" for r in self.design.ranges]
+        return [f"{f.key}={','.join(f.values)}" for f in self.factors]
+
     def with_sets(self, extra: Sequence[str]) -> Plan:
         """The same plan with more ``--set`` overrides (the capacity search's server counts)."""
-        vary = [f"{f.key}={','.join(f.values)}" for f in self.factors]
-        return Plan.from_raw(self.raw, self.source, vary, [*self.sets, *extra])
+        method = self.design.method if self.design is not None else None
+        samples = self.design.samples if self.design is not None else None
+        sets = [*self.sets, *extra]
+        return Plan.from_raw(self.raw, self.source, self.vary_args(), sets, method, samples)
+
+
+def _unique(keys: Sequence[str]) -> None:
+    if len(set(keys)) != len(keys):
+        raise PlanError("--vary: each key may be varied once")
+
+
+def _sampled(
+    vary: Sequence[str], base: Scenario, method: str, samples: int | None
+) -> tuple[Design, list[tuple[tuple[str, str], ...]]]:
+    """The design of ``--vary`` ranges, and each of its variants' settings (as ``--set`` text)."""
+    listed = [v.partition("=")[0].strip() for v in vary if not is_range(v)]
+    if listed:
+        raise PlanError(f"--design {method}: every --vary must be a range KEY=LOW..HIGH; "
+                        f"{listed[0]} lists values")  # fmt: skip
+    for text in vary:
+        key = text.partition("=")[0].strip()
+        if not key or key == "seed":
+            raise PlanError(f"--vary: {text!r} cannot be a range (seed is set per replication)")
+    dumped = dump_scenario(base)
+    try:
+        design = Design.make(method, samples, [Range.parse(v, dumped) for v in vary])
+    except DesignError as exc:
+        raise PlanError(str(exc)) from None
+    _unique([r.key for r in design.ranges])
+    if design.variants > MAX_VARIANTS:
+        raise PlanError(f"--design {method}: {design.variants} variants (max {MAX_VARIANTS})")
+    points = design.points(base.seed)
+    rows = [tuple((r.key, r.text(float(x))) for r, x in zip(design.ranges, point, strict=True))
+            for point in points]  # fmt: skip
+    return design, rows
 
 
 def _variants(
-    raw: dict[str, Any], source: str, base: Scenario, factors: tuple[Factor, ...]
+    raw: dict[str, Any], source: str, base: Scenario, rows: Sequence[tuple[tuple[str, str], ...]]
 ) -> tuple[Variant, ...]:
-    combos = list(itertools.product(*(f.values for f in factors)))
-    if len(combos) > MAX_VARIANTS:
-        raise PlanError(f"--vary: {len(combos)} variants (max {MAX_VARIANTS})")
     variants, reports = [], []
-    for index, values in enumerate(combos):
-        settings = tuple(zip((f.key for f in factors), values, strict=True))
+    for index, settings in enumerate(rows):
         overrides = [f"{k}={v}" for k, v in settings]
         label = " ".join(overrides)
         try:

@@ -16,15 +16,17 @@ from pathlib import Path
 
 import attrs
 
-from sim.experiment.catalogue import Catalogue
+from sim.experiment.catalogue import PLAN_FILE, Catalogue
 from sim.experiment.executors import Executor, InProcessExecutor, Runner
 from sim.experiment.plan import Plan, PlanError
 from sim.experiment.progress import SweepProgress
 from sim.experiment.store import Shard, Store, StoreError, plan_keys, shard_keys
 from sim.experiment.summary import summarise_sweep
 from sim.experiment.sweep import SweepResult
+from sim.experiment.sweep_record import result_tables, stamp_plan, task_invocation
 from sim.experiment.task import OK, TaskSpec, describe, run_task
 from sim.experiment.taskfiles import KEEP_ALL
+from sim.run.provenance import scenario_file, utc_now
 
 __all__ = ["ShardResult", "collect", "run_shard"]
 
@@ -66,7 +68,9 @@ def run_shard(
     if progress is not None:
         progress.start(len(keys), len(keys) - len(todo))
     executor = executor if executor is not None else InProcessExecutor()
-    specs = [TaskSpec(k, plan.task_scenario(k), keep, str(root)) for k in todo]
+    digest = scenario_file(plan.source)[1]
+    specs = [TaskSpec(k, plan.task_scenario(k), keep, str(root), task_invocation(plan, k, digest))
+             for k in todo]  # fmt: skip
     failed: dict[str, str] = {}
     ran = 0
     for outcome in executor.run(runner, specs):
@@ -93,7 +97,7 @@ def collect(store: str | Path, out: str | Path | None = None) -> SweepResult:
         StoreError: ``store`` is not a store, or some tasks are not done (each is
             named, with its shard); nothing is written then.
     """
-    started = time.perf_counter()
+    started, started_utc = time.perf_counter(), utc_now()
     target, replications = Store.read(store)
     missing = target.missing(replications)
     total = len(target.plan.variants) * replications
@@ -111,5 +115,8 @@ def collect(store: str | Path, out: str | Path | None = None) -> SweepResult:
     summary = summarise_sweep(tasks, target.plan)
     catalogue.write_tables(tasks, summary)
     catalogue.write_plan(replications)
+    tables = result_tables(catalogue.root, tasks, target.plan)
+    stamp_plan(catalogue.root, PLAN_FILE, target.plan, replications, started_utc, tables,
+               target.root)  # fmt: skip
     wall = time.perf_counter() - started
     return SweepResult(folder, tasks, summary, replications, 0, total, 0, None, wall)

@@ -3,10 +3,11 @@
 :func:`run_sweep` skips tasks whose results folder is complete (resume),
 records a failed task and carries on, and writes ``sweep.parquet`` and
 ``summary.parquet`` at the end, also when interrupted (the tasks not run are
-``pending``). With precision targets it adds replications to every variant,
-round by round, until each target figure's 95% half-width is under its target
-in every variant, or a maximum is reached. With a store, workers write the task
-folders there (see :mod:`sim.experiment.store`) and ``folder`` gets the tables.
+``pending``), and for a designed sweep ``sensitivity.parquet``. With precision
+targets it adds replications to every variant, round by round, until each
+target figure's 95% half-width is under its target in every variant, or a
+maximum is reached. With a store, workers write the task folders there (see
+:mod:`sim.experiment.store`) and ``folder`` gets the tables.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import attrs
 import pyarrow as pa
 
-from sim.experiment.catalogue import Catalogue
+from sim.experiment.catalogue import PLAN_FILE, Catalogue
 from sim.experiment.executors import Executor, InProcessExecutor, Runner
 from sim.experiment.figures import figure_names
 from sim.experiment.plan import Plan, PlanError
@@ -26,8 +27,10 @@ from sim.experiment.progress import SweepProgress
 from sim.experiment.stats import replications_for
 from sim.experiment.store import Store
 from sim.experiment.summary import figure_intervals, summarise_sweep
+from sim.experiment.sweep_record import result_tables, stamp_plan, task_invocation
 from sim.experiment.task import FAILED, OK, TaskKey, TaskOutcome, TaskSpec, describe, run_task
 from sim.experiment.taskfiles import KEEP_ALL
+from sim.run.provenance import scenario_file, utc_now
 
 __all__ = ["Precision", "SweepResult", "run_sweep"]
 
@@ -112,7 +115,8 @@ def run_sweep(
     """
     if replications < 1:
         raise PlanError(f"--replications must be ≥ 1, got {replications}")
-    started = time.perf_counter()
+    started, started_utc = time.perf_counter(), utc_now()
+    digest = scenario_file(plan.source)[1]
     shared = _open_store(store, plan, replications)
     catalogue = Catalogue.open(folder, plan, shared)
     executor = executor if executor is not None else InProcessExecutor()
@@ -128,7 +132,8 @@ def run_sweep(
             attempted.update(keys)
             if progress is not None:
                 progress.start(len(keys), len(keys) - len(todo))
-            specs = [TaskSpec(k, plan.task_scenario(k), keep, str(shared or "")) for k in todo]
+            specs = [TaskSpec(k, plan.task_scenario(k), keep, str(shared or ""),
+                              task_invocation(plan, k, digest)) for k in todo]  # fmt: skip
             for outcome in executor.run(runner, specs):
                 ran += 1
                 if outcome.status == OK:
@@ -156,6 +161,8 @@ def run_sweep(
         catalogue.write_tables(tasks, summary)
         catalogue.write_plan(n)
         _open_store(store, plan, n)
+        tables = result_tables(catalogue.root, tasks, plan)
+        stamp_plan(catalogue.root, PLAN_FILE, plan, n, started_utc, tables, shared)
     failed = sum(1 for o in outcomes.values() if o.status == FAILED)
     wall = time.perf_counter() - started
     return SweepResult(Path(folder), tasks, summary, n, ran, skipped, failed, met, wall)

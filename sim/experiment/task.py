@@ -25,6 +25,7 @@ from sim.experiment.figures import task_row
 from sim.experiment.taskfiles import KEEP_ALL, TASKS, kept, task_name, write_task_folder
 from sim.outputs.folders import remove_stale
 from sim.run.api import run_once
+from sim.run.provenance import Invocation, invoked
 from sim.scenario import Scenario
 
 __all__ = ["FAILED", "OK", "TaskKey", "TaskOutcome", "TaskSpec", "run_task"]
@@ -58,6 +59,8 @@ class TaskSpec:
     """Which files the task folder keeps (``--keep``)."""
     store: str = ""
     """The store the worker writes the task folder into; empty: hand the files back."""
+    invocation: Invocation | None = None
+    """What the task's manifest records as its command and redo command."""
 
 
 @attrs.frozen
@@ -87,7 +90,8 @@ def run_task(spec: TaskSpec) -> TaskOutcome:
         prefix = f"{TASK_MARK}{os.getpid()}-"
         with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
             out = Path(scratch) / "run"
-            run_once(spec.scenario, out)
+            with invoked(spec.invocation):
+                run_once(spec.scenario, out)
             files = kept({p.name: p.read_bytes() for p in sorted(out.iterdir())}, spec.keep)
         row = _store(spec, files) if spec.store else None
     except Exception as exc:  # a failed task is data, not a crash of the sweep

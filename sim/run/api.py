@@ -11,7 +11,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from sim.outputs.results import Result, staging
+from sim.outputs.results import MANIFEST, Result, staging, write_json
+from sim.run import provenance
 from sim.run.model import Progress, build, simulate
 from sim.scenario import Scenario
 
@@ -26,7 +27,8 @@ def run_once(
     Without ``out_dir`` the results go to a new temporary folder, whose path is
     ``result.folder``; it is removed when the Python process exits (or at once if
     the run fails), so notebooks and scripts leave nothing behind in the system's
-    temporary directory. Pass ``out_dir`` to keep the results.
+    temporary directory. Pass ``out_dir`` to keep the results. ``manifest.json``
+    records the run's provenance (:mod:`sim.run.provenance`).
     """
     if out_dir is not None:
         return _run_into(scenario, Path(out_dir), progress)
@@ -40,6 +42,16 @@ def run_once(
 
 
 def _run_into(scenario: Scenario, out: Path, progress: Progress | None) -> Result:
+    started = provenance.utc_now()
     with staging(out) as work:
         result = simulate(build(scenario, work), progress)
-    return Result.read(out) if result.folder is not None else result
+        _stamp(work, out, started, result.manifest)
+    return Result.read(out)
+
+
+def _stamp(work: Path, out: Path, started: str, manifest: dict[str, object]) -> None:
+    """Add ``provenance`` to the manifest, once every other file is written and closed."""
+    outputs = {p.name: p for p in work.iterdir() if p.is_file() and p.name != MANIFEST}
+    replay = provenance.replay_command(out / MANIFEST)
+    record = provenance.provenance(started, provenance.current(), outputs, replay)
+    write_json({**manifest, "provenance": record}, work / MANIFEST)

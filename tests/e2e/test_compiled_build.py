@@ -95,7 +95,7 @@ def _outputs(folder: Path) -> dict[str, bytes]:
     files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
              if p.is_file() and p.name != "manifest.json"}  # fmt: skip
     manifest = json.loads((folder / "manifest.json").read_text())
-    for volatile in ("wall_time_s", "events_per_wall_second", "package", "build"):
+    for volatile in ("wall_time_s", "events_per_wall_second", "package", "build", "provenance"):
         manifest.pop(volatile, None)
     files["manifest.json"] = json.dumps(manifest, sort_keys=True).encode()
     return files

@@ -267,7 +267,7 @@ def test_cli_report_on_a_sweep_folder_prints_the_comparison(
         (["report", "{tmp}/missing"], "no such folder"),
         (["report", str(SCENARIOS)], "is not a sweep folder (no sweep.parquet), a capacity"),
         (["report", str(SCENARIOS / "smoke.yaml")], "smoke.yaml: is a file, not a folder"),
-        (["report", "{sweep}", "--html"], "--html and --out apply to a run's results folder"),
+        (["report", "{sweep}", "--html"], "a sweep folder without a --design; --html and --out"),
         (["report", "{run}", "--figure", "fallback_share"], "--figure applies to a sweep folder"),
         (["report", "{broken}"], "cannot report on"),
     ],
