@@ -76,6 +76,10 @@ def test_two_shards_and_collect_give_the_one_machine_tables(
     result = collect(store)
     assert result.folder == store
     assert same_tables(store, reference)
+    hashed = json.loads((store / "plan.json").read_text())["provenance"]["outputs_sha256"]
+    tasks = sorted(n for n in hashed if n.startswith("tasks/"))  # every task's checksums
+    assert len(tasks) == 4 and all(n.endswith("/checksums.sha256") for n in tasks)
+    assert {"sweep.parquet", "summary.parquet"} <= set(hashed)
     again = run_shard(plan, store, 2, Shard(1, 2))  # resume: the store's tasks are done
     assert (again.ran, again.skipped) == (0, 2)
     assert main(["report", str(store), "--figure", "settle_p99_local_s"]) == 0
