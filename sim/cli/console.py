@@ -290,11 +290,12 @@ def print_summary(
     lines += node_load_lines(summary)
     lines += card_lines(summary)
     lines += money_lines(summary)
+    build = f", {manifest['build']}" if "build" in manifest else ""  # not in older folders
     lines += [
         protocol_line(summary["protocol"]),
         f"{manifest['transactions']:,} transactions, {manifest['events']:,} events in "
         f"{manifest['wall_time_s']:.1f}s wall "
-        f"({(manifest['events_per_wall_second'] or 0):,.0f} events/s, {manifest['build']})",
+        f"({(manifest['events_per_wall_second'] or 0):,.0f} events/s{build})",
         f"results: {folder}",
     ]
     warmup = summary.get("warmup", {})
