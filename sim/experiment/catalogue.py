@@ -50,6 +50,19 @@ class SweepFolderError(ValueError):
     """The folder holds something other than this sweep."""
 
 
+def plan_record(plan: Plan, replications: int, format_: int = FORMAT) -> dict[str, Any]:
+    """What ``plan.json`` and a store's ``store.json`` say of the plan: enough to rebuild it."""
+    return {
+        "format": format_,
+        "scenario": plan.source,
+        "name": plan.base.name,
+        "set": list(plan.sets),
+        "vary": [{"key": f.key, "values": list(f.values)} for f in plan.factors],
+        "replications": replications,
+        "identity": plan.identity(),
+    }
+
+
 class Catalogue:
     """The folder of one sweep: what is done, storing results, writing the tables."""
 
@@ -87,16 +100,7 @@ class Catalogue:
 
     def write_plan(self, replications: int) -> None:
         """Write ``plan.json``: the plan's identity and how to read it."""
-        plan = self.plan
-        data = {
-            "format": FORMAT,
-            "scenario": plan.source,
-            "name": plan.base.name,
-            "set": list(plan.sets),
-            "vary": [{"key": f.key, "values": list(f.values)} for f in plan.factors],
-            "replications": replications,
-            "identity": plan.identity(),
-        }
+        data = plan_record(self.plan, replications)
         if self.store_root is not None and not _same(self.store_root, self.root):
             data["store"] = str(self.store_root.resolve())
         _atomic_write_text(self.root / PLAN_FILE, json.dumps(data, indent=2) + "\n")

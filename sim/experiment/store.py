@@ -31,7 +31,7 @@ from typing import Any
 import attrs
 import yaml
 
-from sim.experiment.catalogue import Catalogue, SweepFolderError
+from sim.experiment.catalogue import Catalogue, SweepFolderError, plan_record
 from sim.experiment.plan import Plan, PlanError
 from sim.experiment.task import TaskKey
 from sim.scenario.loader import read_yaml
@@ -114,15 +114,7 @@ class Store:
     def describe(self, replications: int) -> None:
         """Write ``store.json`` and ``scenario.yaml`` (atomically, safe among writers)."""
         plan = self.plan
-        data = {
-            "format": FORMAT,
-            "scenario": plan.source,
-            "name": plan.base.name,
-            "set": list(plan.sets),
-            "vary": [{"key": f.key, "values": list(f.values)} for f in plan.factors],
-            "replications": replications,
-            "identity": plan.identity(),
-        }
+        data = plan_record(plan, replications, FORMAT)
         self.root.mkdir(parents=True, exist_ok=True)
         text = yaml.safe_dump(plan.raw, sort_keys=False, allow_unicode=True)
         _write_shared(self.root / SCENARIO_COPY, text)
