@@ -52,7 +52,7 @@ class SweepFolderError(ValueError):
 
 def plan_record(plan: Plan, replications: int, format_: int = FORMAT) -> dict[str, Any]:
     """What ``plan.json`` and a store's ``store.json`` say of the plan: enough to rebuild it."""
-    return {
+    record = {
         "format": format_,
         "scenario": plan.source,
         "name": plan.base.name,
@@ -61,6 +61,10 @@ def plan_record(plan: Plan, replications: int, format_: int = FORMAT) -> dict[st
         "replications": replications,
         "identity": plan.identity(),
     }
+    if plan.design is not None:  # the ranges and the design sample the same variants again
+        record["planned_by"] = {"vary": plan.vary_args(), "design": plan.design.method,
+                                "samples": plan.design.samples}  # fmt: skip
+    return record
 
 
 class Catalogue:

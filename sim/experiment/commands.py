@@ -169,12 +169,11 @@ def collect(args: argparse.Namespace) -> int:
     """``sscard-sim sweep collect``: the sweep folder of a store that shards have filled."""
     try:
         result = collect_store(args.store, args.out)
-        tasks, summary, stored = read_tables(result.folder)
+        if not args.quiet:  # as the sweep itself would: a designed sweep's indices
+            _print_tables(result.folder, list(DEFAULT_FIGURES))
     except BAD_INPUT as exc:
         return _bad(exc)
-    if not args.quiet:
-        print_comparison(tasks, summary, stored)
-    print(f"collect: {result.tasks.num_rows} tasks of {summary.num_rows} variant(s) × "
+    print(f"collect: {result.tasks.num_rows} tasks of {result.summary.num_rows} variant(s) × "
           f"{result.replications} replication(s), in {result.wall_time_s:.1f}s")  # fmt: skip
     print(f"folder: {result.folder}")
     return EXIT_OK

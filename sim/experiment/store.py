@@ -133,7 +133,18 @@ class Store:
         except OSError as exc:
             raise StoreError(f"store {root}: cannot read {SCENARIO_COPY}: {exc}") from None
         vary = [f"{v['key']}={','.join(v['values'])}" for v in data.get("vary", [])]
-        plan = Plan.from_raw(read_yaml(text, source), source, vary, data.get("set", []))
+        designed = data.get("planned_by")  # a designed sweep: its ranges, design and samples
+        if designed:
+            plan = Plan.from_raw(
+                read_yaml(text, source),
+                source,
+                designed["vary"],
+                data.get("set", []),
+                designed["design"],
+                designed["samples"],
+            )
+        else:
+            plan = Plan.from_raw(read_yaml(text, source), source, vary, data.get("set", []))
         if plan.identity() != data.get("identity"):
             raise StoreError(f"store {root}: {SCENARIO_COPY} does not give the plan in "
                              f"{STORE_FILE} (edited by hand?)")  # fmt: skip

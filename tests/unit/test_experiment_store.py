@@ -239,3 +239,18 @@ def test_a_failed_task_of_a_shard_is_named_by_collect_with_its_error(
     again = run_shard(plan, store, 2, Shard(2, 2))
     assert (again.ran, again.skipped, again.failed) == (1, 1, 0)
     assert collect(store).tasks.num_rows == 4
+
+
+def test_a_designed_sweep_in_shards_collects_its_sensitivity_indices(tmp_path: Path) -> None:
+    """An LHS sweep run as two shards and collected: the same variants, tables and
+    sensitivity.parquet as on one machine (the store keeps the ranges and the design)."""
+    designed = Plan.load(SMOKE, ["network.national.servers=1..6"], SETS, "lhs", 3)
+    alone = tmp_path / "alone"
+    run_sweep(designed, alone, 1)
+    store = tmp_path / "store"
+    for i in (1, 2):
+        run_shard(designed, store, 1, Shard(i, 2))
+    collect(store)
+    assert same_tables(store, alone)
+    indices = [pq.read_table(f / "sensitivity.parquet") for f in (store, alone)]
+    assert indices[0].num_rows > 0 and indices[0].equals(indices[1])
