@@ -386,8 +386,8 @@ def iter_transactions(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch
 
     Each row group gets a reader of its own: one reader over the whole file keeps
     memory it no longer needs (pyarrow 26; apache/arrow#39808 is the same for
-    datasets), and over a national day's 41.6 M rows that was 1.8 GB more at the
-    end of the run, against 0.2 GB read a row group at a time.
+    datasets): iterating a national day's 41.6 M rows took 1.8 GiB that way, and
+    0.27 GiB with a reader per row group.
     """
     file = pq.ParquetFile(path)
     for group in range(file.num_row_groups):
