@@ -83,8 +83,8 @@ TRANSACTION_BYTES = 80.0
 """What a run holds per transaction beyond the items above (allocator growth, rows
 waiting on slower ones, the end-of-run summary), measured on the full-scale national
 day: 4.55 GB peak for 41.6 M transactions, where the other terms give 1.14 GB. Kept
-since the summary reads a row group at a time (the compiled build's peak is 3.92 GB
-now; plain Python's was not measured again), so the estimate errs high."""
+since the summary reads a row group at a time (the peak is 3.85 GB in plain Python
+and 3.92 GB compiled now), so the estimate errs high."""
 
 
 @attrs.frozen
